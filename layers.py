@@ -18,6 +18,14 @@ import math
 import numpy as np
 
 
+def sum_over_batch(A):
+    """sum_n A[n]: the column sums (D,) of A (N, D).
+
+    Written as the vector-matrix product ones(N) A, which BLAS computes in
+    about half the time of NumPy's A.sum(axis=0) for a batch of 128."""
+    return np.ones(len(A), dtype=A.dtype) @ A
+
+
 class Layer:
     """A transformation Y = f(X) with its gradient. Subclasses set params."""
 
@@ -66,12 +74,14 @@ class Linear(Layer):
 
     def forward(self, X, train=True):
         self.X = X
-        return X @ self.params["W"] + self.params["b"]
+        Y = X @ self.params["W"]
+        Y += self.params["b"]          # in place: one (N, D_out) array, not two
+        return Y
 
     def backward(self, dY, need_dX=True):
         # Written into the existing arrays: no allocation in the training loop.
         np.matmul(self.X.T, dY, out=self.grads["W"])
-        np.sum(dY, axis=0, out=self.grads["b"])
+        self.grads["b"] = sum_over_batch(dY)
         return dY @ self.params["W"].T if need_dX else None
 
 
@@ -84,7 +94,9 @@ class ReLU(Layer):
     """
 
     def forward(self, X, train=True):
-        self.active = X > 0
+        # The mask [X > 0] as 0.0/1.0 in X's dtype: NumPy multiplies two
+        # float arrays faster than a float array by a boolean one.
+        self.active = (X > 0).astype(X.dtype)
         return X * self.active
 
     def backward(self, dY, need_dX=True):
@@ -140,33 +152,44 @@ class BatchNorm(Layer):
                     running_var=self.running_var)
 
     def forward(self, X, train=True):
+        gamma, beta = self.params["gamma"], self.params["beta"]
         if not train:
-            scale = 1 / np.sqrt(self.running_var + self.eps)
-            return (X - self.running_mean) * (self.params["gamma"] * scale) \
-                + self.params["beta"]
+            # Y = gamma (X - running_mean) / sqrt(running_var + eps) + beta,
+            # folded into one scale and one shift per column.
+            scale = gamma / np.sqrt(self.running_var + self.eps)
+            Y = X * scale
+            Y += beta - self.running_mean * scale
+            return Y
         N = X.shape[0]
         if N < 2:
             raise ValueError("BatchNorm needs at least 2 samples in a training batch")
-        mean = X.mean(axis=0)
-        centered = X - mean
-        var = np.mean(centered * centered, axis=0)
+        mean = sum_over_batch(X) / N
+        x_hat = X - mean                     # centered now, normalized below
+        var = sum_over_batch(x_hat * x_hat) / N
         self.inv_std = 1 / np.sqrt(var + self.eps)
-        self.x_hat = centered
-        self.x_hat *= self.inv_std           # in place: centered is not needed again
+        x_hat *= self.inv_std
+        self.x_hat = x_hat
         m = self.momentum
         self.running_mean *= 1 - m
         self.running_mean += m * mean
         self.running_var *= 1 - m
         self.running_var += (m * N / (N - 1)) * var
-        return self.params["gamma"] * self.x_hat + self.params["beta"]
+        Y = x_hat * gamma
+        Y += beta
+        return Y
 
     def backward(self, dY, need_dX=True):
-        dbeta = np.sum(dY, axis=0, out=self.grads["beta"])
-        dgamma = np.sum(dY * self.x_hat, axis=0, out=self.grads["gamma"])
+        dbeta = self.grads["beta"] = sum_over_batch(dY)
+        dgamma = self.grads["gamma"] = sum_over_batch(dY * self.x_hat)
         if not need_dX:
             return None
-        N = dY.shape[0]
-        return (self.params["gamma"] * self.inv_std / N) * (N * dY - dbeta - self.x_hat * dgamma)
+        # dX = (gamma s / N) (N dY - dbeta - x_hat dgamma), with the (D,)
+        # factors multiplied out first so that each (N, D) pass is one operation.
+        scale = self.params["gamma"] * self.inv_std
+        dX = dY * scale
+        dX -= self.x_hat * (scale * dgamma / len(dY))
+        dX -= scale * dbeta / len(dY)
+        return dX
 
 
 class SoftmaxCrossEntropyLoss:
@@ -187,10 +210,13 @@ class SoftmaxCrossEntropyLoss:
     def forward(self, scores, labels):
         """Return the mean cross-entropy L as a Python float."""
         shifted = scores - scores.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        rows = np.arange(len(labels))
-        self.probs, self.labels = np.exp(log_probs), labels
-        return float(-log_probs[rows, labels].mean())
+        probs = np.exp(shifted)
+        sums = probs.sum(axis=1, keepdims=True)
+        probs /= sums
+        self.probs, self.labels = probs, labels
+        # -log p[n, y[n]] = log sum_k exp(shifted[n, k]) - shifted[n, y[n]]
+        picked = shifted[np.arange(len(labels)), labels]
+        return float(np.log(sums).mean() - picked.mean())
 
     def backward(self):
         """Return dL/dscores for the last forward()."""

@@ -188,15 +188,18 @@ def run(args):
           flush=True)
     finished = {}
     try:
-        for kind in args.net:
-            rng = np.random.default_rng(args.seed)
-            network = build_network(kind, rng, dtype)
-            history = network.train(X_train, y_train, args.epochs, args.lr, args.batch_size,
-                                    rng, validation=splits["validation"],
-                                    on_epoch=print_epoch(kind, args.epochs))
-            save_results(args.results_dir, kind, network, history)
-            finished[kind] = (network.accuracy(*splits["test"]),
-                              sum(record["seconds"] for record in history))
+        # An overflow shows up as a non-finite loss, which train() reports as
+        # Diverged: NumPy's own warnings about it would only add noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for kind in args.net:
+                rng = np.random.default_rng(args.seed)
+                network = build_network(kind, rng, dtype)
+                history = network.train(X_train, y_train, args.epochs, args.lr,
+                                        args.batch_size, rng, validation=splits["validation"],
+                                        on_epoch=print_epoch(kind, args.epochs))
+                save_results(args.results_dir, kind, network, history)
+                finished[kind] = (network.accuracy(*splits["test"]),
+                                  sum(record["seconds"] for record in history))
     except Diverged as error:
         print_table(finished)
         print(f"main.py: {kind} diverged: {error}; nothing of it was saved. "

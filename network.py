@@ -66,7 +66,9 @@ class Network:
             order = rng.permutation(n)
             losses = []
             for first in range(0, n - 1, batch_size):
-                batch = order[first:first + batch_size]
+                # Sorted, the rows are copied in memory order, about twice as
+                # fast; the order within a batch does not change its gradient.
+                batch = np.sort(order[first:first + batch_size])
                 loss = self.train_step(X[batch], y[batch], lr)
                 if not math.isfinite(loss):
                     raise Diverged(f"the training loss became {loss} in epoch {epoch}, "

@@ -753,6 +753,7 @@ class MainProgram(TempDir):
         self.assertEqual(status, 1)
         self.assertIn("diverged", err)
         self.assertIn("smaller --lr", err)
+        self.assertNotIn("Warning", err)
         self.assertEqual(self.results(), [])
 
     def test_ctrl_c_keeps_what_finished_and_exits_130(self):

@@ -1,0 +1,231 @@
+"""How fast main.py trains, against the matrix products alone and PyTorch.
+
+    python3 benchmark.py                 # a few epochs of each
+    python3 benchmark.py --epochs 20     # steadier medians
+
+Each measurement runs in its own process, one after another (PyTorch's
+OpenMP threads keep spinning after their work and would slow NumPy down in a
+shared process), on the real MNIST splits of main.py, and reports the median
+seconds per epoch with the first epoch left out. The rows:
+    floor     the eight matrix products of each training step, nothing else,
+              into arrays made once; and again with each product allocating
+              its result (a @ b), which costs more than one might think
+    numpy     Network.train exactly as main.py runs it (float32, batch 128,
+              lr 1e-3, validation after each epoch)
+    pytorch   the same recipe in PyTorch, from the same initial weights, on
+              the same data: run only if `import torch` works (torch is never
+              a requirement of this project)
+Everything is measured twice: with the environment as it is, and with
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (set on some machines for old
+OpenBLAS builds, they slow a current NumPy's matrix products).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import main
+import mnist
+
+OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def load_splits(data_dir):
+    return main.prepare(mnist.load(data_dir))
+
+
+def time_numpy(kind, epochs, data_dir):
+    splits = load_splits(data_dir)
+    rng = np.random.default_rng(0)
+    network = main.build_network(kind, rng)
+    history = network.train(*splits["train"], epochs, 1e-3, 128, rng,
+                            validation=splits["validation"])
+    return [record["seconds"] for record in history]
+
+
+def time_floor(epochs, data_dir, preallocated=True, batch_size=128,
+               sizes=(784, 256, 128, 10)):
+    """The eight products of a training step and nothing else: three
+    forward (H W), three weight gradients (H^T dY) and two input gradients
+    (dY W^T; the first layer's is not needed), over the batches of an epoch.
+    preallocated: each product writes into an array made once (the true
+    floor); otherwise each allocates its result, as a @ b does."""
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((a, b), dtype=np.float32) / np.sqrt(a)
+               for a, b in zip(sizes, sizes[1:])]
+    products = []          # (A, B, out) for each product, in the order of a step
+    inputs = [rng.standard_normal((batch_size, sizes[0]), dtype=np.float32)]
+    for W in weights:                                        # forward
+        products.append((inputs[-1], W, np.empty((batch_size, W.shape[1]), np.float32)))
+        inputs.append(products[-1][2])
+    for i in reversed(range(len(weights))):                  # backward
+        grad = inputs[i + 1]
+        products.append((inputs[i].T, grad, np.empty(weights[i].shape, np.float32)))
+        if i > 0:
+            products.append((grad, weights[i].T, np.empty_like(inputs[i])))
+    for A, B, out in products:      # fill every array with real values first
+        np.matmul(A, B, out=out)
+    steps = len(range(0, main.TRAIN_SIZE - 1, batch_size))   # as Network.train
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for _ in range(steps):
+            for A, B, out in products:
+                if preallocated:
+                    np.matmul(A, B, out=out)
+                else:
+                    A @ B
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def time_torch(kind, epochs, data_dir):
+    import torch
+    splits = load_splits(data_dir)
+    rng = np.random.default_rng(0)
+    reference = main.build_network(kind, rng)
+    modules = []
+    for layer in reference.layers:               # same layers, same initial weights
+        if "W" in layer.params:
+            linear = torch.nn.Linear(*layer.params["W"].shape)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(layer.params["W"].T.copy()))
+                linear.bias.copy_(torch.from_numpy(layer.params["b"]))
+            modules.append(linear)
+        elif "gamma" in layer.params:
+            modules.append(torch.nn.BatchNorm1d(len(layer.params["gamma"])))
+        else:
+            modules.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*modules)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    X, y = (torch.from_numpy(a) for a in splits["train"])
+    y = y.long()
+    X_val, y_val = torch.from_numpy(splits["validation"][0]), torch.from_numpy(splits["validation"][1]).long()
+    n, seconds = len(X), []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        order = torch.from_numpy(rng.permutation(n))
+        for first in range(0, n - 1, 128):
+            batch = order[first:first + 128]
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(X[batch]), y[batch])
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            scores = model(X_val)
+            torch.nn.functional.cross_entropy(scores, y_val).item()
+            (scores.argmax(dim=1) == y_val).float().mean().item()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def time_loading(epochs, data_dir):
+    """Reading and checking both CSVs, `epochs` times."""
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        mnist.load(data_dir)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def blas_description():
+    try:
+        import threadpoolctl
+    except ImportError:
+        return "threadpoolctl not installed"
+    info = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+    return ", ".join(f"{p['internal_api']} {p.get('version')} {p.get('architecture')} "
+                     f"{p['num_threads']} threads" for p in info) or "no BLAS found"
+
+
+def worker(what, kind, epochs, data_dir):
+    """Run one measurement in this process and print it as JSON."""
+    if what == "numpy":
+        seconds = time_numpy(kind, epochs, data_dir)
+    elif what.startswith("floor"):
+        seconds = time_floor(epochs, data_dir, preallocated=what == "floor")
+    elif what == "pytorch":
+        seconds = time_torch(kind, epochs, data_dir)
+    else:
+        seconds = time_loading(epochs, data_dir)
+    print(json.dumps({"seconds": seconds, "blas": blas_description()}))
+
+
+def measure(what, kind, epochs, data_dir, environment):
+    """Run one measurement in a new process; returns (seconds of each epoch
+    but the first, BLAS description)."""
+    command = [sys.executable, os.path.abspath(__file__), "--worker", what, "--net", kind,
+               "--epochs", str(epochs), "--data-dir", data_dir]
+    result = subprocess.run(command, env=environment, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"benchmark.py: the {what} {kind} run failed:\n{result.stderr}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return report["seconds"][1:], report["blas"]
+
+
+def torch_version():
+    """PyTorch's version if this Python can import it, else None."""
+    result = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"],
+                            capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def main_benchmark(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=main.positive_int, default=5,
+                        help="epochs per measurement; the first is left out of the median")
+    parser.add_argument("--repeats", type=main.positive_int, default=2,
+                        help="processes per measurement, run in turn with the others")
+    parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--worker", choices=["numpy", "floor", "floor-allocating", "pytorch", "loading"],
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--net", default="plain", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2: the first epoch is left out")
+    if args.worker:
+        return worker(args.worker, args.net, args.epochs, args.data_dir)
+    mnist.load(args.data_dir)          # fetch once, before anything is timed
+    torch = torch_version()
+    unset = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARIABLES}
+    print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, "
+          f"{'PyTorch ' + torch if torch else 'PyTorch not importable'}, {os.cpu_count()} cores; "
+          f"median seconds per epoch over epochs 2-{args.epochs} of {args.repeats} processes each")
+    runs = [("floor", "plain"), ("floor-allocating", "plain"), ("numpy", "plain"), ("numpy", "bn")]
+    if torch:
+        runs += [("pytorch", "plain"), ("pytorch", "bn")]
+    for title, environment in (("environment as it is", dict(os.environ)),
+                               (f"{' and '.join(OPENBLAS_VARIABLES)} unset", unset)):
+        settings = ", ".join(f"{k}={environment[k]}" for k in OPENBLAS_VARIABLES if k in environment)
+        seconds = {run: [] for run in runs}
+        for _ in range(args.repeats):            # in turn, so that drifts hit all alike
+            for what, kind in runs:
+                epochs, blas = measure(what, kind, args.epochs, args.data_dir, environment)
+                seconds[what, kind] += epochs
+        median = {run: statistics.median(values) for run, values in seconds.items()}
+        loading = statistics.median(measure("loading", "plain", 3, args.data_dir, environment)[0])
+        floor = median["floor", "plain"]
+        print(f"\n{title} ({settings or 'neither set'}); BLAS: {blas}")
+        print(f"  {'':<24}{'s/epoch':>9}{'vs floor':>10}{'vs PyTorch':>12}")
+        print(f"  {'matrix products (floor)':<24}{floor:>9.3f}")
+        allocating = median["floor-allocating", "plain"]
+        print(f"  {'  same, each a @ b':<24}{allocating:>9.3f}{allocating / floor:>9.2f}x")
+        for kind in ("plain", "bn"):
+            ours = median["numpy", kind]
+            versus = f"{ours / median['pytorch', kind]:>11.2f}x" if torch else f"{'-':>12}"
+            print(f"  {'NumPy ' + kind:<24}{ours:>9.3f}{ours / floor:>9.2f}x{versus}")
+        for kind in ("plain", "bn") if torch else ():
+            print(f"  {'PyTorch ' + kind:<24}{median['pytorch', kind]:>9.3f}")
+        print(f"  reading and checking both CSVs: {loading:.2f} s")
+
+
+if __name__ == "__main__":
+    main_benchmark()

@@ -7,9 +7,7 @@ Each measurement runs in its own process, one after another (PyTorch's
 OpenMP threads keep spinning after their work and would slow NumPy down in a
 shared process), on the real MNIST splits of main.py, and reports the median
 seconds per epoch with the first epoch left out. The rows:
-    floor     the eight matrix products of each training step, nothing else,
-              into arrays made once; and again with each product allocating
-              its result (a @ b), which costs more than one might think
+    floor     the eight matrix products of each training step, nothing else
     numpy     Network.train exactly as main.py runs it (float32, batch 128,
               lr 1e-3, validation after each epoch)
     pytorch   the same recipe in PyTorch, from the same initial weights, on
@@ -21,6 +19,7 @@ OpenBLAS builds, they slow a current NumPy's matrix products).
 """
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -48,38 +47,36 @@ def time_numpy(kind, epochs, data_dir):
     return [record["seconds"] for record in history]
 
 
-def time_floor(epochs, data_dir, preallocated=True, batch_size=128,
-               sizes=(784, 256, 128, 10)):
-    """The eight products of a training step and nothing else: three
-    forward (H W), three weight gradients (H^T dY) and two input gradients
-    (dY W^T; the first layer's is not needed), over the batches of an epoch.
-    preallocated: each product writes into an array made once (the true
-    floor); otherwise each allocates its result, as a @ b does."""
+def time_floor(epochs, data_dir, batch_size=128, sizes=(784, 256, 128, 10)):
+    """The eight matrix products of a training step and nothing else, over
+    the batches of an epoch: three forward (H W), three weight gradients
+    (H^T dY) and two input gradients (dY W^T; the first layer's is not
+    needed). Same shapes, dtype and number of steps as Network.train.
+
+    Each product writes into an array made once. (With every result newly
+    allocated, glibc's malloc can fall into a pattern that costs as much as
+    the products themselves on these machines; Network.train, which writes
+    dW in place, does not.)"""
     rng = np.random.default_rng(0)
-    weights = [rng.standard_normal((a, b), dtype=np.float32) / np.sqrt(a)
+    weights = [rng.standard_normal((a, b), dtype=np.float32) / math.sqrt(a)
                for a, b in zip(sizes, sizes[1:])]
-    products = []          # (A, B, out) for each product, in the order of a step
-    inputs = [rng.standard_normal((batch_size, sizes[0]), dtype=np.float32)]
-    for W in weights:                                        # forward
-        products.append((inputs[-1], W, np.empty((batch_size, W.shape[1]), np.float32)))
-        inputs.append(products[-1][2])
-    for i in reversed(range(len(weights))):                  # backward
-        grad = inputs[i + 1]
-        products.append((inputs[i].T, grad, np.empty(weights[i].shape, np.float32)))
+    products = []                        # (A, B, out) in the order of a step
+    activations = [rng.standard_normal((batch_size, sizes[0]), dtype=np.float32)]
+    for W in weights:
+        activations.append(activations[-1] @ W)
+        products.append((activations[-2], W, activations[-1]))
+    for i in reversed(range(len(weights))):
+        grad = activations[i + 1]        # stands in for dL/d(output of layer i)
+        products.append((activations[i].T, grad, np.empty_like(weights[i])))
         if i > 0:
-            products.append((grad, weights[i].T, np.empty_like(inputs[i])))
-    for A, B, out in products:      # fill every array with real values first
-        np.matmul(A, B, out=out)
-    steps = len(range(0, main.TRAIN_SIZE - 1, batch_size))   # as Network.train
+            products.append((grad, weights[i].T, np.empty_like(activations[i])))
+    steps = len(range(0, main.TRAIN_SIZE - 1, batch_size))
     seconds = []
     for _ in range(epochs):
         start = time.perf_counter()
         for _ in range(steps):
             for A, B, out in products:
-                if preallocated:
-                    np.matmul(A, B, out=out)
-                else:
-                    A @ B
+                np.matmul(A, B, out=out)
         seconds.append(time.perf_counter() - start)
     return seconds
 
@@ -150,8 +147,8 @@ def worker(what, kind, epochs, data_dir):
     """Run one measurement in this process and print it as JSON."""
     if what == "numpy":
         seconds = time_numpy(kind, epochs, data_dir)
-    elif what.startswith("floor"):
-        seconds = time_floor(epochs, data_dir, preallocated=what == "floor")
+    elif what == "floor":
+        seconds = time_floor(epochs, data_dir)
     elif what == "pytorch":
         seconds = time_torch(kind, epochs, data_dir)
     else:
@@ -185,7 +182,7 @@ def main_benchmark(argv=None):
     parser.add_argument("--repeats", type=main.positive_int, default=2,
                         help="processes per measurement, run in turn with the others")
     parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--worker", choices=["numpy", "floor", "floor-allocating", "pytorch", "loading"],
+    parser.add_argument("--worker", choices=["numpy", "floor", "pytorch", "loading"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--net", default="plain", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -199,7 +196,7 @@ def main_benchmark(argv=None):
     print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, "
           f"{'PyTorch ' + torch if torch else 'PyTorch not importable'}, {os.cpu_count()} cores; "
           f"median seconds per epoch over epochs 2-{args.epochs} of {args.repeats} processes each")
-    runs = [("floor", "plain"), ("floor-allocating", "plain"), ("numpy", "plain"), ("numpy", "bn")]
+    runs = [("floor", "plain"), ("numpy", "plain"), ("numpy", "bn")]
     if torch:
         runs += [("pytorch", "plain"), ("pytorch", "bn")]
     for title, environment in (("environment as it is", dict(os.environ)),
@@ -216,8 +213,6 @@ def main_benchmark(argv=None):
         print(f"\n{title} ({settings or 'neither set'}); BLAS: {blas}")
         print(f"  {'':<24}{'s/epoch':>9}{'vs floor':>10}{'vs PyTorch':>12}")
         print(f"  {'matrix products (floor)':<24}{floor:>9.3f}")
-        allocating = median["floor-allocating", "plain"]
-        print(f"  {'  same, each a @ b':<24}{allocating:>9.3f}{allocating / floor:>9.2f}x")
         for kind in ("plain", "bn"):
             ours = median["numpy", kind]
             versus = f"{ours / median['pytorch', kind]:>11.2f}x" if torch else f"{'-':>12}"

@@ -91,6 +91,16 @@ def positive_int(text):
     return value
 
 
+def seed_value(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
+    return value
+
+
 def positive_float(text):
     try:
         value = float(text)
@@ -108,7 +118,7 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=positive_int, default=50)
     parser.add_argument("--lr", type=positive_float, default=1e-3, help="SGD learning rate")
     parser.add_argument("--batch-size", type=positive_int, default=128)
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed_value, default=0,
                         help="seeds initialization and shuffling: same seed, same result")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--data-dir", default="data",
@@ -222,6 +232,9 @@ def main(argv=None):
         return run(args)
     except mnist.DataError as error:
         print(f"main.py: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:         # disk full, permissions changed mid-run, ...
+        print(f"main.py: error: {error}; nothing was left half-written", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("main.py: interrupted; nothing was left half-written", file=sys.stderr)

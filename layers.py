@@ -79,7 +79,7 @@ class Linear(Layer):
         return Y
 
     def backward(self, dY, need_dX=True):
-        # Written into the existing arrays: no allocation in the training loop.
+        # dW, the largest array of a step, is written into the one it has.
         np.matmul(self.X.T, dY, out=self.grads["W"])
         self.grads["b"] = sum_over_batch(dY)
         return dY @ self.params["W"].T if need_dX else None
@@ -124,16 +124,18 @@ class BatchNorm(Layer):
         dbeta  = sum_n dY[n]                      (D,)
         dgamma = sum_n dY[n] * x_hat[n]           (D,)
         dx_hat = dY * gamma                       (N, D)
-    x_hat depends on X[n] directly and through mean and var, which every
-    sample of the batch shares. Write s = 1/sqrt(var + eps). Then
-        dx_hat/dX[n]  gives  s                     (direct path)
-        d mean/dX[n]  = 1/N
-        d var /dX[n]  = 2 (X[n] - mean) / N = 2 x_hat[n] / (N s)
-        d s   /d var  = -s^3 / 2
-    Summing the three paths:
+    Each x_hat[m] = (X[m] - mean) s, with s = 1/sqrt(var + eps), depends on
+    X[n] directly (if m = n) and, for every m, through mean and var, which
+    the whole batch shares:
+        d mean / dX[n] = 1/N
+        d var  / dX[n] = 2 (X[n] - mean) / N = 2 x_hat[n] / (N s)
+        d s    / d var = -s^3 / 2
+    (in d var, the term through mean vanishes: sum_m (X[m] - mean) = 0), so
+        d x_hat[m] / dX[n] = s ([m = n] - 1/N - x_hat[m] x_hat[n] / N).
+    The chain rule, dX[n] = sum_m dx_hat[m] d x_hat[m] / dX[n], gives
         dX[n] = s dx_hat[n] - (s/N) sum_m dx_hat[m]
                 - (s/N) x_hat[n] sum_m dx_hat[m] x_hat[m]
-              = (gamma s / N) (N dY[n] - dbeta - x_hat[n] dgamma)
+              = (gamma s / N) (N dY[n] - dbeta - x_hat[n] dgamma)       (N, D)
     The last form reuses dbeta and dgamma: backward costs a few passes over dY.
     """
 

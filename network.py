@@ -36,14 +36,18 @@ class Network:
         # cost as much as one of the other matrix products: skip it.
         self.layers[0].backward(dscores, need_dX=False)
 
-    def train_step(self, X, y, lr):
-        """One SGD step on the batch (X, y): forward, loss, backward, and
-        p -= lr * dL/dp for every parameter p. Returns the batch's loss."""
-        loss = self.loss.forward(self.forward(X, train=True), y)
-        self.backward(self.loss.backward())
+    def update(self, lr):
+        """Vanilla SGD: p -= lr * dL/dp for every parameter p, in place."""
         for layer in self.layers:
             for name, param in layer.params.items():
                 param -= lr * layer.grads[name]
+
+    def train_step(self, X, y, lr):
+        """One SGD step on the batch (X, y): forward, loss, backward and
+        update. Returns the batch's loss."""
+        loss = self.loss.forward(self.forward(X, train=True), y)
+        self.backward(self.loss.backward())
+        self.update(lr)
         return loss
 
     def train(self, X, y, epochs, lr, batch_size, rng, validation=None,

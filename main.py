@@ -81,34 +81,23 @@ def prepare(arrays, dtype=np.float32):
 
 # ---------------------------------------------------------------- options
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return value
+def checked(convert, is_valid, description):
+    """An argparse type: convert(text), refused unless is_valid(value)."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not is_valid(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {description}")
+        return value
+    return parse
 
 
-def seed_value(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
-    return value
-
-
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive finite number")
-    return value
+positive_int = checked(int, lambda value: value > 0, "a positive integer")
+non_negative_int = checked(int, lambda value: value >= 0, "a non-negative integer")
+positive_float = checked(float, lambda value: math.isfinite(value) and value > 0,
+                         "a positive finite number")
 
 
 def parse_args(argv=None):
@@ -118,7 +107,7 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=positive_int, default=50)
     parser.add_argument("--lr", type=positive_float, default=1e-3, help="SGD learning rate")
     parser.add_argument("--batch-size", type=positive_int, default=128)
-    parser.add_argument("--seed", type=seed_value, default=0,
+    parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="seeds initialization and shuffling: same seed, same result")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--data-dir", default="data",

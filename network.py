@@ -65,6 +65,8 @@ class Network:
         """
         history = []
         n = len(X)
+        if n < 2:
+            raise ValueError(f"training needs at least 2 samples, not {n}")
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = rng.permutation(n)

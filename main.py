@@ -97,8 +97,15 @@ positive_float = checked(float, lambda value: math.isfinite(value) and value > 0
                          "a positive finite number")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line, not argparse's usage block and then the error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         description="Train fully connected networks, with and without BatchNorm, on MNIST.",
         epilog="networks: " + "; ".join(f"{k}: {v}" for k, v in NETWORKS.items()))
     parser.add_argument("--epochs", type=positive_int, default=50)
@@ -166,6 +173,8 @@ def print_epoch(kind, epochs):
 
 
 def print_table(finished):
+    if not finished:
+        return
     print(f"\n{'network':<13}  test accuracy  train seconds")
     for kind, (accuracy, seconds) in finished.items():
         print(f"{kind:<13}  {accuracy:>13.4f}  {seconds:>13.1f}")

@@ -199,7 +199,8 @@ def load(data_dir, fetch_missing=None):
             fetch_missing(data_dir, missing)
         except FetchUnavailable as error:
             names = " and ".join(paths[name] for name in missing)
-            raise DataError(f"{names} missing, and fetching MNIST failed ({error}). "
+            raise DataError(f"{names} {'is' if len(missing) == 1 else 'are'} missing, and "
+                            f"fetching MNIST failed ({error}). "
                             f"Download the CSVs from {SOURCE_URL} into {data_dir}/, or run "
                             "main.py again when online: it fetches them itself") from None
     arrays = {}

@@ -738,6 +738,7 @@ class MainProgram(TempDir):
                 status, out, err = self.run_main(*options)
                 self.assertEqual(status, 2, options)
                 self.assertIn("error:", err, options)
+                self.assertEqual(err.count("\n"), 1, options)
                 self.assertNotIn("Traceback", err)
         self.assertEqual(self.results(), [])
 

@@ -7,8 +7,8 @@ loading and main.py. Needs no network and no MNIST.
 A gradient check compares a backward pass with central differences,
     df/dx ~= (f(x + epsilon) - f(x - epsilon)) / (2 epsilon),
 whose error shrinks as epsilon^2, down to rounding: in float64 and with
-epsilon near 1e-6 the two agree to about 1e-9 or better where the backward
-pass is right, and differ visibly where it is wrong.
+epsilon from 1e-4 to 1e-6 the two agree to about 1e-8 or better where the
+backward pass is right, and differ visibly where it is wrong.
 """
 import contextlib
 import gzip
@@ -45,10 +45,11 @@ DBETA_TOLERANCE = 1e-8              # dY/dBeta must be ones "to rounding"
 STEP = 1e-5                         # central-difference step
 RELATIVE_TOLERANCE = 1e-7           # max |numerical - analytic| / scale, where
 GRADIENT_FLOOR = 1e-3               # scale = max(|numerical|, |analytic|, GRADIENT_FLOOR).
-# The floor: rounding alone puts an error of about 1e-16 |f| / STEP ~ 1e-11 in a
-# numerical gradient, so a relative error of 1e-7 can only be asked of
-# gradients of 1e-3 and more; smaller ones (the bias of a Linear layer before
-# a BatchNorm has a gradient of exactly 0) are held to 1e-10 absolute.
+# The floor: rounding alone puts an error of 1e-11 to 1e-10 in a numerical
+# gradient (1e-16 |f| / STEP, times a few for the sums inside f), so a
+# relative error of 1e-7 can only be asked of gradients of about 1e-3 and
+# more; smaller ones (the bias of a Linear layer before a BatchNorm has a
+# gradient of exactly 0) are held to 1e-10 absolute.
 
 REPORT = []                         # one line per check, printed after the tests
 

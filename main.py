@@ -108,19 +108,21 @@ def parse_args(argv=None):
     parser = OneLineParser(
         description="Train fully connected networks, with and without BatchNorm, on MNIST.",
         epilog="networks: " + "; ".join(f"{k}: {v}" for k, v in NETWORKS.items()))
-    parser.add_argument("--epochs", type=positive_int, default=50)
-    parser.add_argument("--lr", type=positive_float, default=1e-3, help="SGD learning rate")
-    parser.add_argument("--batch-size", type=positive_int, default=128)
+    parser.add_argument("--epochs", type=positive_int, default=50, help="epochs per network (50)")
+    parser.add_argument("--lr", type=positive_float, default=1e-3, help="SGD learning rate (1e-3)")
+    parser.add_argument("--batch-size", type=positive_int, default=128, help="minibatch size (128)")
     parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="seeds initialization and shuffling: same seed, same result")
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+                        help="seeds initialization and shuffling: same seed, same result (0)")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                        help="floating-point type of the data and the networks (float32)")
     parser.add_argument("--data-dir", default="data",
-                        help=f"holds {mnist.TRAIN_FILE} and {mnist.TEST_FILE} (fetched if missing)")
-    parser.add_argument("--results-dir", default="results")
+                        help=f"holds {mnist.TRAIN_FILE} and {mnist.TEST_FILE}, fetched if missing (data)")
+    parser.add_argument("--results-dir", default="results",
+                        help="receives <net>_history.csv and <net>_weights.npz (results)")
     parser.add_argument("--net", choices=[*NETWORKS, "all"], action="append",
-                        help="network to train, may be repeated (default: bn and plain)")
+                        help="network to train, may be repeated (bn and plain)")
     parser.add_argument("--limit", type=positive_int, default=TRAIN_SIZE,
-                        help="train on the first N training samples only")
+                        help="train on the first N training samples only, for quick runs (all 50,000)")
     args = parser.parse_args(argv)
     if args.net is None:
         args.net = ["bn", "plain"]

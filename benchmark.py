@@ -207,7 +207,7 @@ def main_benchmark(argv=None):
     parser.add_argument("--epochs", type=main.positive_int, default=5,
                         help="epochs per measurement; the first is left out of the median")
     parser.add_argument("--repeats", type=main.positive_int, default=2,
-                        help="processes per measurement, run in turn with the others")
+                        help="rounds of measurements, each in its own processes")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--worker", choices=["numpy", "floor", "parts", "pytorch", "loading"],
                         help=argparse.SUPPRESS)
@@ -222,37 +222,53 @@ def main_benchmark(argv=None):
     unset = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARIABLES}
     print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, "
           f"{'PyTorch ' + torch if torch else 'PyTorch not importable'}, {os.cpu_count()} cores; "
-          f"median seconds per epoch over epochs 2-{args.epochs} of {args.repeats} processes each")
+          f"median seconds per epoch over epochs 2-{args.epochs}, {args.repeats} repeats")
     runs = [("floor", "plain"), ("numpy", "plain"), ("numpy", "bn"),
             ("parts", "plain"), ("parts", "bn")]
     if torch:
         runs += [("pytorch", "plain"), ("pytorch", "bn")]
-    for title, environment in (("environment as it is", dict(os.environ)),
-                               (f"{' and '.join(OPENBLAS_VARIABLES)} unset", unset)):
-        settings = ", ".join(f"{k}={environment[k]}" for k in OPENBLAS_VARIABLES if k in environment)
-        seconds = {}
-        for _ in range(args.repeats):            # in turn, so that drifts hit all alike
+    environments = {"environment as it is": dict(os.environ),
+                    f"{' and '.join(OPENBLAS_VARIABLES)} unset": unset}
+    # results[environment][what, kind, name]: one median per repeat. All the
+    # runs take turns, so that a drift in the machine's speed hits all alike,
+    # and each ratio is taken within a repeat, between neighbouring runs.
+    results = {title: {} for title in environments}
+    blas = {}
+    for _ in range(args.repeats):
+        for title, environment in environments.items():
             for what, kind in runs:
-                times, blas = measure(what, kind, args.epochs, args.data_dir, environment)
+                times, blas[title] = measure(what, kind, args.epochs, args.data_dir, environment)
                 for name, values in times.items():
-                    seconds.setdefault((what, kind, name), []).extend(values)
-        median = {key: statistics.median(values) for key, values in seconds.items()}
+                    results[title].setdefault((what, kind, name), []).append(
+                        statistics.median(values))
+    for title, environment in environments.items():
+        result = results[title]
+
+        def seconds(what, kind="plain", name="epoch"):
+            return statistics.median(result[what, kind, name])
+
+        def ratio(what, kind, versus, versus_kind):
+            return statistics.median(ours / theirs for ours, theirs in
+                                     zip(result[what, kind, "epoch"],
+                                         result[versus, versus_kind, "epoch"]))
+        settings = ", ".join(f"{k}={environment[k]}" for k in OPENBLAS_VARIABLES if k in environment)
         loading = statistics.median(
             measure("loading", "plain", 3, args.data_dir, environment)[0]["epoch"])
-        floor = median["floor", "plain", "epoch"]
-        print(f"\n{title} ({settings or 'neither set'}); BLAS: {blas}")
+        print(f"\n{title} ({settings or 'neither set'}); BLAS: {blas[title]}")
         print(f"  {'':<28}{'s/epoch':>9}{'vs floor':>10}{'vs PyTorch':>12}")
-        print(f"  {'matrix products (floor)':<28}{floor:>9.3f}")
+        print(f"  {'matrix products (floor)':<28}{seconds('floor'):>9.3f}")
         for kind in ("plain", "bn"):
-            ours = median["numpy", kind, "epoch"]
-            versus = (f"{ours / median['pytorch', kind, 'epoch']:>11.2f}x" if torch
+            versus = (f"{ratio('numpy', kind, 'pytorch', kind):>11.2f}x" if torch
                       else f"{'-':>12}")
-            print(f"  {'NumPy ' + kind:<28}{ours:>9.3f}{ours / floor:>9.2f}x{versus}")
+            print(f"  {'NumPy ' + kind:<28}{seconds('numpy', kind):>9.3f}"
+                  f"{ratio('numpy', kind, 'floor', 'plain'):>9.2f}x{versus}")
             for part in ("update", "validation"):
-                print(f"  {'  of which ' + part:<28}{median['parts', kind, part]:>9.3f}")
+                print(f"  {'  of which ' + part:<28}{seconds('parts', kind, part):>9.3f}")
         for kind in ("plain", "bn") if torch else ():
-            print(f"  {'PyTorch ' + kind:<28}{median['pytorch', kind, 'epoch']:>9.3f}")
+            print(f"  {'PyTorch ' + kind:<28}{seconds('pytorch', kind):>9.3f}")
         print(f"  reading and checking both CSVs: {loading:.2f} s")
+    print("\nRatios are medians of the ratios within each repeat; seconds, medians over "
+          "all repeats.")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ seconds per epoch with the first epoch left out. The rows:
     floor     the eight matrix products of each training step, nothing else
     numpy     Network.train exactly as main.py runs it (float32, batch 128,
               lr 1e-3, validation after each epoch)
-    parts     two parts of the numpy epoch timed alone: the SGD updates
-              and the validation
+    parts     parts of the numpy epoch timed alone: the SGD updates, the
+              validation, and the cost of the calls (steps of a tiny network)
     pytorch   the same recipe in PyTorch, from the same initial weights, on
               the same data: run only if `import torch` works (torch is never
               a requirement of this project)
@@ -127,24 +127,32 @@ def time_torch(kind, epochs, data_dir):
 
 
 def time_parts(kind, epochs, data_dir):
-    """Two parts of main.py's epoch timed alone, `epochs` times each: the
-    SGD updates of an epoch's steps, and the validation after it."""
+    """Parts of main.py's epoch timed alone, `epochs` times each: the SGD
+    updates of an epoch's steps; the validation after it; and the calls, an
+    epoch's steps with layers of 4 units, where what is left is the cost of
+    the NumPy and Python calls themselves."""
     splits = load_splits(data_dir)
     rng = np.random.default_rng(0)
     network = main.build_network(kind, rng)
     X, y = splits["train"]
     network.train_step(X[:128], y[:128], 1e-3)           # fills every grads array
     steps = len(range(0, len(X) - 1, 128))
-    update, validation = [], []
+    tiny = main.build_network(kind, rng, sizes=(4, 4, 4, 4))
+    X_tiny = X[:128, :4].copy()
+    times = {"update": [], "validation": [], "calls": []}
     for _ in range(epochs):
         start = time.perf_counter()
         for _ in range(steps):
             network.update(1e-3)
-        update.append(time.perf_counter() - start)
+        times["update"].append(time.perf_counter() - start)
         start = time.perf_counter()
         network.evaluate(*splits["validation"])
-        validation.append(time.perf_counter() - start)
-    return {"update": update, "validation": validation}
+        times["validation"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for _ in range(steps):
+            tiny.train_step(X_tiny, y[:128] % 4, 1e-3)
+        times["calls"].append(time.perf_counter() - start)
+    return times
 
 
 def time_loading(epochs, data_dir):
@@ -262,8 +270,10 @@ def main_benchmark(argv=None):
                       else f"{'-':>12}")
             print(f"  {'NumPy ' + kind:<28}{seconds('numpy', kind):>9.3f}"
                   f"{ratio('numpy', kind, 'floor', 'plain'):>9.2f}x{versus}")
-            for part in ("update", "validation"):
-                print(f"  {'  of which ' + part:<28}{seconds('parts', kind, part):>9.3f}")
+            for part, label in (("update", "of which SGD updates"),
+                                ("validation", "of which validation"),
+                                ("calls", "of which call overhead")):
+                print(f"  {'  ' + label:<28}{seconds('parts', kind, part):>9.3f}")
         for kind in ("plain", "bn") if torch else ():
             print(f"  {'PyTorch ' + kind:<28}{seconds('pytorch', kind):>9.3f}")
         print(f"  reading and checking both CSVs: {loading:.2f} s")

@@ -79,7 +79,8 @@ def atomic_write(path, write):
 def read_csv(path, block_bytes=1 << 23):
     """Read an MNIST CSV into (labels (N,), pixels (N, 784)), both uint8.
 
-    A header line, CRLF line endings and a missing final newline are accepted.
+    A header line, CRLF line endings, and a missing final newline or blank
+    lines at the end are accepted.
     Anything else that is not a label 0-9 followed by 784 integers 0-255 on
     every line raises DataError naming the file and the first bad line.
     The file is parsed in blocks of whole lines, each with a few vectorized
@@ -101,8 +102,10 @@ def read_csv(path, block_bytes=1 << 23):
                         data += more
                         continue
                     block, data = data[:cut], data[cut:] + more
-                else:
-                    block, data = data if data.endswith(b"\n") else data + b"\n", b""
+                else:          # the end: a final newline may be missing, or doubled
+                    block, data = data.rstrip(b"\r\n") + b"\n", b""
+                    if block == b"\n":
+                        break
                 block = block.replace(b"\r\n", b"\n")
                 rows = _parse_block(block)
                 if rows is None:
@@ -150,7 +153,8 @@ def _first_error(block, first_line):
     for number, line in enumerate(block.split(b"\n")[:-1], start=first_line):
         values = line.split(b",")
         if len(values) != 1 + PIXELS:
-            return (f"line {number} has {len(values)} values; each line needs "
+            count = "no value" if values == [b""] else f"{len(values)} values"
+            return (f"line {number} has {count}; each line needs "
                     f"{1 + PIXELS} (a label and {PIXELS} pixels)")
         for column, value in enumerate(values, start=1):
             shown = value[:20].decode("ascii", "replace")

@@ -461,7 +461,8 @@ class CsvFiles(TempDir):
         header = ("label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
                   + "\n").encode()
         for name, content in (("header", header + text), ("crlf", text.replace(b"\n", b"\r\n")),
-                              ("no final newline", text[:-1])):
+                              ("no final newline", text[:-1]),
+                              ("blank lines at the end", text + b"\n\r\n")):
             read_labels, read_pixels = mnist.read_csv(self.write("t.csv", content))
             np.testing.assert_array_equal(read_labels, labels, name)
             np.testing.assert_array_equal(read_pixels, pixels, name)
@@ -497,6 +498,7 @@ class CsvFiles(TempDir):
         self.assertBad(with_line(6, b",".join(good[:-1] + [b"256"])),
                        "line 6, column 785", "pixel 256")
         self.assertBad(with_line(1, b"1,2,3"), "line 1 ", "3 values")
+        self.assertBad(with_line(2, b""), "line 2 has no value")
 
     def test_line_numbers_count_the_header_and_earlier_blocks(self):
         labels, pixels = random_mnist(40)

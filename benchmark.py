@@ -49,7 +49,7 @@ def time_numpy(kind, epochs, data_dir):
     return [record["seconds"] for record in history]
 
 
-def time_floor(epochs, data_dir, batch_size=128, sizes=(784, 256, 128, 10)):
+def time_floor(epochs, batch_size=128, sizes=(784, 256, 128, 10)):
     """The eight matrix products of a training step and nothing else, over
     the batches of an epoch: three forward (H W), three weight gradients
     (H^T dY) and two input gradients (dY W^T; the first layer's is not
@@ -181,7 +181,7 @@ def worker(what, kind, epochs, data_dir):
     if what == "numpy":
         times = {"epoch": time_numpy(kind, epochs, data_dir)}
     elif what == "floor":
-        times = {"epoch": time_floor(epochs, data_dir)}
+        times = {"epoch": time_floor(epochs)}
     elif what == "pytorch":
         times = {"epoch": time_torch(kind, epochs, data_dir)}
     elif what == "parts":

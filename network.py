@@ -128,8 +128,12 @@ class Network:
         try:
             with np.load(file, allow_pickle=False) as saved:
                 stored = {key: saved[key] for key in saved.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{file} is not a readable .npz weights file ({error})") from None
+        except OSError as error:
+            raise ValueError(f"cannot read {file}: {error.strerror or error}") from None
+        except (ValueError, EOFError, zipfile.BadZipFile):
+            # Not NumPy's message: for a non-.npz file it suggests unpickling it.
+            raise ValueError(f"{file} is not a .npz weights file written by "
+                             "Network.save") from None
         expected = self.state()
         for key, array in expected.items():
             if key not in stored:

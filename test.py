@@ -11,14 +11,20 @@ epsilon from 1e-4 to 1e-6 the two agree to about 1e-8 or better where the
 backward pass is right, and differ visibly where it is wrong.
 """
 import contextlib
+import csv
 import gzip
 import hashlib
 import io
 import os
 import pickle
+import re
+import signal
+import statistics
+import subprocess
 import sys
 import tempfile
 import unittest
+import time
 import zipfile
 from unittest import mock
 
@@ -30,6 +36,7 @@ import main
 import mnist
 import network
 import networkTest
+import sweep
 
 # ---------------------------------------------------------------- testing parameters
 # The seed's checks of BatchNorm ("throughout a wide range of testing parameters"):
@@ -723,14 +730,15 @@ class MainProgram(TempDir):
         self.assertIn("bn-after-relu epoch   2/2", out)
         self.assertIn("test accuracy", out)
         self.assertIn("differs from MNIST", err)
-        self.assertEqual(self.results(), sorted(f"{kind}_{what}" for kind in main.NETWORKS
-                                                for what in ("history.csv", "weights.npz")))
-        with open(self.path("results/bn_history.csv")) as file:
+        self.assertEqual(self.results(), sorted([f"{kind}_seed0_{what}" for kind in main.NETWORKS
+                                                 for what in ("history.csv", "weights.npz")]
+                                                + ["summary.csv"]))
+        with open(self.path("results/bn_seed0_history.csv")) as file:
             rows = file.read().splitlines()
         self.assertEqual(rows[0], ",".join(main.HISTORY_FIELDS))
         self.assertEqual(len(rows), 3)
         net = main.build_network("bn", np.random.default_rng(), np.float32)
-        net.load(self.path("results/bn_weights.npz"))
+        net.load(self.path("results/bn_seed0_weights.npz"))
 
     def test_bad_options_are_usage_errors_before_any_data_is_read(self):
         with mock.patch.object(mnist, "load", side_effect=AssertionError("data was read")):
@@ -773,7 +781,7 @@ class MainProgram(TempDir):
     def test_divergence_stops_and_saves_nothing(self):
         status, _, err = self.run_main("--lr", "1e30", "--net", "plain")
         self.assertEqual(status, 1)
-        self.assertIn("diverged", err)
+        self.assertIn("main.py: error: plain diverged: ", err)
         self.assertIn("smaller --lr", err)
         self.assertNotIn("Warning", err)
         self.assertEqual(self.results(), [])
@@ -790,8 +798,10 @@ class MainProgram(TempDir):
         with mock.patch.object(network.Network, "train", train):
             status, out, err = self.run_main()
         self.assertEqual(status, 130)
-        self.assertIn("interrupted while training plain", err)
-        self.assertEqual(self.results(), ["bn_history.csv", "bn_weights.npz"])
+        self.assertIn("interrupted before plain finished; nothing of it was saved "
+                      f"(results of bn are in {self.path('results')}/)", err)
+        self.assertEqual(self.results(), ["bn_seed0_history.csv", "bn_seed0_weights.npz",
+                                          "summary.csv"])
         self.assertIn("bn ", out.split("test accuracy")[1])
 
     def test_load_names_the_missing_or_misshapen_array(self):
@@ -807,6 +817,160 @@ class MainProgram(TempDir):
                 main.build_network("plain", rng).load(self.write("bad.npz", content))
         with self.assertRaisesRegex(ValueError, "cannot read"):
             main.build_network("plain", rng).load(self.path("missing.npz"))
+
+
+# ---------------------------------------------------------------- several seeds, several processes
+
+# main.py in a process of its own, on the small CSVs of MainProgram: the
+# split sizes are made to fit them, and SIGINT is Python's again even if
+# this test runs where it is ignored (a background job).
+MAIN_IN_A_PROCESS = """
+import os, signal, sys
+import main
+signal.signal(signal.SIGINT, signal.default_int_handler)
+main.TRAIN_SIZE, main.VALIDATION_SIZE = 40, 20
+{patch}
+sys.exit(main.main(sys.argv[1:]))
+"""
+
+
+class SeveralSeeds(MainProgram):
+    def summary(self, results="results"):
+        with open(self.path(f"{results}/summary.csv")) as file:
+            return list(csv.DictReader(file))
+
+    def main_process(self, *options, patch="", environment=None):
+        """Run main.py in its own process group (as a shell runs a job);
+        returns (exit status, stdout, stderr) once no process of the group
+        is left, failing if one stays."""
+        os.makedirs(self.path("tmp"), exist_ok=True)
+        command = [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=patch),
+                   "--data-dir", self.path("data"), "--results-dir", self.path("results"),
+                   "--epochs", "2", "--batch-size", "8", *options]
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True, cwd=os.path.dirname(os.path.abspath(main.__file__)),
+            env=dict(os.environ, TMPDIR=self.path("tmp"), **(environment or {})))
+        out, err = process.communicate(timeout=120)
+        for _ in range(100):
+            try:
+                os.killpg(process.pid, 0)           # is any process of the group left?
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            self.fail("a process of main.py's group is still running")
+        return process.returncode, out, err
+
+    def test_seeds_and_jobs_options(self):
+        for options, seeds in ((["--seeds", "3"], [0, 1, 2]), (["--seeds", "4", "2", "4"], [4, 2]),
+                               (["--seed", "7"], [7]), ([], [0])):
+            self.assertEqual(main.parse_args(options + ["--batch-size", "8"]).seeds, seeds, options)
+        cores = sweep.available_cores()
+        for options, jobs in (([], 1), (["--seeds", "5", "--net", "all"], min(cores, 15)),
+                              (["--seeds", "2", "--net", "plain", "--jobs", "8"], 2)):
+            self.assertEqual(main.parse_args(options + ["--batch-size", "8"]).jobs, jobs, options)
+        for options in (["--seeds", "0"], ["--seed", "1", "--seeds", "2"], ["--seeds"],
+                        ["--jobs", "0"], ["--seeds", "-1"]):
+            status, _, err = self.run_main(*options)
+            self.assertEqual(status, 2, options)
+            self.assertEqual(err.count("\n"), 1, options)
+
+    def test_summary_over_seeds_and_files_per_run(self):
+        status, out, err = self.run_main("--seeds", "3", "--net", "plain", "--net", "bn",
+                                         "--jobs", "1")
+        self.assertEqual(status, 0, err)
+        rows = self.summary()
+        self.assertEqual(sorted((row["network"], row["seed"]) for row in rows),
+                         sorted((kind, str(seed)) for kind in ("plain", "bn") for seed in range(3)))
+        self.assertEqual(self.results(), sorted(
+            [f"{kind}_seed{seed}_{what}" for kind in ("plain", "bn") for seed in range(3)
+             for what in ("history.csv", "weights.npz")] + ["summary.csv"]))
+        for kind in ("plain", "bn"):
+            accuracies = [float(row["test_accuracy"]) for row in rows if row["network"] == kind]
+            self.assertEqual(len({row["val_loss"] for row in rows if row["network"] == kind}), 3,
+                             "two seeds gave the same result")
+            table = out.split("test accuracy: mean")[1]
+            line = next(line for line in table.splitlines() if line.startswith(kind + " "))
+            expected = [statistics.mean(accuracies), statistics.stdev(accuracies),
+                        min(accuracies), max(accuracies)]
+            self.assertEqual(line.split()[1:6], ["3"] + [f"{value:.4f}" for value in expected])
+            with open(self.path(f"results/{kind}_seed2_history.csv")) as file:
+                history = list(csv.DictReader(file))
+            last = next(row for row in rows if row["network"] == kind and row["seed"] == "2")
+            self.assertEqual((history[-1]["val_accuracy"], history[-1]["val_loss"]),
+                             (last["val_accuracy"], last["val_loss"]))
+        self.assertTrue(all(re.match(r"(plain|bn) +seed [0-2] +epoch +[12]/2  train loss", line)
+                            for line in out.splitlines() if "epoch" in line))
+
+    def weights(self, results):
+        arrays = {}
+        for name in sorted(os.listdir(self.path(results))):
+            if name.endswith(".npz"):
+                with np.load(self.path(f"{results}/{name}")) as saved:
+                    arrays.update({f"{name} {key}": saved[key] for key in saved.files})
+        return arrays
+
+    def test_a_run_does_not_depend_on_its_worker(self):
+        # Two workers and three, against one after another in one process,
+        # each with one BLAS thread (README: the thread count may change the
+        # last bits, nothing else may).
+        options = ["--seeds", "3", "--net", "bn", "--net", "plain"]
+        for jobs in ("2", "3"):
+            status, out, err = self.run_main(*options, "--jobs", jobs, "--results-dir",
+                                             self.path(f"jobs{jobs}"))
+            self.assertEqual(status, 0, err)
+            self.assertEqual(len([line for line in out.splitlines() if " epoch " in line]), 12)
+        status, _, err = self.main_process(*options, "--jobs", "1", "--results-dir",
+                                           self.path("jobs1"), environment={
+                                               name: "1" for name in sweep.BLAS_THREAD_VARIABLES})
+        self.assertEqual(status, 0, err)
+        one = self.weights("jobs1")
+        self.assertEqual(len(one), 3 * (6 + 22), "3 plain runs of 6 arrays, 3 bn runs of 22")
+        for jobs in ("2", "3"):
+            other = self.weights(f"jobs{jobs}")
+            self.assertEqual(sorted(other), sorted(one))
+            for key in one:
+                np.testing.assert_array_equal(other[key], one[key], key)
+
+    def test_ctrl_c_stops_every_worker_and_keeps_finished_runs(self):
+        patch = """
+on_event = main.Progress.on_event
+def on_event_then_ctrl_c(self, run, event, payload):
+    on_event(self, run, event, payload)
+    if event == "done":
+        os.killpg(0, signal.SIGINT)          # as the terminal does: the whole group
+main.Progress.on_event = on_event_then_ctrl_c
+"""
+        status, out, err = self.main_process("--seeds", "3", "--net", "bn", "--net", "plain",
+                                             "--jobs", "2", patch=patch)
+        self.assertEqual(status, 130, err)
+        err = "".join(line for line in err.splitlines(True) if not line.startswith("warning: "))
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertRegex(err, r"^main.py: interrupted before (bn|plain) seed \d, .*seed 2 finished; "
+                              r"nothing of them was saved \(results of (bn|plain) seed 0 are in ")
+        saved = [name for name in self.results() if name != "summary.csv"]
+        self.assertEqual(len(saved), 2, saved)
+        self.assertEqual(saved[0].replace("history.csv", ""), saved[1].replace("weights.npz", ""))
+        self.assertEqual(len(self.summary()), 1)
+        self.assertEqual(os.listdir(self.path("tmp")), [], "the workers' data was left behind")
+        self.assertNotIn("Traceback", err)
+
+    def test_a_divergent_run_is_reported_while_the_others_finish(self):
+        train_run = main.train_run
+
+        def diverges_from_seed_1(run, *args):
+            if run.seed == 1:
+                raise network.Diverged("the training loss became nan in epoch 1, batch 1")
+            return train_run(run, *args)
+        with mock.patch.object(main, "train_run", diverges_from_seed_1):
+            status, out, err = self.run_main("--seeds", "3", "--net", "plain", "--jobs", "1")
+        self.assertEqual(status, 1)
+        self.assertEqual(err.splitlines()[-1], "main.py: error: plain seed 1 diverged: the "
+                         "training loss became nan in epoch 1, batch 1; nothing of it was saved. "
+                         "Try a smaller --lr (this run used 0.001)")
+        self.assertEqual([row["seed"] for row in self.summary()], ["0", "2"])
+        self.assertNotIn("plain_seed1_weights.npz", self.results())
 
 
 # ---------------------------------------------------------------- running

@@ -35,7 +35,14 @@ NETWORKS = {
     "plain": "no BatchNorm (the seed's network 2)",
     "bn-after-relu": "BatchNorm only after each ReLU",
 }
-HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds"]
+# Covariate shift, as in Ioffe & Szegedy's Figure 1(b, c): percentiles of the
+# input to the second hidden layer's ReLU, for one unit and for all its units
+# together, on a fixed batch of validation images, before training (epoch 0)
+# and after each epoch.
+PERCENTILES = (15, 50, 85)
+PROBE_IMAGES, PROBE_UNIT = 500, 0
+SHIFT_FIELDS = [f"{which}_p{q}" for which in ("unit", "layer") for q in PERCENTILES]
+HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds", *SHIFT_FIELDS]
 SUMMARY_FIELDS = ["network", "seed", "test_accuracy", "val_accuracy", "val_loss", "train_seconds"]
 
 
@@ -178,14 +185,39 @@ def train_run(run, splits, settings, on_epoch):
     rng = np.random.default_rng(run.seed)
     network = build_network(run.kind, rng, np.dtype(settings.dtype))
     X, y = splits["train"]
+    probe = splits["validation"][0][:PROBE_IMAGES]
+    val_loss, val_accuracy = network.evaluate(*splits["validation"])
+    before = {"epoch": 0, "train_loss": math.nan, "val_loss": val_loss,
+              "val_accuracy": val_accuracy, "seconds": 0.0, **shift(network, probe)}
+
+    def after_epoch(record):
+        record.update(shift(network, probe))
+        on_epoch(record)
     # An overflow shows up as a non-finite loss, which train() reports as
     # Diverged: NumPy's own warnings about it would only add noise.
     with np.errstate(over="ignore", invalid="ignore"):
         history = network.train(X[:settings.limit], y[:settings.limit], settings.epochs,
                                 settings.lr, settings.batch_size, rng,
-                                validation=splits["validation"], on_epoch=on_epoch)
-    return {"history": history, "weights": network.state(),
+                                validation=splits["validation"], on_epoch=after_epoch)
+    return {"history": [before] + history, "weights": network.state(),
             "test_accuracy": network.accuracy(*splits["test"])}
+
+
+def relu_input(network, images):
+    """The input (N, D) of the second hidden layer's ReLU for images (N, 784),
+    in evaluation mode (which changes nothing that training uses)."""
+    second_relu = [i for i, layer in enumerate(network.layers) if isinstance(layer, ReLU)][1]
+    for layer in network.layers[:second_relu]:
+        images = layer.forward(images, train=False)
+    return images
+
+
+def shift(network, images):
+    """The PERCENTILES of relu_input(network, images): of unit PROBE_UNIT's
+    values, and of all units' values together, keyed as SHIFT_FIELDS."""
+    inputs = relu_input(network, images)
+    return dict(zip(SHIFT_FIELDS, [*np.percentile(inputs[:, PROBE_UNIT], PERCENTILES),
+                                   *np.percentile(inputs, PERCENTILES)]))
 
 
 # ---------------------------------------------------------------- results

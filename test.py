@@ -700,7 +700,9 @@ class Fetch(TempDir):
 
 # ---------------------------------------------------------------- main.py
 
-class MainProgram(TempDir):
+class MainProgramCase(TempDir):
+    """Small MNIST-like CSVs in data/, with the split sizes made to fit them."""
+
     def setUp(self):
         super().setUp()
         os.makedirs(self.path("data"))
@@ -724,6 +726,8 @@ class MainProgram(TempDir):
     def results(self):
         return sorted(os.listdir(self.path("results"))) if os.path.isdir(self.path("results")) else []
 
+
+class MainProgram(MainProgramCase):
     def test_a_run_prints_and_writes_results(self):
         status, out, err = self.run_main("--net", "all")
         self.assertEqual(status, 0, err)
@@ -736,7 +740,7 @@ class MainProgram(TempDir):
         with open(self.path("results/bn_seed0_history.csv")) as file:
             rows = file.read().splitlines()
         self.assertEqual(rows[0], ",".join(main.HISTORY_FIELDS))
-        self.assertEqual(len(rows), 3)
+        self.assertEqual([row.split(",")[0] for row in rows[1:]], ["0", "1", "2"])
         net = main.build_network("bn", np.random.default_rng(), np.float32)
         net.load(self.path("results/bn_seed0_weights.npz"))
 
@@ -819,6 +823,36 @@ class MainProgram(TempDir):
             main.build_network("plain", rng).load(self.path("missing.npz"))
 
 
+class CovariateShiftProbe(unittest.TestCase):
+    def test_percentiles_of_the_second_relus_input(self):
+        # plain, sizes (1, 1, 1, 2): the second ReLU's input is 2 x - 10
+        # (the first's is x), for x = 0, 1, ..., 100 in a shuffled order.
+        net = main.build_network("plain", np.random.default_rng(0), np.float64, sizes=(1, 1, 1, 2))
+        first, second = net.layers[0].params, net.layers[2].params
+        first["W"][:], first["b"][:], second["W"][:], second["b"][:] = 1, 0, 2, -10
+        x = np.random.default_rng(1).permutation(101).astype(np.float64)[:, None]
+        shift = main.shift(net, x)
+        self.assertEqual(list(shift), main.SHIFT_FIELDS)
+        for which in ("unit", "layer"):
+            self.assertEqual([shift[f"{which}_p{q}"] for q in main.PERCENTILES], [20, 90, 160])
+
+    def test_recording_it_does_not_change_training(self):
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((40, 784)).astype(np.float32)
+        y = rng.integers(0, 10, 40)
+        splits = {"train": (X[:30], y[:30]), "validation": (X[30:], y[30:]), "test": (X[30:], y[30:])}
+        settings = main.parse_args(["--epochs", "2", "--batch-size", "8", "--limit", "30"])
+        for kind in ("bn", "plain"):
+            recorded = main.train_run(sweep.Run(kind, 3), splits, settings, lambda record: None)
+            self.assertEqual(set(recorded["history"][0]) - set(main.HISTORY_FIELDS), set())
+            self.assertTrue(all(np.isfinite(record["unit_p50"]) for record in recorded["history"]))
+            rng = np.random.default_rng(3)
+            net = main.build_network(kind, rng)
+            net.train(X[:30], y[:30], 2, settings.lr, 8, rng, validation=splits["validation"])
+            for key, array in net.state().items():
+                np.testing.assert_array_equal(recorded["weights"][key], array, key)
+
+
 # ---------------------------------------------------------------- several seeds, several processes
 
 # main.py in a process of its own, on the small CSVs of MainProgram: the
@@ -834,7 +868,7 @@ sys.exit(main.main(sys.argv[1:]))
 """
 
 
-class SeveralSeeds(MainProgram):
+class SeveralSeeds(MainProgramCase):
     def summary(self, results="results"):
         with open(self.path(f"{results}/summary.csv")) as file:
             return list(csv.DictReader(file))

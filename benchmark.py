@@ -20,9 +20,12 @@ OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (set on some machines for old
 OpenBLAS builds, they slow a current NumPy's matrix products).
 """
 import argparse
+import ctypes
+import itertools
 import json
 import math
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -32,6 +35,7 @@ import numpy as np
 
 import main
 import mnist
+import sweep
 
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -83,13 +87,12 @@ def time_floor(epochs, batch_size=128, sizes=(784, 256, 128, 10)):
     return seconds
 
 
-def time_torch(kind, epochs, data_dir):
+def torch_model(network):
+    """A torch.nn.Sequential with the layers and initial weights of network
+    (a network.Network of Linear, ReLU and BatchNorm layers)."""
     import torch
-    splits = load_splits(data_dir)
-    rng = np.random.default_rng(0)
-    reference = main.build_network(kind, rng)
     modules = []
-    for layer in reference.layers:               # same layers, same initial weights
+    for layer in network.layers:
         if "W" in layer.params:
             linear = torch.nn.Linear(*layer.params["W"].shape)
             with torch.no_grad():
@@ -100,30 +103,55 @@ def time_torch(kind, epochs, data_dir):
             modules.append(torch.nn.BatchNorm1d(len(layer.params["gamma"])))
         else:
             modules.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*modules)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-    X, y = (torch.from_numpy(a) for a in splits["train"])
+    return torch.nn.Sequential(*modules)
+
+
+def train_torch(run, splits, settings, on_epoch):
+    """main.train_run's recipe in PyTorch: the same initial weights (made by
+    main.build_network from run.seed), the same batches in the same order
+    (drawn from the same random stream), plain SGD, validation after each
+    epoch. Returns {"history": one record per epoch, "test_accuracy": float}."""
+    import torch
+    rng = np.random.default_rng(run.seed)
+    model = torch_model(main.build_network(run.kind, rng))
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr)
+    X, y = (torch.from_numpy(np.asarray(a[:settings.limit])) for a in splits["train"])
     y = y.long()
-    X_val = torch.from_numpy(splits["validation"][0])
-    y_val = torch.from_numpy(splits["validation"][1]).long()
-    n, seconds = len(X), []
-    for _ in range(epochs):
+    validation, test = ((torch.from_numpy(np.asarray(X)), torch.from_numpy(np.asarray(y)).long())
+                        for X, y in (splits["validation"], splits["test"]))
+
+    def evaluate(X, y):
+        model.eval()
+        with torch.no_grad():
+            scores = model(X)
+            return (torch.nn.functional.cross_entropy(scores, y).item(),
+                    (scores.argmax(dim=1) == y).double().mean().item())
+    n, history = len(X), []
+    for epoch in range(1, settings.epochs + 1):
         start = time.perf_counter()
         model.train()
         order = torch.from_numpy(rng.permutation(n))
-        for first in range(0, n - 1, 128):
-            batch = order[first:first + 128]
+        loss_sum, batches = torch.zeros(()), 0
+        for first in range(0, n - 1, settings.batch_size):
+            batch = order[first:first + settings.batch_size]
             optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(X[batch]), y[batch])
             loss.backward()
             optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            scores = model(X_val)
-            torch.nn.functional.cross_entropy(scores, y_val).item()
-            (scores.argmax(dim=1) == y_val).float().mean().item()
-        seconds.append(time.perf_counter() - start)
-    return seconds
+            loss_sum += loss.detach()
+            batches += 1
+        val_loss, val_accuracy = evaluate(*validation)
+        record = {"epoch": epoch, "train_loss": loss_sum.item() / batches, "val_loss": val_loss,
+                  "val_accuracy": val_accuracy, "seconds": time.perf_counter() - start}
+        history.append(record)
+        on_epoch(record)
+    return {"history": history, "test_accuracy": evaluate(*test)[1]}
+
+
+def time_torch(kind, epochs, data_dir):
+    settings = main.parse_args(["--epochs", str(epochs)])
+    history = train_torch(sweep.Run(kind, 0), load_splits(data_dir), settings, lambda record: None)
+    return [record["seconds"] for record in history["history"]]
 
 
 def time_parts(kind, epochs, data_dir):
@@ -165,14 +193,39 @@ def time_loading(epochs, data_dir):
     return seconds
 
 
-def blas_description():
+def cpu_description():
+    """The CPU's vendor and model, as /proc/cpuinfo gives them (Linux)."""
     try:
-        import threadpoolctl
-    except ImportError:
-        return "threadpoolctl not installed"
-    info = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
-    return ", ".join(f"{p['internal_api']} {p.get('version')} {p.get('architecture')} "
-                     f"{p['num_threads']} threads" for p in info) or "no BLAS found"
+        with open("/proc/cpuinfo") as file:
+            first_cpu = file.read().split("\n\n")[0]
+    except OSError:
+        return platform.processor() or "CPU unknown"
+    fields = {key.strip(): value.strip() for key, _, value in
+              (line.partition(":") for line in first_cpu.splitlines())}
+    return f"{fields.get('vendor_id', '?')} {fields.get('model name', '?')}"
+
+
+def openblas_function(name):
+    """The C function openblas_<name> of the OpenBLAS that NumPy loaded
+    (whose symbols may carry a prefix and a suffix), or None."""
+    with open("/proc/self/maps") as file:
+        paths = {line.split()[-1] for line in file if "openblas" in line.lower()}
+    for path in sorted(paths):
+        library = ctypes.CDLL(path)
+        for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_")):
+            function = getattr(library, f"{prefix}openblas_{name}{suffix}", None)
+            if function is not None:
+                return function
+    return None
+
+
+def blas_description():
+    """OpenBLAS's build and the kernel (core type) it chose on this CPU."""
+    config, corename = openblas_function("get_config"), openblas_function("get_corename")
+    if config is None or corename is None:
+        return "not OpenBLAS"
+    config.restype = corename.restype = ctypes.c_char_p
+    return f"{config().decode()}; kernel {corename().decode()}"
 
 
 def worker(what, kind, epochs, data_dir):
@@ -210,7 +263,47 @@ def torch_version():
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def compare_accuracy(argv):
+    """`benchmark.py accuracy [main.py's options]`: train every network from
+    every seed (as main.py would, --seeds and --jobs included) with NumPy,
+    then with PyTorch, and print their test accuracies side by side."""
+    settings = main.parse_args(argv)
+    torch = torch_version()
+    if torch is None:
+        sys.exit("benchmark.py: error: the comparison needs PyTorch, which this Python cannot "
+                 "import; run it from a virtual environment with numpy and torch==2.13.0")
+    splits = main.prepare(mnist.load(settings.data_dir), np.dtype(settings.dtype))
+    runs = [sweep.Run(kind, seed) for seed in settings.seeds for kind in settings.net]
+    print(f"NumPy {np.__version__}, PyTorch {torch}, {cpu_description()}: "
+          f"{len(runs)} runs each, {settings.epochs} epochs, {settings.jobs} at a time", flush=True)
+    accuracy = {}
+    for framework, train in (("NumPy", main.train_run), ("PyTorch", train_torch)):
+        def on_event(run, event, payload):
+            if event == "done":
+                accuracy[framework, run] = payload["test_accuracy"]
+                print(f"{framework:<8} {run.kind:<13} seed {run.seed:<3} test accuracy "
+                      f"{payload['test_accuracy']:.4f}", flush=True)
+            elif event == "diverged":
+                print(f"{framework:<8} {run.kind:<13} seed {run.seed:<3} diverged: {payload}")
+        sweep.execute(runs, train, splits, settings, settings.jobs, on_event)
+    print(f"\n{'network':<13} {'seed':>4}  {'NumPy':>6}  {'PyTorch':>7}  PyTorch - NumPy")
+    for run in sorted(runs):
+        numpy_, torch_ = accuracy.get(("NumPy", run)), accuracy.get(("PyTorch", run))
+        if numpy_ is not None and torch_ is not None:
+            print(f"{run.kind:<13} {run.seed:>4}  {numpy_:.4f}  {torch_:>7.4f}  {torch_ - numpy_:+.4f}")
+    print(f"\n{'test accuracy':<13} {'':>13}{main.STATISTICS_HEADER}")
+    for kind in settings.net:
+        for framework in ("NumPy", "PyTorch"):
+            values = [accuracy[framework, run] for run in runs
+                      if run.kind == kind and (framework, run) in accuracy]
+            if values:
+                print(f"{kind:<13} {framework:<13}{main.statistics_line(values)}")
+
+
 def main_benchmark(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["accuracy"]:
+        return compare_accuracy(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=main.positive_int, default=5,
                         help="epochs per measurement; the first is left out of the median")

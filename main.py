@@ -13,6 +13,7 @@ and summary.csv, one row per run.
 import argparse
 import csv
 import io
+import itertools
 import math
 import os
 import signal
@@ -270,6 +271,41 @@ def save_run(directory, run, result):
         f"{name}_weights.npz": lambda file: np.savez(file, **result["weights"])})
 
 
+STATISTICS_HEADER = "  seeds    mean     std     min     max"
+
+
+def statistics_line(values):
+    """The columns of STATISTICS_HEADER for values, one per seed (the
+    standard deviation is the sample's, with n - 1)."""
+    std = f"{statistics.stdev(values):.4f}" if len(values) > 1 else "-"
+    return (f"  {len(values):>5}  {statistics.mean(values):.4f}  {std:>6}  "
+            f"{min(values):.4f}  {max(values):.4f}")
+
+
+def paired_verdict(first, second, rows):
+    """Compare networks first and second seed by seed, over the rows of
+    summary.csv: the differences of their test accuracies, and a verdict.
+    A difference counts only if it has the same sign on every seed and its
+    mean exceeds the spread of the seeds (the larger standard deviation of
+    the two networks' accuracies); otherwise it is within noise."""
+    accuracy = {(row["network"], row["seed"]): row["test_accuracy"] for row in rows}
+    seeds = [seed for network, seed in accuracy if network == first and (second, seed) in accuracy]
+    if len(seeds) < 2:
+        return None
+    differences = [accuracy[first, seed] - accuracy[second, seed] for seed in seeds]
+    mean = statistics.mean(differences)
+    spread = max(statistics.stdev([accuracy[network, seed] for seed in seeds])
+                 for network in (first, second))
+    higher = sum(difference > 0 for difference in differences)
+    if abs(mean) > spread and higher in (0, len(seeds)):
+        verdict = f"{first if mean > 0 else second} is better"
+    else:
+        verdict = "within noise"
+    return (f"{first} - {second}: {mean:+.4f} on average ({min(differences):+.4f} to "
+            f"{max(differences):+.4f}), {first} higher on {higher} of {len(seeds)} seeds; "
+            f"seeds' spread {spread:.4f}: {verdict}")
+
+
 class Progress:
     """What main.py shows and keeps as runs train, finish or diverge:
     on_event, given to sweep.execute, prints each epoch's line, saves each
@@ -320,17 +356,16 @@ class Progress:
                 show(f"{row['network']:<13}  {row['test_accuracy']:>13.4f}  "
                      f"{row['train_seconds']:>13.1f}")
             return
-        show(f"\n{'network':<13}  seeds  test accuracy: mean     std     min     max"
-             f"  train seconds (mean)")
+        show(f"\n{'test accuracy':<13}{STATISTICS_HEADER}  train seconds (mean)")
         for kind in self.args.net:
             accuracies = [row["test_accuracy"] for row in rows if row["network"] == kind]
             seconds = [row["train_seconds"] for row in rows if row["network"] == kind]
-            if not accuracies:
-                continue
-            std = f"{statistics.stdev(accuracies):.4f}" if len(accuracies) > 1 else "-"
-            show(f"{kind:<13}  {len(accuracies):>5}  {statistics.mean(accuracies):>19.4f}"
-                 f"  {std:>6}  {min(accuracies):.4f}  {max(accuracies):.4f}"
-                 f"  {statistics.mean(seconds):>20.1f}")
+            if accuracies:
+                show(f"{kind:<13}{statistics_line(accuracies)}  {statistics.mean(seconds):>20.1f}")
+        for first, second in itertools.combinations(self.args.net, 2):
+            verdict = paired_verdict(first, second, rows)
+            if verdict:
+                show(verdict)
 
     def stopped(self, stop):
         """Report a Ctrl-C or SIGTERM; returns the exit status."""

@@ -924,7 +924,7 @@ class SeveralSeeds(MainProgramCase):
             accuracies = [float(row["test_accuracy"]) for row in rows if row["network"] == kind]
             self.assertEqual(len({row["val_loss"] for row in rows if row["network"] == kind}), 3,
                              "two seeds gave the same result")
-            table = out.split("test accuracy: mean")[1]
+            table = out.split("test accuracy  seeds")[1]
             line = next(line for line in table.splitlines() if line.startswith(kind + " "))
             expected = [statistics.mean(accuracies), statistics.stdev(accuracies),
                         min(accuracies), max(accuracies)]
@@ -936,6 +936,27 @@ class SeveralSeeds(MainProgramCase):
                              (last["val_accuracy"], last["val_loss"]))
         self.assertTrue(all(re.match(r"(plain|bn) +seed [0-2] +epoch +[12]/2  train loss", line)
                             for line in out.splitlines() if "epoch" in line))
+
+    def test_paired_verdicts(self):
+        def rows(differences, base=(0.940, 0.942, 0.944)):
+            return ([{"network": "a", "seed": seed, "test_accuracy": value + difference}
+                     for seed, (value, difference) in enumerate(zip(base, differences))]
+                    + [{"network": "b", "seed": seed, "test_accuracy": value}
+                       for seed, value in enumerate(base)])
+        for differences, verdict in (([0.01, 0.008, 0.012], "a higher on 3 of 3 seeds; "
+                                      "seeds' spread 0.0035: a is better"),
+                                     ([-0.01, -0.008, -0.012], "a higher on 0 of 3 seeds; "
+                                      "seeds' spread 0.0020: b is better"),
+                                     # the same sign on every seed, but below the spread:
+                                     ([0.0015, 0.001, 0.0005], "a higher on 3 of 3 seeds; "
+                                      "seeds' spread 0.0020: within noise"),
+                                     # above the spread on average, but not on every seed:
+                                     ([0.02, 0.02, -0.001], "a higher on 2 of 3 seeds; "
+                                      "seeds' spread 0.0104: within noise")):
+            line = main.paired_verdict("a", "b", rows(differences))
+            self.assertTrue(line.startswith(f"a - b: {statistics.mean(differences):+.4f} on average"))
+            self.assertTrue(line.endswith(verdict), line)
+        self.assertIsNone(main.paired_verdict("a", "b", rows([0.01], base=[0.9])))
 
     def weights(self, results):
         arrays = {}

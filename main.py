@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 import mnist
+import plot
 import sweep
 from layers import BatchNorm, Linear, ReLU, SoftmaxCrossEntropyLoss
 from network import Network
@@ -400,10 +401,25 @@ def run(args):
     except (KeyboardInterrupt, Terminated) as stop:
         return progress.stopped(stop)
     progress.close()
+    if progress.finished:
+        draw_figures(args.results_dir)
     if progress.diverged:
         return 1
     show(f"\nHistories and weights are in {args.results_dir}/.")
     return 0
+
+
+def draw_figures(results_dir):
+    """The learning curves and the covariate shift, as PNGs in results_dir,
+    if matplotlib is installed; else a line that says how to get them."""
+    if not plot.available():
+        show(plot.HINT)
+        return
+    try:
+        show("Figures: " + ", ".join(plot.draw(results_dir)))
+    except Exception as error:           # the results are saved: say so, and go on
+        print(f"main.py: warning: the figures could not be drawn ({type(error).__name__}: "
+              f"{error}); the results are saved", file=sys.stderr)
 
 
 def main(argv=None):

@@ -36,6 +36,7 @@ import main
 import mnist
 import network
 import networkTest
+import plot
 import sweep
 
 # ---------------------------------------------------------------- testing parameters
@@ -711,6 +712,10 @@ class MainProgramCase(TempDir):
         sizes = mock.patch.multiple(main, TRAIN_SIZE=40, VALIDATION_SIZE=20)
         sizes.start()
         self.addCleanup(sizes.stop)
+        # Figures only where a test asks for them: the same with matplotlib or without.
+        no_figures = mock.patch.object(plot, "available", return_value=False)
+        no_figures.start()
+        self.addCleanup(no_figures.stop)
 
     def run_main(self, *options):
         out, err = io.StringIO(), io.StringIO()
@@ -743,6 +748,33 @@ class MainProgram(MainProgramCase):
         self.assertEqual([row.split(",")[0] for row in rows[1:]], ["0", "1", "2"])
         net = main.build_network("bn", np.random.default_rng(), np.float32)
         net.load(self.path("results/bn_seed0_weights.npz"))
+
+    def test_without_matplotlib_a_run_says_once_how_to_get_figures(self):
+        status, out, err = self.run_main("--net", "plain", "--seeds", "2", "--jobs", "1")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(out.count(plot.HINT), 1)
+        self.assertEqual(out.count("pip install matplotlib"), 1)
+        self.assertNotIn(".png", " ".join(self.results()))
+
+    @unittest.skipUnless(plot.available(), "matplotlib is not installed (pip install matplotlib)")
+    def test_with_matplotlib_a_run_draws_both_figures(self):
+        with mock.patch.object(plot, "available", return_value=True):
+            status, out, err = self.run_main("--net", "all", "--seeds", "2", "--jobs", "1")
+        self.assertEqual(status, 0, err)
+        for name in ("learning_curves.png", "covariate_shift.png"):
+            path = self.path(f"results/{name}")
+            self.assertIn(path, out)
+            with open(path, "rb") as file:
+                png = file.read()
+            self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n", name)
+            self.assertEqual(png[12:16], b"IHDR")
+            width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+            self.assertGreater(min(width, height), 300, name)
+            self.assertEqual(png[-8:-4], b"IEND", name)
+            os.remove(path)
+        with mock.patch.object(plot, "available", return_value=True):
+            self.assertEqual(plot.main([self.path("results")]), 0)   # redrawn from saved results
+        self.assertIn("covariate_shift.png", self.results())
 
     def test_bad_options_are_usage_errors_before_any_data_is_read(self):
         with mock.patch.object(mnist, "load", side_effect=AssertionError("data was read")):
@@ -1036,8 +1068,11 @@ def run():
     print("\nWhat the gradient checks compared (worst error of each):")
     for line in REPORT:
         print("  " + line)
+    for test, reason in result.skipped:
+        print(f"skipped: {test.id().split('.', 1)[1]}: {reason}")
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    print(f"{result.testsRun - failed - len(result.skipped)} passed, {failed} failed")
+    skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
+    print(f"{result.testsRun - failed - len(result.skipped)} passed, {failed} failed{skipped}")
     return 0 if failed == 0 else 1
 
 

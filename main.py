@@ -330,7 +330,7 @@ class Progress:
                  f"{payload['seconds']:.2f} s")
         elif event == "done":
             # Saved and counted as finished, or neither: an interruption waits.
-            with mnist.signals_blocked(signal.SIGINT, signal.SIGTERM):
+            with mnist.signals_deferred(signal.SIGINT, signal.SIGTERM):
                 save_run(self.args.results_dir, run, payload)
                 last = payload["history"][-1]
                 self.finished[run] = {

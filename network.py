@@ -122,15 +122,18 @@ class Network:
     def load(self, file):
         """Read arrays written by save() into this network, in place.
 
-        Raises ValueError naming the array if the file is not a weights file
-        of this architecture (missing array, wrong shape, extra arrays).
+        Every array is checked before any is written: a file that is not a
+        weights file of this architecture (missing, extra or misshapen
+        arrays, or arrays that are not real numbers) raises ValueError naming
+        the array, and leaves the network exactly as it was.
         """
         try:
             with np.load(file, allow_pickle=False) as saved:
                 stored = {key: saved[key] for key in saved.files}
         except OSError as error:
             raise ValueError(f"cannot read {file}: {error.strerror or error}") from None
-        except (ValueError, EOFError, zipfile.BadZipFile):
+        except (ValueError, EOFError, TypeError, zipfile.BadZipFile):
+            # TypeError: a .npy file, which np.load returns as a bare array.
             # Not NumPy's message: for a non-.npz file it suggests unpickling it.
             raise ValueError(f"{file} is not a .npz weights file written by "
                              "Network.save") from None
@@ -142,6 +145,10 @@ class Network:
             if stored[key].shape != array.shape:
                 raise ValueError(f"{file}: array {key} has shape {stored[key].shape}, "
                                  f"this network needs {array.shape}")
+            if stored[key].dtype.kind not in "fiu" or not np.can_cast(
+                    stored[key].dtype, array.dtype, casting="same_kind"):
+                raise ValueError(f"{file}: array {key} holds {stored[key].dtype}, not real "
+                                 f"numbers that convert to {array.dtype}")
         extra = sorted(set(stored) - set(expected))
         if extra:
             raise ValueError(f"{file} has arrays this network lacks ({', '.join(extra)}): "

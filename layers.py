@@ -20,10 +20,10 @@ import numpy as np
 
 
 def sum_over_batch(A):
-    """sum_n A[n]: the column sums (D,) of A (N, D).
+    """A.sum(axis=0): the column sums (D,) of A (N, D), sum_n A[n].
 
-    Written as the vector-matrix product ones(N) A, which BLAS computes in
-    about half the time of NumPy's A.sum(axis=0) for a batch of 128."""
+    Speed: written as the vector-matrix product ones(N) A, which BLAS
+    computes in about half the time of A.sum(axis=0) for a batch of 128."""
     return _ones(len(A), A.dtype) @ A
 
 
@@ -84,11 +84,12 @@ class Linear(Layer):
     def forward(self, X, train=True):
         self.X = X
         Y = X @ self.params["W"]
-        Y += self.params["b"]          # in place: one (N, D_out) array, not two
+        Y += self.params["b"]          # Speed: Y = X @ W + b, without a second (N, D_out) array
         return Y
 
     def backward(self, dY, need_dX=True):
-        # dW, the largest array of a step, is written into the one it has.
+        # Speed: grads["W"] = X.T @ dY, written into the array it already has
+        # (dW is the largest array of a step; a new one each step costs more).
         np.matmul(self.X.T, dY, out=self.grads["W"])
         self.grads["b"] = sum_over_batch(dY)
         return dY @ self.params["W"].T if need_dX else None
@@ -103,8 +104,9 @@ class ReLU(Layer):
     """
 
     def forward(self, X, train=True):
-        # The mask [X > 0] as 0.0/1.0 in X's dtype: NumPy multiplies two
-        # float arrays faster than a float array by a boolean one.
+        # Speed: the mask [X > 0] kept as 0.0/1.0 in X's dtype, not as the
+        # booleans X > 0: NumPy multiplies two float arrays faster than a
+        # float array by a boolean one. Plainly: Y = np.maximum(X, 0).
         self.active = (X > 0).astype(X.dtype)
         return X * self.active
 
@@ -146,6 +148,15 @@ class BatchNorm(Layer):
                 - (s/N) x_hat[n] sum_m dx_hat[m] x_hat[m]
               = (gamma s / N) (N dY[n] - dbeta - x_hat[n] dgamma)       (N, D)
     The last form reuses dbeta and dgamma: backward costs a few passes over dY.
+
+    The seed's README writes dX as
+        (len(dY) * dY - dbeta - x_hat * np.sum(dY * x_hat, axis=0)) / len(dY)
+    which is the bracket above, (1/N) (N G - sum_n G[n] - x_hat sum_n G[n] x_hat[n]),
+    for G = dY, without the factor gamma s. It is right when its dY means
+    dx_hat = gamma dY (and dbeta the column sum of that), and it is then
+    multiplied by s = 1/sqrt(var + eps): dX = s * (that line). Taken with
+    dY = dL/dY, it is dX only where gamma = 1 and var + eps = 1 (test.py checks
+    both statements).
     """
 
     def __init__(self, dim, momentum=0.1, eps=1e-5, dtype=np.float32):
@@ -174,10 +185,13 @@ class BatchNorm(Layer):
         N = X.shape[0]
         if N < 2:
             raise ValueError("BatchNorm needs at least 2 samples in a training batch")
+        # Plainly: mean = X.mean(axis=0); var = X.var(axis=0);
+        # x_hat = (X - mean) / np.sqrt(var + eps). Speed: sum_over_batch for
+        # the column sums, and x_hat made in one array, centered then scaled.
         mean = sum_over_batch(X) / N
-        x_hat = X - mean                     # centered now, normalized below
+        x_hat = X - mean
         var = sum_over_batch(x_hat * x_hat) / N
-        self.inv_std = 1 / np.sqrt(var + self.eps)
+        self.inv_std = 1 / np.sqrt(var + self.eps)          # s, (D,)
         x_hat *= self.inv_std
         self.x_hat = x_hat
         m = self.momentum
@@ -186,7 +200,7 @@ class BatchNorm(Layer):
         self.running_var *= 1 - m
         self.running_var += (m * N / (N - 1)) * var
         Y = x_hat * gamma
-        Y += beta
+        Y += beta                      # Speed: Y = x_hat * gamma + beta, in one array
         return Y
 
     def backward(self, dY, need_dX=True):
@@ -194,8 +208,9 @@ class BatchNorm(Layer):
         dgamma = self.grads["gamma"] = sum_over_batch(dY * self.x_hat)
         if not need_dX:
             return None
-        # dX = (gamma s / N) (N dY - dbeta - x_hat dgamma), with the (D,)
-        # factors multiplied out first so that each (N, D) pass is one operation.
+        # dX = (gamma s / N) (N dY - dbeta - x_hat dgamma). Speed: the (D,)
+        # factors are multiplied out first, so that each (N, D) pass is one
+        # operation: dX = dY (gamma s) - x_hat (gamma s dgamma / N) - gamma s dbeta / N.
         scale = self.params["gamma"] * self.inv_std
         scale_N = scale / len(dY)
         dX = dY * scale
@@ -232,6 +247,8 @@ class SoftmaxCrossEntropyLoss:
     def backward(self):
         """Return dL/dscores for the last forward()."""
         N = len(self.labels)
+        # (p - onehot(y)) / N, without making onehot(y): subtract 1/N where
+        # each row's label is.
         dscores = self.probs / N
         dscores[self.rows, self.labels] -= 1 / N
         return dscores

@@ -72,7 +72,8 @@ class Network:
             order = rng.permutation(n)
             losses = []
             for first in range(0, n - 1, batch_size):
-                # Sorted, the rows are copied in memory order, about twice as
+                # Plainly: batch = order[first:first + batch_size]. Speed:
+                # sorted, the rows are copied in memory order, about twice as
                 # fast; the order within a batch does not change its gradient.
                 batch = np.sort(order[first:first + batch_size])
                 loss = self.train_step(X[batch], y[batch], lr)

@@ -100,30 +100,31 @@ def covariate_shift(pyplot, runs):
     """For each network, the 15th, 50th and 85th percentiles of the second
     ReLU's input over training: one unit of one seed's network (top), and
     all units together, mean over seeds (bottom)."""
-    figure, axes = pyplot.subplots(2, len(runs), figsize=(5 * len(runs), 7.5),
+    figure, axes = pyplot.subplots(2, len(runs), figsize=(5 * len(runs), 7.8),
                                    sharex=True, sharey="row", squeeze=False)
-    percentiles = ("15", "50", "85")
     styles = {"15": ":", "50": "-", "85": "--"}
     for column, (network, network_runs) in enumerate(runs.items()):
         seed, _, history = network_runs[0]
         color = COLORS.get(network)
-        for q in percentiles:
+        for q, style in styles.items():
             axes[0, column].plot(history["epoch"], history[f"unit_p{q}"], color=color,
-                                 linestyle=styles[q], label=f"{q}th percentile")
-            draw_band(axes[1, column], network_runs, f"layer_p{q}", 0, f"{q}th percentile",
-                      color, styles[q])
+                                 linestyle=style)
+            draw_band(axes[1, column], network_runs, f"layer_p{q}", 0, None, color, style)
         axes[0, column].set_title(f"{network}: one unit (unit 0, seed {seed})")
         seeds = f", mean of {len(network_runs)} seeds" if len(network_runs) > 1 else ""
         axes[1, column].set_title(f"{network}: all units together{seeds}")
-        axes[1, column].set_xlabel("epoch (0: before training)")
+        axes[1, column].set_xlabel("epoch")
         for row in (0, 1):
             axes[row, column].grid(alpha=0.3)
-            axes[row, column].legend(fontsize="small")
     for row in (0, 1):
         axes[row, 0].set_ylabel("input to the 2nd hidden layer's ReLU")
-    figure.suptitle("Covariate shift: how the input to a ReLU moves during training "
-                    "(500 validation images, evaluation mode)")
-    figure.tight_layout()
+    figure.legend([pyplot.Line2D([], [], color="black", linestyle=style) for style in styles.values()],
+                  [f"{q}th percentile" for q in styles], loc="upper right", ncol=3)
+    figure.suptitle("Covariate shift: the input to a ReLU during training, on 500 validation "
+                    "images in evaluation mode\n(epoch 0, before training: BatchNorm's running "
+                    "statistics are still 0 and 1, so it passes its input through)",
+                    x=0.02, ha="left", fontsize="medium")
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
     return figure
 
 

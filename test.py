@@ -243,6 +243,33 @@ class SeedBatchNormChecks(unittest.TestCase):
                f"epsilons {EPSILONS}: worst |numerical - analytic| {worst:.1e}")
         self.assertLess(worst, DX_TOLERANCE)
 
+    def test_the_seeds_formula_as_the_docstring_relates_it(self):
+        # BatchNorm's docstring: the seed's line, given dx_hat = gamma dY for
+        # dY, times s = 1/sqrt(var + eps), is dX; given dY itself, it is dX
+        # only where gamma = 1 and var + eps = 1.
+        rng = np.random.default_rng(4)
+        layer = layers.BatchNorm(5, dtype=np.float64)
+        gamma = layer.params["gamma"]
+        gamma[:] = rng.standard_normal(5)
+        X, dY = 3 + 2 * rng.standard_normal((16, 5)), rng.standard_normal((16, 5))
+        layer.forward(X)
+        dX = layer.backward(dY)
+        s = layer.inv_std
+
+        def seeds_line(dY, dbeta):          # with x_hat of the last forward pass
+            x_hat = layer.x_hat
+            return (len(dY) * dY - dbeta - x_hat * np.sum(dY * x_hat, axis=0)) / len(dY)
+        dx_hat = gamma * dY
+        worst = np.abs(s * seeds_line(dx_hat, dx_hat.sum(axis=0)) - dX).max()
+        report(f"seed's dX formula: s * line(gamma dY) vs backward's dX: worst error {worst:.1e}")
+        self.assertLess(worst, 1e-12)
+        self.assertGreater(np.abs(seeds_line(dY, dY.sum(axis=0)) - dX).max(), 0.1)
+        gamma[:] = 1
+        Z = rng.standard_normal((16, 5))
+        X = (Z - Z.mean(axis=0)) / Z.std(axis=0) * np.sqrt(1 - layer.eps)   # var + eps = 1
+        layer.forward(X)
+        np.testing.assert_allclose(seeds_line(dY, dY.sum(axis=0)), layer.backward(dY), atol=1e-12)
+
     def test_perturbation_is_seen_by_the_loss(self):
         # Guards the check above: the perturbed networks must differ at all.
         base, _ = self.train_once(0)

@@ -156,9 +156,10 @@ def time_torch(kind, epochs, data_dir):
 
 def time_parts(kind, epochs, data_dir):
     """Parts of main.py's epoch timed alone, `epochs` times each: the SGD
-    updates of an epoch's steps; the validation after it; and the calls, an
+    updates of an epoch's steps; the validation after it; the calls, an
     epoch's steps with layers of 4 units, where what is left is the cost of
-    the NumPy and Python calls themselves."""
+    the NumPy and Python calls themselves; and the covariate-shift probe that
+    main.py records after each epoch (outside the epoch's own seconds)."""
     splits = load_splits(data_dir)
     rng = np.random.default_rng(0)
     network = main.build_network(kind, rng)
@@ -167,8 +168,12 @@ def time_parts(kind, epochs, data_dir):
     steps = len(range(0, len(X) - 1, 128))
     tiny = main.build_network(kind, rng, sizes=(4, 4, 4, 4))
     X_tiny = X[:128, :4].copy()
-    times = {"update": [], "validation": [], "calls": []}
+    probe = splits["validation"][0][:main.PROBE_IMAGES]
+    times = {"update": [], "validation": [], "calls": [], "probe": []}
     for _ in range(epochs):
+        start = time.perf_counter()
+        main.shift(network, probe)
+        times["probe"].append(time.perf_counter() - start)
         start = time.perf_counter()
         for _ in range(steps):
             network.update(1e-3)
@@ -321,8 +326,9 @@ def main_benchmark(argv=None):
     mnist.load(args.data_dir)          # fetch once, before anything is timed
     torch = torch_version()
     unset = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARIABLES}
-    print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, "
-          f"{'PyTorch ' + torch if torch else 'PyTorch not importable'}, {os.cpu_count()} cores; "
+    print(f"{time.strftime('%Y-%m-%d')}, {cpu_description()}, {os.cpu_count()} cores; "
+          f"Python {sys.version.split()[0]}, NumPy {np.__version__}, "
+          f"{'PyTorch ' + torch if torch else 'PyTorch not importable'}; "
           f"median seconds per epoch over epochs 2-{args.epochs}, {args.repeats} repeats")
     runs = [("floor", "plain"), ("numpy", "plain"), ("numpy", "bn"),
             ("parts", "plain"), ("parts", "bn")]
@@ -367,6 +373,10 @@ def main_benchmark(argv=None):
                                 ("validation", "of which validation"),
                                 ("calls", "of which call overhead")):
                 print(f"  {'  ' + label:<28}{seconds('parts', kind, part):>9.3f}")
+            probe = statistics.median(ours / epoch for ours, epoch in zip(
+                result["parts", kind, "probe"], result["numpy", kind, "epoch"]))
+            print(f"  {'  covariate-shift probe':<28}{seconds('parts', kind, 'probe'):>9.4f}"
+                  f"  ({probe:.1%} of an epoch, added after it)")
         for kind in ("plain", "bn") if torch else ():
             print(f"  {'PyTorch ' + kind:<28}{seconds('pytorch', kind):>9.3f}")
         print(f"  reading and checking both CSVs: {loading:.2f} s")

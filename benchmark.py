@@ -2,6 +2,9 @@
 
     python3 benchmark.py                 # a few epochs of each
     python3 benchmark.py --epochs 20     # steadier medians
+    python3 benchmark.py accuracy --seeds 5 --net all
+                                         # test accuracy, NumPy beside PyTorch
+                                         # (takes main.py's options)
 
 Each measurement runs in its own process, one after another (PyTorch's
 OpenMP threads keep spinning after their work and would slow NumPy down in a
@@ -17,7 +20,12 @@ seconds per epoch with the first epoch left out. The rows:
               a requirement of this project)
 Everything is measured twice: with the environment as it is, and with
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (set on some machines for old
-OpenBLAS builds, they slow a current NumPy's matrix products).
+OpenBLAS builds, they slow a current NumPy's matrix products). The header
+names the CPU, and each table the OpenBLAS build and the kernel it chose.
+
+`accuracy` trains every network from every seed with main.py's recipe, then
+the same in PyTorch (same initial weights, same batches), and prints the
+test accuracies side by side.
 """
 import argparse
 import ctypes

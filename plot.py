@@ -128,6 +128,26 @@ def covariate_shift(pyplot, runs):
     return figure
 
 
+def drift(runs):
+    """Lines that put the covariate-shift figure in numbers: from epoch 1 (when
+    BatchNorm's running statistics are first estimated) to the last epoch, how
+    far the median of the ReLU's input moved, and by what factor the width
+    between its 15th and 85th percentiles changed; means over seeds."""
+    lines = []
+    for network, network_runs in runs.items():
+        parts = []
+        for which, name in (("unit", "unit 0"), ("layer", "all units")):
+            moved = np.mean([abs(h[f"{which}_p50"][-1] - h[f"{which}_p50"][1])
+                             for _, _, h in network_runs])
+            widened = np.mean([(h[f"{which}_p85"][-1] - h[f"{which}_p15"][-1])
+                               / (h[f"{which}_p85"][1] - h[f"{which}_p15"][1])
+                               for _, _, h in network_runs])
+            parts.append(f"{name}: median moved {moved:.2f}, width x{widened:.2f}")
+        lines.append(f"{network:<13} epoch 1 to {int(network_runs[0][2]['epoch'][-1])}: "
+                     + "; ".join(parts))
+    return lines
+
+
 def draw(results_dir):
     """Draw both figures from the results in results_dir; returns their paths."""
     import matplotlib
@@ -158,6 +178,9 @@ def main(argv=None):
               "or name the directory it wrote", file=sys.stderr)
         return 2
     print("Figures: " + ", ".join(paths))
+    print("Covariate shift at the second ReLU's input (means over seeds):")
+    for line in drift(read_runs(results_dir)):
+        print("  " + line)
     return 0
 
 

@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -123,10 +124,13 @@ def train_torch(run, splits, settings, on_epoch):
     rng = np.random.default_rng(run.seed)
     model = torch_model(main.build_network(run.kind, rng))
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr)
-    X, y = (torch.from_numpy(np.asarray(a[:settings.limit])) for a in splits["train"])
+    with warnings.catch_warnings():
+        # The workers' arrays are read-only (mapped from files); nothing writes to them.
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        X, y = (torch.from_numpy(a[:settings.limit]) for a in splits["train"])
+        validation, test = ((torch.from_numpy(X), torch.from_numpy(y).long())
+                            for X, y in (splits["validation"], splits["test"]))
     y = y.long()
-    validation, test = ((torch.from_numpy(np.asarray(X)), torch.from_numpy(np.asarray(y)).long())
-                        for X, y in (splits["validation"], splits["test"]))
 
     def evaluate(X, y):
         model.eval()

@@ -29,7 +29,6 @@ import plot
 import sweep
 from layers import BatchNorm, Linear, ReLU, SoftmaxCrossEntropyLoss
 from network import Network
-from sweep import Run
 
 TRAIN_SIZE, VALIDATION_SIZE = 50_000, 10_000
 NETWORKS = {
@@ -394,7 +393,7 @@ def run(args):
                      train_file=os.path.join(args.data_dir, mnist.TRAIN_FILE))
     show(f"Data: {args.limit:,} train, {len(splits['validation'][0]):,} validation, "
          f"{len(splits['test'][0]):,} test samples ({time.perf_counter() - started:.1f} s)")
-    runs = [Run(kind, seed) for seed in args.seeds for kind in args.net]
+    runs = [sweep.Run(kind, seed) for seed in args.seeds for kind in args.net]
     progress = Progress(args, runs)
     try:
         sweep.execute(runs, train_run, splits, args, args.jobs, progress.on_event)

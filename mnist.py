@@ -12,7 +12,6 @@ pickle inside it and the four arrays are all checked against pinned SHA-256
 digests, and the pickle may only rebuild NumPy arrays.
 """
 import contextlib
-import fcntl
 import gzip
 import hashlib
 import io
@@ -24,6 +23,11 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+
+try:
+    import fcntl                # POSIX; without it (Windows) saves are not locked
+except ImportError:
+    fcntl = None
 
 import numpy as np
 
@@ -122,6 +126,9 @@ def signals_deferred(*signals):
 def directory_locked(directory):
     """Within `with directory_locked(d)`, this process alone, of those that
     lock d, holds d's lock (an advisory flock, released at the end)."""
+    if fcntl is None:
+        yield
+        return
     handle = os.open(directory, os.O_RDONLY)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -115,7 +115,8 @@ def work(train, data_files, settings, tasks, events):
     """A worker process: train runs from tasks until None, sending every
     event to events."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if hasattr(signal, "pthread_sigmask"):          # blocked by the parent until now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     splits = read_splits(data_files)
 
     def send(*event):
@@ -164,6 +165,9 @@ def environment(variables):
 def signals_blocked(*signals):
     """Within `with signals_blocked(SIGINT, ...)`, this thread does not take
     those signals, and processes started inside begin with them blocked."""
+    if not hasattr(signal, "pthread_sigmask"):     # Windows: no signal masks
+        yield
+        return
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     try:
         yield

@@ -73,17 +73,19 @@ def atomic_write(path, write):
 
 
 def write_together(writers):
-    """Write several files as one unit: writers is {path: write(file)}.
+    """Write several files as one unit: writers is {path: write(file)}, the
+    paths all in one directory.
 
     Each write(file) fills a temporary file beside its path. Then all are
     renamed into place at once, with Ctrl-C and SIGTERM held back and the
     directory locked: an interruption leaves all of the files or none of
     them, and two processes saving into one directory never mix their
     files. On any failure the temporary files are removed."""
+    directory = os.path.dirname(os.path.abspath(next(iter(writers))))
     temporaries = {}
     try:
         for path, write in writers.items():
-            directory, name = os.path.split(os.path.abspath(path))
+            name = os.path.basename(path)
             handle, temporaries[path] = tempfile.mkstemp(dir=directory, prefix=f".{name}.",
                                                          suffix=".tmp")
             os.chmod(temporaries[path], 0o644)          # mkstemp makes it private (0600)
@@ -152,7 +154,9 @@ def read_csv(path, block_bytes=1 << 23):
     labels, pixels = [], []
     try:
         with open(path, "rb") as file:
-            data = file.read(block_bytes).removeprefix(UTF8_BOM)
+            data = file.read(block_bytes)
+            if data.startswith(UTF8_BOM):
+                data = data[len(UTF8_BOM):]
             line = 1
             if is_header(data.split(b"\n", 1)[0]):
                 data = data[data.find(b"\n") + 1:] if b"\n" in data else b""

@@ -305,9 +305,9 @@ def compare_accuracy(argv):
         sweep.execute(runs, train, splits, settings, settings.jobs, on_event)
     print(f"\n{'network':<13} {'seed':>4}  {'NumPy':>6}  {'PyTorch':>7}  PyTorch - NumPy")
     for run in sorted(runs):
-        numpy_, torch_ = accuracy.get(("NumPy", run)), accuracy.get(("PyTorch", run))
-        if numpy_ is not None and torch_ is not None:
-            print(f"{run.kind:<13} {run.seed:>4}  {numpy_:.4f}  {torch_:>7.4f}  {torch_ - numpy_:+.4f}")
+        ours, theirs = accuracy.get(("NumPy", run)), accuracy.get(("PyTorch", run))
+        if ours is not None and theirs is not None:
+            print(f"{run.kind:<13} {run.seed:>4}  {ours:.4f}  {theirs:>7.4f}  {theirs - ours:+.4f}")
     print(f"\n{'test accuracy':<13} {'':>13}{main.STATISTICS_HEADER}")
     for kind in settings.net:
         for framework in ("NumPy", "PyTorch"):

@@ -7,7 +7,15 @@ import numpy as np
 
 
 class Diverged(ArithmeticError):
-    """The training loss became NaN or infinite."""
+    """The training loss became `loss` (NaN or infinite) in `epoch`, at
+    `batch`; `history` holds the records of the epochs before it."""
+
+    def __init__(self, loss, epoch, batch, history=()):
+        super().__init__(loss, epoch, batch, list(history))     # args: what pickle keeps
+        self.loss, self.epoch, self.batch, self.history = loss, epoch, batch, list(history)
+
+    def __str__(self):
+        return f"the training loss became {self.loss} in epoch {self.epoch}, batch {self.batch}"
 
 
 class Network:
@@ -32,8 +40,9 @@ class Network:
         first, filling each layer's grads."""
         for layer in reversed(self.layers[1:]):
             dscores = layer.backward(dscores)
-        # Nothing needs dL/d(images), and for a Linear first layer it would
-        # cost as much as one of the other matrix products: skip it.
+        # Speed: nothing needs dL/d(images), the first layer's dX, which for
+        # a Linear first layer is the largest product of the step: skipped.
+        # Plainly, the loop above would run over every layer.
         self.layers[0].backward(dscores, need_dX=False)
 
     def update(self, lr):
@@ -61,7 +70,8 @@ class Network:
         Returns the history: one dict per epoch with epoch, train_loss (the
         mean of the batch losses), val_loss, val_accuracy and seconds; each
         is also passed to on_epoch(record) as its epoch ends.
-        Raises Diverged at the first batch whose loss is NaN or infinite.
+        Raises Diverged at the first batch whose loss is NaN or infinite,
+        with the history of the epochs before it.
         """
         history = []
         n = len(X)
@@ -72,14 +82,10 @@ class Network:
             order = rng.permutation(n)
             losses = []
             for first in range(0, n - 1, batch_size):
-                # Plainly: batch = order[first:first + batch_size]. Speed:
-                # sorted, the rows are copied in memory order, about twice as
-                # fast; the order within a batch does not change its gradient.
-                batch = np.sort(order[first:first + batch_size])
+                batch = order[first:first + batch_size]
                 loss = self.train_step(X[batch], y[batch], lr)
                 if not math.isfinite(loss):
-                    raise Diverged(f"the training loss became {loss} in epoch {epoch}, "
-                                   f"batch {first // batch_size + 1}")
+                    raise Diverged(loss, epoch, first // batch_size + 1, history)
                 losses.append(loss)
             record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
                       "val_loss": math.nan, "val_accuracy": math.nan}
@@ -125,20 +131,12 @@ class Network:
 
         Every array is checked before any is written: a file that is not a
         weights file of this architecture (missing, extra or misshapen
-        arrays, or arrays that are not real numbers) raises ValueError naming
-        the array, and leaves the network exactly as it was.
+        arrays, arrays that are not real numbers, or numbers this network's
+        dtype cannot hold) raises ValueError naming the array, and leaves
+        the network exactly as it was.
         """
-        try:
-            with np.load(file, allow_pickle=False) as saved:
-                stored = {key: saved[key] for key in saved.files}
-        except OSError as error:
-            raise ValueError(f"cannot read {file}: {error.strerror or error}") from None
-        except (ValueError, EOFError, TypeError, zipfile.BadZipFile):
-            # TypeError: a .npy file, which np.load returns as a bare array.
-            # Not NumPy's message: for a non-.npz file it suggests unpickling it.
-            raise ValueError(f"{file} is not a .npz weights file written by "
-                             "Network.save") from None
-        expected = self.state()
+        stored = read_state(file)
+        expected, converted = self.state(), {}
         for key, array in expected.items():
             if key not in stored:
                 raise ValueError(f"{file} has no array {key}: it was saved from "
@@ -150,9 +148,35 @@ class Network:
                     stored[key].dtype, array.dtype, casting="same_kind"):
                 raise ValueError(f"{file}: array {key} holds {stored[key].dtype}, not real "
                                  f"numbers that convert to {array.dtype}")
+            with np.errstate(over="ignore", invalid="ignore"):
+                converted[key] = stored[key].astype(array.dtype)
+            if not np.isfinite(converted[key]).all():
+                too_large = " (too large for it)" if np.isfinite(stored[key]).all() else ""
+                raise ValueError(f"{file}: array {key} holds numbers that are not finite "
+                                 f"in {array.dtype}{too_large}")
         extra = sorted(set(stored) - set(expected))
         if extra:
             raise ValueError(f"{file} has arrays this network lacks ({', '.join(extra)}): "
                              "it was saved from another architecture")
         for key, array in expected.items():
-            array[...] = stored[key]
+            array[...] = converted[key]
+
+
+def read_state(file):
+    """The arrays of a .npz file written by Network.save, by name. A file
+    that cannot be read, or is not such a file (a bare .npy, a zip of other
+    things), raises ValueError in one line."""
+    try:
+        with np.load(file, allow_pickle=False) as saved:
+            stored = {key: saved[key] for key in saved.files}
+    except OSError as error:
+        raise ValueError(f"cannot read {file}: {error.strerror or error}") from None
+    except (ValueError, EOFError, TypeError, zipfile.BadZipFile):
+        # TypeError: a .npy file, which np.load returns as a bare array.
+        # Not NumPy's message: for a non-.npz file it suggests unpickling it.
+        raise ValueError(f"{file} is not a .npz weights file written by Network.save") from None
+    for key, value in stored.items():
+        if not isinstance(value, np.ndarray):       # a member that is not .npy: its bytes
+            raise ValueError(f"{file} is not a .npz weights file written by Network.save "
+                             f"(its member {key} is not a NumPy array)")
+    return stored

@@ -1,4 +1,4 @@
-"""network.py, instrumented for the seed's numerical check of BatchNorm's dX
+"""network.py, instrumented for the original project's numerical check of BatchNorm's dX
 (see test.py). Only what the check needs is added here."""
 import layersTest
 import network

@@ -1,6 +1,6 @@
 """MNIST as CSV files in data/: read and check them, and fetch them when missing.
 
-The CSV format is the seed's (https://pjreddie.com/projects/mnist-in-csv/): one
+The CSV format is the original project's (https://pjreddie.com/projects/mnist-in-csv/): one
 sample a line, the label 0-9 then 784 pixel values 0-255, comma separated.
 mnist_train.csv holds MNIST's 60,000 training images in their original order,
 mnist_test.csv its 10,000 test images.
@@ -72,32 +72,42 @@ def atomic_write(path, write):
     write_together({path: write})
 
 
-def write_together(writers):
+def write_together(writers, remove=()):
     """Write several files as one unit: writers is {path: write(file)}, the
-    paths all in one directory.
+    paths all in one directory; the paths in remove are deleted with them.
 
-    Each write(file) fills a temporary file beside its path. Then all are
-    renamed into place at once, with Ctrl-C and SIGTERM held back and the
-    directory locked: an interruption leaves all of the files or none of
-    them, and two processes saving into one directory never mix their
-    files. On any failure the temporary files are removed."""
+    The directory is locked first, so that two processes saving into it
+    take turns (a write may read what is there). Each write(file) fills a
+    temporary file beside its path; then all are renamed into place, and
+    the paths in remove deleted, with Ctrl-C, SIGTERM and SIGHUP held back:
+    an interruption leaves all of the changes or none of them. On any
+    failure the temporary files are removed."""
     directory = os.path.dirname(os.path.abspath(next(iter(writers))))
     temporaries = {}
     try:
-        for path, write in writers.items():
-            name = os.path.basename(path)
-            handle, temporaries[path] = tempfile.mkstemp(dir=directory, prefix=f".{name}.",
-                                                         suffix=".tmp")
-            os.chmod(temporaries[path], 0o644)          # mkstemp makes it private (0600)
-            with os.fdopen(handle, "wb") as file:
-                write(file)
-        with signals_deferred(signal.SIGINT, signal.SIGTERM), directory_locked(directory):
-            for path, temporary in temporaries.items():
-                os.replace(temporary, path)
+        with directory_locked(directory):
+            for path, write in writers.items():
+                name = os.path.basename(path)
+                handle, temporaries[path] = tempfile.mkstemp(dir=directory, prefix=f".{name}.",
+                                                             suffix=".tmp")
+                os.chmod(temporaries[path], 0o644)          # mkstemp makes it private (0600)
+                with os.fdopen(handle, "wb") as file:
+                    write(file)
+            with signals_deferred(*STOP_SIGNALS):
+                for path, temporary in temporaries.items():
+                    os.replace(temporary, path)
+                for path in remove:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
     finally:
         for temporary in temporaries.values():
             if os.path.exists(temporary):
                 os.unlink(temporary)
+
+
+# The signals that ask a program to stop: Ctrl-C, kill, a closed terminal.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
 
 
 @contextlib.contextmanager
@@ -127,13 +137,19 @@ def signals_deferred(*signals):
 @contextlib.contextmanager
 def directory_locked(directory):
     """Within `with directory_locked(d)`, this process alone, of those that
-    lock d, holds d's lock (an advisory flock, released at the end)."""
+    lock d, holds d's lock (an advisory flock, released at the end). If
+    another holds it, a line on standard error says what we wait for."""
     if fcntl is None:
         yield
         return
     handle = os.open(directory, os.O_RDONLY)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process to finish saving into {directory}/ "
+                  "(it holds the directory's lock)", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         yield
     finally:
         os.close(handle)                # closing releases the lock
@@ -147,7 +163,8 @@ def read_csv(path, block_bytes=1 << 23):
     A UTF-8 byte-order mark, a header line (see is_header), CRLF line endings,
     and a missing final newline or blank lines at the end are accepted.
     Anything else that is not a label 0-9 followed by 784 integers 0-255 on
-    every line raises DataError naming the file and the first bad line.
+    every line, each written with 1 to 3 digits (007 is 7; 0007 is refused),
+    raises DataError naming the file and the first bad line.
     The file is parsed in blocks of whole lines, each with a few vectorized
     passes; only a block found bad is read again line by line, to say where.
     """
@@ -190,15 +207,16 @@ def read_csv(path, block_bytes=1 << 23):
 
 
 UTF8_BOM = b"\xef\xbb\xbf"      # what some editors and spreadsheets write first
-HEADER_NAME = re.compile(rb'"?[A-Za-z0-9_ ]*[A-Za-z][A-Za-z0-9_ ]*"?')
+NUMBER = re.compile(rb' *"? *[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)? *"? *')
 
 
 def is_header(line):
-    """True if line names the columns: every comma-separated value a name
-    with a letter in it, like Kaggle's label,pixel0,...,pixel783 or
-    label,1x1,...,28x28. Anything else on the first line is data, and is
-    checked as data."""
-    return all(HEADER_NAME.fullmatch(value) for value in line.rstrip(b"\r").split(b","))
+    """True if line names the columns: its first value is not a number, as
+    in label,pixel0,...,pixel783 (Kaggle's), label,1x1,...,28x28 or
+    label,1,2,...,784. A first line that starts with a number is data, and
+    is checked as data: -7,0,0,... is a bad label, not a header."""
+    first = line.rstrip(b"\r").split(b",", 1)[0]
+    return first.strip(b' "') != b"" and not NUMBER.fullmatch(first)
 
 
 def _parse_block(block):
@@ -238,7 +256,8 @@ def _first_error(block, first_line):
         for column, value in enumerate(values, start=1):
             shown = value[:20].decode("ascii", "replace")
             if not (value.isdigit() and len(value) <= 3):
-                return f"line {number}, column {column}: {shown!r} is not an integer 0-255"
+                return (f"line {number}, column {column}: {shown!r} is not an integer 0-255 "
+                        "written with 1 to 3 digits")
             if column == 1 and int(value) > 9:
                 return f"line {number}: label {shown} is outside 0-9"
             if int(value) > 255:

@@ -122,8 +122,8 @@ def train_torch(run, splits, settings, on_epoch):
     epoch. Returns {"history": one record per epoch, "test_accuracy": float}."""
     import torch
     rng = np.random.default_rng(run.seed)
-    model = torch_model(main.build_network(run.kind, rng))
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr)
+    model = torch_model(main.build_network(run.kind, rng, init_scale=run.init_scale))
+    optimizer = torch.optim.SGD(model.parameters(), lr=run.lr)
     with warnings.catch_warnings():
         # The workers' arrays are read-only (mapped from files); nothing writes to them.
         warnings.filterwarnings("ignore", "The given NumPy array is not writable")
@@ -162,7 +162,8 @@ def train_torch(run, splits, settings, on_epoch):
 
 def time_torch(kind, epochs, data_dir):
     settings = main.parse_args(["--epochs", str(epochs)])
-    history = train_torch(sweep.Run(kind, 0), load_splits(data_dir), settings, lambda record: None)
+    history = train_torch(sweep.Run(kind, 0, 1e-3, 1.0), load_splits(data_dir), settings,
+                          lambda record: None)
     return [record["seconds"] for record in history["history"]]
 
 
@@ -290,7 +291,8 @@ def compare_accuracy(argv):
         sys.exit("benchmark.py: error: the comparison needs PyTorch, which this Python cannot "
                  "import; run it from a virtual environment with numpy and torch==2.13.0")
     splits = main.prepare(mnist.load(settings.data_dir), np.dtype(settings.dtype))
-    runs = [sweep.Run(kind, seed) for seed in settings.seeds for kind in settings.net]
+    runs = [sweep.Run(kind, seed, lr, scale) for lr in settings.lr for scale in settings.init_scale
+            for seed in settings.seeds for kind in settings.net]
     print(f"NumPy {np.__version__}, PyTorch {torch}, {cpu_description()}: "
           f"{len(runs)} runs each, {settings.epochs} epochs, {settings.jobs} at a time", flush=True)
     accuracy = {}
@@ -300,8 +302,8 @@ def compare_accuracy(argv):
                 accuracy[framework, run] = payload["test_accuracy"]
                 print(f"{framework:<8} {run.kind:<13} seed {run.seed:<3} test accuracy "
                       f"{payload['test_accuracy']:.4f}", flush=True)
-            elif event == "diverged":
-                print(f"{framework:<8} {run.kind:<13} seed {run.seed:<3} diverged: {payload}")
+            elif event != "epoch":
+                print(f"{framework:<8} {run.kind:<13} seed {run.seed:<3} {event}: {payload}")
         sweep.execute(runs, train, splits, settings, settings.jobs, on_event)
     print(f"\n{'network':<13} {'seed':>4}  {'NumPy':>6}  {'PyTorch':>7}  PyTorch - NumPy")
     for run in sorted(runs):
@@ -318,10 +320,21 @@ def compare_accuracy(argv):
 
 
 def main_benchmark(argv=None):
+    """The command line; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["accuracy"]:
-        return compare_accuracy(argv[1:])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    try:
+        if argv[:1] == ["accuracy"]:
+            return compare_accuracy(argv[1:])
+        return speed(argv)
+    except mnist.DataError as error:
+        print(f"benchmark.py: error: {error}", file=sys.stderr)
+        return 2
+
+
+def speed(argv):
+    """`benchmark.py [--epochs N] [--repeats N]`: the speed tables."""
+    parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=main.positive_int, default=5,
                         help="epochs per measurement; the first is left out of the median")
     parser.add_argument("--repeats", type=main.positive_int, default=2,
@@ -397,4 +410,4 @@ def main_benchmark(argv=None):
 
 
 if __name__ == "__main__":
-    main_benchmark()
+    sys.exit(main_benchmark())

@@ -1,18 +1,19 @@
-"""Train the seed's networks on MNIST and report their test accuracy.
+"""Train the original mnist-numpy project's networks on MNIST and report
+their test accuracy.
 
-    python3 main.py                              # the seed's experiment
+    python3 main.py                              # the original experiment
     python3 main.py --epochs 1 --limit 5000      # a quick run
     python3 main.py --net all --seeds 5          # every network from seeds 0-4
+    python3 main.py --net all --seeds 3 --lr 0.001 0.1 1
+                                                 # ... and several learning rates
 
-A run is one network trained from one seed, with minibatch SGD; one line is
-printed per epoch, then a table of test accuracies (over seeds: mean, standard
-deviation, min and max). results/ receives, per run, the history
-(<net>_seed<N>_history.csv) and the trained weights (<net>_seed<N>_weights.npz),
-and summary.csv, one row per run.
+A run is one network trained from one seed, at one learning rate and one
+initial weight scale, with minibatch SGD; one line is printed per epoch,
+then a table of test accuracies (over seeds: mean, standard deviation, min
+and max). results/ receives each run's history and trained weights, and
+summary.csv, one row per run (see results.py for the names).
 """
 import argparse
-import csv
-import io
 import itertools
 import math
 import os
@@ -26,14 +27,15 @@ import numpy as np
 
 import mnist
 import plot
+import results
 import sweep
 from layers import BatchNorm, Linear, ReLU, SoftmaxCrossEntropyLoss
-from network import Network
+from network import Diverged, Network
 
 TRAIN_SIZE, VALIDATION_SIZE = 50_000, 10_000
 NETWORKS = {
-    "bn": "BatchNorm before and after each ReLU (the seed's network 1)",
-    "plain": "no BatchNorm (the seed's network 2)",
+    "bn": "BatchNorm before and after each ReLU (the original project's network 1)",
+    "plain": "no BatchNorm (the original project's network 2)",
     "bn-after-relu": "BatchNorm only after each ReLU",
 }
 # Covariate shift, as in Ioffe & Szegedy's Figure 1(b, c): percentiles of the
@@ -44,14 +46,14 @@ PERCENTILES = (15, 50, 85)
 PROBE_IMAGES, PROBE_UNIT = 500, 0
 SHIFT_FIELDS = [f"{which}_p{q}" for which in ("unit", "layer") for q in PERCENTILES]
 HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds", *SHIFT_FIELDS]
-SUMMARY_FIELDS = ["network", "seed", "test_accuracy", "val_accuracy", "val_loss", "train_seconds"]
 
 
-def build_network(kind, rng, dtype=np.float32, sizes=(784, 256, 128, 10)):
+def build_network(kind, rng, dtype=np.float32, sizes=(784, 256, 128, 10), init_scale=1.0):
     """The network `kind` (a key of NETWORKS): Linear layers of the given
-    sizes, ReLUs between them, and BatchNorm where `kind` puts it."""
+    sizes, ReLUs between them, and BatchNorm where `kind` puts it. Every
+    Linear layer's initial weights are multiplied by init_scale."""
     def hidden(in_dim, out_dim):
-        layers = [Linear(in_dim, out_dim, rng, dtype)]
+        layers = [Linear(in_dim, out_dim, rng, dtype, init_scale)]
         if kind == "bn":
             layers.append(BatchNorm(out_dim, dtype=dtype))
         layers.append(ReLU())
@@ -60,7 +62,7 @@ def build_network(kind, rng, dtype=np.float32, sizes=(784, 256, 128, 10)):
         return layers
     layers = [layer for in_dim, out_dim in zip(sizes[:-2], sizes[1:-1])
               for layer in hidden(in_dim, out_dim)]
-    return Network(layers + [Linear(sizes[-2], sizes[-1], rng, dtype)],
+    return Network(layers + [Linear(sizes[-2], sizes[-1], rng, dtype, init_scale)],
                    SoftmaxCrossEntropyLoss())
 
 
@@ -70,26 +72,37 @@ def prepare(arrays, dtype=np.float32, train_file=mnist.TRAIN_FILE):
     and test with the global mean and standard deviation of the train split.
     Returns {"train": (X, y), "validation": (X, y), "test": (X, y)}."""
     images, labels = arrays["x_train"], arrays["y_train"]
-    if len(images) < TRAIN_SIZE + VALIDATION_SIZE:
+    needed = TRAIN_SIZE + VALIDATION_SIZE
+    if len(images) < needed:
         raise mnist.DataError(
-            f"{train_file} has {len(images):,} rows; the split needs "
-            f"{TRAIN_SIZE + VALIDATION_SIZE:,} ({TRAIN_SIZE:,} train, "
-            f"{VALIDATION_SIZE:,} validation): use MNIST's full training file")
-    train = images[:TRAIN_SIZE]
-    mean = float(train.mean(dtype=np.float64))
+            f"{train_file} has {len(images):,} rows; the split needs {needed:,} "
+            f"({TRAIN_SIZE:,} train, {VALIDATION_SIZE:,} validation): use MNIST's full training file")
+    if len(images) > needed:
+        print(f"warning: {train_file} has {len(images):,} rows; the split uses its first "
+              f"{TRAIN_SIZE:,} (train) and its last {VALIDATION_SIZE:,} (validation), and leaves "
+              f"the {len(images) - needed:,} between them out", file=sys.stderr)
+    normalize = normalizer(images[:TRAIN_SIZE], dtype)
+    return {"train": (normalize(images[:TRAIN_SIZE]), labels[:TRAIN_SIZE]),
+            "validation": (normalize(images[-VALIDATION_SIZE:]), labels[-VALIDATION_SIZE:]),
+            "test": (normalize(arrays["x_test"]), arrays["y_test"])}
+
+
+def normalizer(train_images, dtype=np.float32):
+    """The function pixels -> (pixels - mean) / std, in dtype, with the global
+    mean and standard deviation of train_images (one number each, not one per
+    pixel): every split, and any image given to a trained network, is
+    normalized with the training split's statistics."""
+    mean = float(train_images.mean(dtype=np.float64))
     # E[x^2] - E[x]^2, exact enough in float64 for pixels 0-255, and it
     # needs no float64 copy of the whole split.
-    std = math.sqrt(np.square(train, dtype=np.uint16).mean(dtype=np.float64) - mean ** 2)
+    std = math.sqrt(np.square(train_images, dtype=np.uint16).mean(dtype=np.float64) - mean ** 2)
 
     def normalize(pixels):
         x = pixels.astype(dtype)
         x -= mean
         x /= std
         return x
-
-    return {"train": (normalize(train), labels[:TRAIN_SIZE]),
-            "validation": (normalize(images[-VALIDATION_SIZE:]), labels[-VALIDATION_SIZE:]),
-            "test": (normalize(arrays["x_test"]), arrays["y_test"])}
+    return normalize
 
 
 # ---------------------------------------------------------------- options
@@ -122,10 +135,15 @@ class OneLineParser(argparse.ArgumentParser):
 
 def parse_args(argv=None):
     parser = OneLineParser(
+        prog="main.py",
         description="Train fully connected networks, with and without BatchNorm, on MNIST.",
-        epilog="networks: " + "; ".join(f"{k}: {v}" for k, v in NETWORKS.items()))
+        epilog="networks: " + "; ".join(f"{k}: {v}" for k, v in NETWORKS.items())
+               + ". Exit status: 0 every run finished; 1 some runs diverged or were lost with "
+                 "their worker process, and the others finished; 2 a usage, data or write "
+                 "error; 130, 143, 129 stopped by Ctrl-C, SIGTERM, SIGHUP.")
     parser.add_argument("--epochs", type=positive_int, default=50, help="epochs per network (50)")
-    parser.add_argument("--lr", type=positive_float, default=1e-3, help="SGD learning rate (1e-3)")
+    parser.add_argument("--lr", type=positive_float, nargs="+", default=[1e-3], metavar="RATE",
+                        help="SGD learning rate; several rates train every network at each (1e-3)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="minibatch size (128)")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=non_negative_int, default=0,
@@ -133,15 +151,18 @@ def parse_args(argv=None):
     seeds.add_argument("--seeds", type=non_negative_int, nargs="+", metavar="N",
                        help="train every network from several seeds: one number K means "
                             "seeds 0 to K-1, several numbers are the seeds themselves")
+    parser.add_argument("--init-scale", type=positive_float, nargs="+", default=[1.0],
+                        metavar="K", help="multiply every Linear layer's initial (He) weights "
+                                          "by K; several values train at each (1)")
     parser.add_argument("--jobs", type=positive_int,
-                        help="runs trained at once, each in its own process (with --seeds: "
-                             "the number of cores; else 1)")
+                        help="runs trained at once, each in its own process (the number of "
+                             "cores when several seeds, rates or scales are given; else 1)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                         help="floating-point type of the data and the networks (float32)")
     parser.add_argument("--data-dir", default="data",
                         help=f"holds {mnist.TRAIN_FILE} and {mnist.TEST_FILE}, fetched if missing (data)")
     parser.add_argument("--results-dir", default="results",
-                        help="receives <net>_history.csv and <net>_weights.npz (results)")
+                        help="receives each run's history and weights, and summary.csv (results)")
     parser.add_argument("--net", choices=[*NETWORKS, "all"], action="append",
                         help="network to train, may be repeated (bn and plain)")
     parser.add_argument("--limit", type=positive_int, default=TRAIN_SIZE,
@@ -160,11 +181,20 @@ def parse_args(argv=None):
         args.seeds = list(range(args.seeds[0]))
     else:
         args.seeds = list(dict.fromkeys(args.seeds))
+    for option, values in (("--lr", args.lr), ("--init-scale", args.init_scale)):
+        repeated = [f"{value:g}" for value in values if values.count(value) > 1]
+        if repeated:
+            parser.error(f"{option} {repeated[0]} is given twice: give each value once")
+    for option, directory in (("--data-dir", args.data_dir), ("--results-dir", args.results_dir)):
+        if not directory.strip():
+            parser.error(f"{option} is empty: name a directory")
+    runs = len(args.seeds) * len(args.lr) * len(args.init_scale)
     if args.jobs is None:
-        # One seed: the seed's experiment, one network after the other, each
-        # timed alone. Several: one run per core, measured faster (README).
-        args.jobs = 1 if len(args.seeds) == 1 else sweep.available_cores()
-    args.jobs = min(args.jobs, len(args.seeds) * len(args.net))
+        # One seed, rate and scale: the original experiment, one network
+        # after the other, each timed alone. A sweep: one run per core,
+        # measured faster (README).
+        args.jobs = 1 if runs == 1 else sweep.available_cores()
+    args.jobs = min(args.jobs, runs * len(args.net))
     if not 2 <= args.limit <= TRAIN_SIZE:
         parser.error(f"--limit must be from 2 to {TRAIN_SIZE}, the size of the train split")
     if args.batch_size > args.limit:
@@ -179,12 +209,14 @@ def parse_args(argv=None):
 
 def train_run(run, splits, settings, on_epoch):
     """Train the network run.kind from seed run.seed (its initial weights and
-    its shuffling), with the options in settings, calling on_epoch(record)
-    after each epoch. Returns {"history": one record per epoch, "weights":
-    the network's state(), "test_accuracy": a float}. Raises
-    network.Diverged if the loss stops being finite."""
+    its shuffling) at learning rate run.lr, its initial weights scaled by
+    run.init_scale, with the other options in settings, calling
+    on_epoch(record) after each epoch. Returns {"history": one record per
+    epoch, "weights": the network's state(), "test_accuracy": a float}.
+    Raises network.Diverged, with the history until then, if the loss stops
+    being finite."""
     rng = np.random.default_rng(run.seed)
-    network = build_network(run.kind, rng, np.dtype(settings.dtype))
+    network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale)
     X, y = splits["train"]
     probe = splits["validation"][0][:PROBE_IMAGES]
     val_loss, val_accuracy = network.evaluate(*splits["validation"])
@@ -197,9 +229,12 @@ def train_run(run, splits, settings, on_epoch):
     # An overflow shows up as a non-finite loss, which train() reports as
     # Diverged: NumPy's own warnings about it would only add noise.
     with np.errstate(over="ignore", invalid="ignore"):
-        history = network.train(X[:settings.limit], y[:settings.limit], settings.epochs,
-                                settings.lr, settings.batch_size, rng,
-                                validation=splits["validation"], on_epoch=after_epoch)
+        try:
+            history = network.train(X[:settings.limit], y[:settings.limit], settings.epochs,
+                                    run.lr, settings.batch_size, rng,
+                                    validation=splits["validation"], on_epoch=after_epoch)
+        except Diverged as error:
+            raise Diverged(error.loss, error.epoch, error.batch, [before] + error.history) from None
     return {"history": [before] + history, "weights": network.state(),
             "test_accuracy": network.accuracy(*splits["test"])}
 
@@ -221,14 +256,37 @@ def shift(network, images):
                                    *np.percentile(inputs, PERCENTILES)]))
 
 
-# ---------------------------------------------------------------- results
 
-class Terminated(BaseException):
-    """SIGTERM arrived: main.py stops as it does for Ctrl-C."""
+# ---------------------------------------------------------------- reporting
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: main.py stops as it does for Ctrl-C."""
+
+    def __init__(self, number):
+        super().__init__(number)
+        self.number = number
 
 
-def raise_terminated(signum, frame):
-    raise Terminated
+HOW_STOPPED = {signal.SIGINT: ("interrupted", 130)}
+HOW_STOPPED.update({getattr(signal, name): (f"{how} ({name})", 128 + getattr(signal, name))
+                    for name, how in (("SIGTERM", "terminated"), ("SIGHUP", "hung up"))
+                    if hasattr(signal, name)})
+
+
+def stop_on_first_signal(number, frame):
+    """The handler of Ctrl-C, SIGTERM and SIGHUP while main.py runs. The
+    first stops it; later ones are ignored, so that a second Ctrl-C cannot
+    interrupt the stopping itself (ending workers, removing their data)."""
+    for each in mnist.STOP_SIGNALS:
+        signal.signal(each, signal.SIG_IGN)
+    if number == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Stopped(number)
+
+
+def how_stopped(stop):
+    """(words, exit status) for a KeyboardInterrupt or Stopped."""
+    return HOW_STOPPED[stop.number if isinstance(stop, Stopped) else signal.SIGINT]
 
 
 def show(text=""):
@@ -252,25 +310,6 @@ def check_writable(directory):
                               "choose another with --results-dir") from None
 
 
-def write_rows(file, fields, rows):
-    """Write rows (dicts) as CSV with a header line to a binary file."""
-    text = io.TextIOWrapper(file, newline="")
-    writer = csv.DictWriter(text, fields, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    text.flush()
-    text.detach()
-
-
-def save_run(directory, run, result):
-    """Write the run's <net>_seed<N>_history.csv and <net>_seed<N>_weights.npz
-    together: after any interruption both are this run's, or neither is."""
-    name = os.path.join(directory, f"{run.kind}_seed{run.seed}")
-    mnist.write_together({
-        f"{name}_history.csv": lambda file: write_rows(file, HISTORY_FIELDS, result["history"]),
-        f"{name}_weights.npz": lambda file: np.savez(file, **result["weights"])})
-
-
 STATISTICS_HEADER = "  seeds    mean     std     min     max"
 
 
@@ -282,20 +321,19 @@ def statistics_line(values):
             f"{min(values):.4f}  {max(values):.4f}")
 
 
-def paired_verdict(first, second, rows):
-    """Compare networks first and second seed by seed, over the rows of
-    summary.csv: the differences of their test accuracies, and a verdict.
-    A difference counts only if it has the same sign on every seed and its
-    mean exceeds the spread of the seeds (the larger standard deviation of
-    the two networks' accuracies); otherwise it is within noise."""
-    accuracy = {(row["network"], row["seed"]): row["test_accuracy"] for row in rows}
-    seeds = [seed for network, seed in accuracy if network == first and (second, seed) in accuracy]
+def paired_verdict(first, second, first_accuracy, second_accuracy):
+    """Compare two sets of runs seed by seed: first_accuracy and
+    second_accuracy are {seed: test accuracy}. A difference counts only if
+    it has the same sign on every seed and its mean exceeds the spread of
+    the seeds (the larger standard deviation of the two sets' accuracies);
+    otherwise it is within noise. None if fewer than 2 seeds are shared."""
+    seeds = [seed for seed in first_accuracy if seed in second_accuracy]
     if len(seeds) < 2:
         return None
-    differences = [accuracy[first, seed] - accuracy[second, seed] for seed in seeds]
+    differences = [first_accuracy[seed] - second_accuracy[seed] for seed in seeds]
     mean = statistics.mean(differences)
-    spread = max(statistics.stdev([accuracy[network, seed] for seed in seeds])
-                 for network in (first, second))
+    spread = max(statistics.stdev([accuracy[seed] for seed in seeds])
+                 for accuracy in (first_accuracy, second_accuracy))
     higher = sum(difference > 0 for difference in differences)
     if abs(mean) > spread and higher in (0, len(seeds)):
         verdict = f"{first if mean > 0 else second} is better"
@@ -306,82 +344,190 @@ def paired_verdict(first, second, rows):
             f"seeds' spread {spread:.4f}: {verdict}")
 
 
+class RunNotSaved(Exception):
+    """A run's files could not be written (disk full, directory read-only)."""
+
+
 class Progress:
-    """What main.py shows and keeps as runs train, finish or diverge:
-    on_event, given to sweep.execute, prints each epoch's line, saves each
-    finished run, and reports each divergence."""
+    """What main.py shows and keeps as runs train and end: on_event, given
+    to sweep.execute, prints each epoch's line and saves each run that
+    finishes or diverges; close() prints the table of this invocation."""
 
     def __init__(self, args, runs):
         self.args, self.runs = args, runs
-        self.several_seeds = len(args.seeds) > 1
-        self.finished = {}           # run: its row of summary.csv
-        self.diverged = []
+        self.several = {"seed": len(args.seeds) > 1, "lr": len(args.lr) > 1,
+                        "scale": len(args.init_scale) > 1}
+        self.sweep = any(self.several.values())
+        self.saved = {}              # run: its row of summary.csv
+        self.lost = []
 
     def name(self, run):
-        return f"{run.kind} seed {run.seed}" if self.several_seeds else run.kind
+        """The run in words, with what varies in this sweep: "bn seed 2 lr 0.1"."""
+        parts = [run.kind]
+        for key, value in (("seed", run.seed), ("lr", run.lr), ("scale", run.init_scale)):
+            if self.several[key]:
+                parts.append(f"{key} {value:g}")
+        return " ".join(parts)
 
     def on_event(self, run, event, payload):
         if event == "epoch":
-            seed = f"seed {run.seed:<3} " if self.several_seeds else ""
-            show(f"{run.kind:<13} {seed}epoch {payload['epoch']:>3}/{self.args.epochs}  "
+            show(f"{self.name(run):<{self.width()}} epoch {payload['epoch']:>3}/{self.args.epochs}  "
                  f"train loss {payload['train_loss']:.4f}  "
                  f"val loss {payload['val_loss']:.4f}  val acc {payload['val_accuracy']:.4f}  "
                  f"{payload['seconds']:.2f} s")
         elif event == "done":
-            # Saved and counted as finished, or neither: an interruption waits.
-            with mnist.signals_deferred(signal.SIGINT, signal.SIGTERM):
-                save_run(self.args.results_dir, run, payload)
-                last = payload["history"][-1]
-                self.finished[run] = {
-                    "network": run.kind, "seed": run.seed,
-                    "test_accuracy": payload["test_accuracy"],
-                    "val_accuracy": last["val_accuracy"], "val_loss": last["val_loss"],
-                    "train_seconds": sum(record["seconds"] for record in payload["history"])}
+            last = payload["history"][-1]
+            self.save(run, payload["history"], payload["weights"], status="finished",
+                      test_accuracy=payload["test_accuracy"], val_accuracy=last["val_accuracy"],
+                      val_loss=last["val_loss"])
+        elif event == "diverged":
+            self.save(run, payload.history, None, status="diverged",
+                      diverged_epoch=payload.epoch, diverged_batch=payload.batch)
+            show(f"{self.name(run):<{self.width()}} diverged: {payload}")
+            if not self.sweep:
+                print(f"main.py: error: {self.name(run)} diverged: {payload}; its history until "
+                      f"then is saved, no weights. Try a smaller --lr (this run used {run.lr:g})",
+                      file=sys.stderr, flush=True)
         else:
-            self.diverged.append(run)
-            print(f"main.py: error: {self.name(run)} diverged: {payload}; nothing of it was "
-                  f"saved. Try a smaller --lr (this run used {self.args.lr:g})",
+            self.lost.append(run)
+            print(f"main.py: error: {self.name(run)}: {payload}; nothing of it was saved",
                   file=sys.stderr, flush=True)
 
-    def close(self):
-        """Print the table of finished runs and write summary.csv."""
-        if not self.finished:
-            return
-        rows = sorted(self.finished.values(), key=lambda row: (row["network"], row["seed"]))
-        mnist.atomic_write(os.path.join(self.args.results_dir, "summary.csv"),
-                           lambda file: write_rows(file, SUMMARY_FIELDS, rows))
-        if not self.several_seeds:
-            show(f"\n{'network':<13}  test accuracy  train seconds")
-            for row in self.finished.values():
-                show(f"{row['network']:<13}  {row['test_accuracy']:>13.4f}  "
-                     f"{row['train_seconds']:>13.1f}")
-            return
-        show(f"\n{'test accuracy':<13}{STATISTICS_HEADER}  train seconds (mean)")
-        for kind in self.args.net:
-            accuracies = [row["test_accuracy"] for row in rows if row["network"] == kind]
-            seconds = [row["train_seconds"] for row in rows if row["network"] == kind]
-            if accuracies:
-                show(f"{kind:<13}{statistics_line(accuracies)}  {statistics.mean(seconds):>20.1f}")
-        for first, second in itertools.combinations(self.args.net, 2):
-            verdict = paired_verdict(first, second, rows)
-            if verdict:
-                show(verdict)
+    def width(self):
+        return max(13, *(len(self.name(run)) for run in self.runs))
 
-    def stopped(self, stop):
-        """Report a Ctrl-C or SIGTERM; returns the exit status."""
+    def save(self, run, history, weights, **outcome):
+        """Save a run's files and its row of summary.csv, all or nothing:
+        an interruption waits until they are written."""
+        row = {"run": results.run_name(run, self.several["lr"], self.several["scale"]),
+               "network": run.kind, "seed": run.seed, "lr": run.lr, "init_scale": run.init_scale,
+               "epochs": self.args.epochs, results.EPOCHS_TO_TARGET: results.epochs_to_target(history),
+               "train_seconds": sum(record["seconds"] for record in history), **outcome}
+        with mnist.signals_deferred(*mnist.STOP_SIGNALS):
+            try:
+                results.save(self.args.results_dir, row, HISTORY_FIELDS, history, weights)
+            except OSError as error:
+                raise RunNotSaved(f"cannot save {self.name(run)} in {self.args.results_dir}/ "
+                                  f"({error.strerror or error})") from None
+            self.saved[run] = row
+
+    def finished(self):
+        return {run: row for run, row in self.saved.items() if row["status"] == "finished"}
+
+    def close(self):
+        """Print the table of the runs saved by this invocation."""
+        if not self.saved:
+            return
+        if not self.sweep:
+            show(f"\n{'network':<13}  test accuracy  train seconds")
+            for row in self.saved.values():
+                accuracy = (f"{row['test_accuracy']:>13.4f}" if row["status"] == "finished"
+                            else f"{'diverged':>13}")
+                show(f"{row['network']:<13}  {accuracy}  {row['train_seconds']:>13.1f}")
+            return
+        for line in sweep_table(self.args, self.saved.values()):
+            show(line)
+
+    def ended(self, how, status, error=False):
+        """Report a run of main.py stopped early, by a signal (how: in
+        words) or an error (how: "error: ..."); returns the exit status."""
         self.close()
-        how, status = (("terminated (SIGTERM)", 143) if isinstance(stop, Terminated)
-                       else ("interrupted", 130))
-        unfinished = [run for run in self.runs if run not in self.finished and run not in self.diverged]
+        unfinished = ", ".join(self.name(run) for run in self.runs
+                               if run not in self.saved and run not in self.lost)
         message = f"main.py: {how}"
-        if unfinished:
-            message += (f" before {', '.join(map(self.name, unfinished))} finished; nothing of "
-                        f"{'it' if len(unfinished) == 1 else 'them'} was saved")
-        if self.finished:
-            message += (f" (results of {', '.join(map(self.name, self.finished))} "
+        if unfinished and error:
+            message += f"; nothing of {unfinished} was saved"
+        elif unfinished:
+            message += (f" before {unfinished} finished; nothing of "
+                        f"{'them' if ',' in unfinished else 'it'} was saved")
+        if self.saved:
+            message += (f" (results of {', '.join(map(self.name, self.saved))} "
                         f"are in {self.args.results_dir}/)")
         print(message, file=sys.stderr)
         return status
+
+
+def sweep_table(args, rows):
+    """The closing lines of a sweep: for each network, learning rate and
+    weight scale, the test accuracy over seeds, the epochs to reach the
+    original project's 0.94, and divergences; then the paired verdicts."""
+    rows = list(rows)
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["lr"], row["init_scale"]), []).append(row)
+    to_target = f"to {results.TARGET_ACCURACY}"
+    lines = [f"\n{'test accuracy':<13} {'lr':>7} {'scale':>6}{STATISTICS_HEADER}  {to_target:>8}"
+             f"  diverged  train s"]
+    for kind in args.net:
+        for (lr, scale), group in sorted(groups.items()):
+            runs = [row for row in group if row["network"] == kind]
+            if not runs:
+                continue
+            finished = [row["test_accuracy"] for row in runs if row["status"] == "finished"]
+            diverged = [row["diverged_epoch"] for row in runs if row["status"] == "diverged"]
+            reached = [row[results.EPOCHS_TO_TARGET] for row in runs
+                       if row[results.EPOCHS_TO_TARGET] is not None]
+            statistics_part = (statistics_line(finished) if finished
+                               else f"  {0:>5}  {'-':>6}  {'-':>6}  {'-':>6}  {'-':>6}")
+            target = f"{statistics.mean(reached):.1f}" if len(reached) == len(runs) else (
+                f"{len(reached)} of {len(runs)}")
+            divergence = f"{len(diverged)} (ep {min(diverged)})" if diverged else "-"
+            seconds = statistics.mean(row["train_seconds"] for row in runs)
+            lines.append(f"{kind:<13} {lr:>7g} {scale:>6g}{statistics_part}  {target:>8}"
+                         f"  {divergence:>8}  {seconds:>7.1f}")
+    lines.append(f"({to_target}: mean epochs to reach {results.TARGET_ACCURACY} validation "
+                 "accuracy, or how many seeds reached it; diverged: how many seeds, earliest epoch)")
+    accuracy = {}
+    for row in rows:
+        if row["status"] == "finished":
+            accuracy.setdefault((row["network"], row["lr"], row["init_scale"]), {})[row["seed"]] = \
+                row["test_accuracy"]
+    for (lr, scale) in sorted(groups):
+        where = f"lr {lr:g}, scale {scale:g}: " if len(groups) > 1 else ""
+        for first, second in itertools.combinations(args.net, 2):
+            verdict = paired_verdict(first, second, accuracy.get((first, lr, scale), {}),
+                                     accuracy.get((second, lr, scale), {}))
+            if verdict:
+                lines.append(where + verdict)
+    if len(args.lr) > 1:
+        lines += rate_lines(args, rows, accuracy)
+    return lines
+
+
+def rate_lines(args, rows, accuracy):
+    """Over the learning rates, for each weight scale: the largest rate at
+    which no seed diverged, and at which every seed reached the target; each
+    network's best rate (the highest mean test accuracy, every seed
+    finished); and the paired verdicts at each network's best rate."""
+    lines = []
+    for scale in args.init_scale:
+        best = {}
+        lines.append(f"\nOver the learning rates{f' (scale {scale:g})' if len(args.init_scale) > 1 else ''}:")
+        for kind in args.net:
+            runs = {lr: [row for row in rows if (row["network"], row["lr"], row["init_scale"])
+                         == (kind, lr, scale)] for lr in args.lr}
+            survived = [lr for lr, group in runs.items()
+                        if group and all(row["status"] == "finished" for row in group)]
+            reached = [lr for lr, group in runs.items() if group and all(
+                row[results.EPOCHS_TO_TARGET] is not None for row in group)]
+            means = {lr: statistics.mean(accuracy[kind, lr, scale].values()) for lr in survived}
+            if means:
+                best[kind] = max(means, key=means.get)
+            lines.append(
+                f"  {kind:<13} largest lr at which no seed diverged: {largest(survived)}; at "
+                f"which every seed reached {results.TARGET_ACCURACY}: {largest(reached)}"
+                + (f"; best lr {best[kind]:g} ({means[best[kind]]:.4f})" if kind in best else ""))
+        for first, second in itertools.combinations(best, 2):
+            verdict = paired_verdict(f"{first} (lr {best[first]:g})", f"{second} (lr {best[second]:g})",
+                                     accuracy[first, best[first], scale],
+                                     accuracy[second, best[second], scale])
+            if verdict:
+                lines.append("  at each one's best rate: " + verdict)
+    return lines
+
+
+def largest(rates):
+    return f"{max(rates):g}" if rates else "none"
 
 
 def run(args):
@@ -391,31 +537,36 @@ def run(args):
     started = time.perf_counter()
     splits = prepare(mnist.load(args.data_dir), dtype,
                      train_file=os.path.join(args.data_dir, mnist.TRAIN_FILE))
+    X, y = splits["train"]
+    splits["train"] = X[:args.limit], y[:args.limit]
     show(f"Data: {args.limit:,} train, {len(splits['validation'][0]):,} validation, "
          f"{len(splits['test'][0]):,} test samples ({time.perf_counter() - started:.1f} s)")
-    runs = [sweep.Run(kind, seed) for seed in args.seeds for kind in args.net]
+    runs = [sweep.Run(kind, seed, lr, scale) for lr in args.lr for scale in args.init_scale
+            for seed in args.seeds for kind in args.net]
     progress = Progress(args, runs)
     try:
         sweep.execute(runs, train_run, splits, args, args.jobs, progress.on_event)
-    except (KeyboardInterrupt, Terminated) as stop:
-        return progress.stopped(stop)
+    except (KeyboardInterrupt, Stopped) as stop:
+        return progress.ended(*how_stopped(stop))
+    except (RunNotSaved, sweep.SweepError) as error:
+        return progress.ended(f"error: {error}", 2, error=True)
     progress.close()
-    if progress.finished:
-        draw_figures(args.results_dir)
-    if progress.diverged:
+    if progress.finished():
+        draw_figures(args.results_dir, [row["run"] for row in progress.saved.values()])
+    if len(progress.saved) < len(runs) or len(progress.finished()) < len(progress.saved):
         return 1
     show(f"\nHistories and weights are in {args.results_dir}/.")
     return 0
 
 
-def draw_figures(results_dir):
-    """The learning curves and the covariate shift, as PNGs in results_dir,
-    if matplotlib is installed; else a line that says how to get them."""
+def draw_figures(results_dir, names):
+    """The figures of the runs just saved, as PNGs in results_dir, if
+    matplotlib is installed; else a line that says how to get them."""
     if not plot.available():
         show(plot.HINT)
         return
     try:
-        show("Figures: " + ", ".join(plot.draw(results_dir)))
+        show("Figures: " + ", ".join(plot.draw(results_dir, names)))
     except Exception as error:           # the results are saved: say so, and go on
         print(f"main.py: warning: the figures could not be drawn ({type(error).__name__}: "
               f"{error}); the results are saved", file=sys.stderr)
@@ -423,7 +574,8 @@ def draw_figures(results_dir):
 
 def main(argv=None):
     args = parse_args(argv)
-    previous_handler = signal.signal(signal.SIGTERM, raise_terminated)
+    previous = {number: signal.signal(number, stop_on_first_signal)
+                for number in mnist.STOP_SIGNALS}
     try:
         return run(args)
     except mnist.DataError as error:
@@ -432,14 +584,16 @@ def main(argv=None):
     except OSError as error:         # disk full, permissions changed mid-run, ...
         print(f"main.py: error: {error}; nothing was left half-written", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("main.py: interrupted; nothing was left half-written", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("main.py: terminated (SIGTERM); nothing was left half-written", file=sys.stderr)
-        return 143
+    except (KeyboardInterrupt, Stopped) as stop:
+        how, status = how_stopped(stop)
+        print(f"main.py: {how}; nothing was left half-written", file=sys.stderr)
+        return status
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
+        # After a signal, the others stay ignored until the process ends: a
+        # late one must not change the exit status the user was told of.
+        if all(signal.getsignal(number) == stop_on_first_signal for number in previous):
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 if __name__ == "__main__":

@@ -1,25 +1,33 @@
-"""Figures of main.py's results: the learning curves, and the covariate shift
-at the second hidden layer's ReLU (Ioffe & Szegedy 2015, Figure 1(b, c)).
+"""Figures of main.py's results: the learning curves, the covariate shift at
+the second hidden layer's ReLU (Ioffe & Szegedy 2015, Figure 1(b, c)), and,
+for a sweep over learning rates or weight scales, accuracy and speed against
+them.
 
-    python3 plot.py [results-dir]        # redraws both figures from saved results
+    python3 plot.py [results-dir] [--lr RATE] [--init-scale K]
 
-They are drawn from the runs that results-dir/summary.csv lists (the last
-main.py run there) and their <net>_seed<N>_history.csv files, and saved as
-learning_curves.png and covariate_shift.png in results-dir. main.py draws
-them itself at the end of a run when matplotlib is installed. matplotlib is
+It draws from the runs that results-dir/summary.csv lists and their history
+files, and saves learning_curves.png and covariate_shift.png (for the runs
+of one learning rate and weight scale: --lr and --init-scale choose them,
+by default 1e-3 and 1 if there are such runs) and, if the runs have several
+rates or scales, learning_rates.png, all in results-dir. main.py draws them
+itself at the end of a run when matplotlib is installed. matplotlib is
 optional (pip install matplotlib): training and the tests never need it.
 """
-import csv
+import argparse
 import importlib.util
+import math
 import os
 import sys
+import warnings
 
 import numpy as np
 
 import mnist
+import results
 
 COLORS = {"plain": "tab:orange", "bn": "tab:blue", "bn-after-relu": "tab:green"}   # in this order
 HINT = "Figures of the results need matplotlib: pip install matplotlib"
+DEFAULT_SETTING = (1e-3, 1.0)        # the original recipe's learning rate and weight scale
 
 
 def available():
@@ -27,18 +35,47 @@ def available():
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def read_runs(results_dir):
+def setting(row):
+    """(learning rate, weight scale) of a summary row; None for what a
+    summary written by an older main.py does not say."""
+    return tuple(float(row[key]) if row.get(key) else None for key in ("lr", "init_scale"))
+
+
+def choose_setting(rows, lr=None, init_scale=None):
+    """The rows of one (learning rate, weight scale): the one asked for,
+    else the original recipe's if there are such rows, else the first."""
+    settings = sorted({setting(row) for row in rows},
+                      key=lambda pair: [(value is None, value or 0) for value in pair])
+    if lr is None and init_scale is None:
+        chosen = DEFAULT_SETTING if DEFAULT_SETTING in settings else settings[0]
+    else:
+        wanted = [pair for pair in settings if pair[0] is not None and
+                  (lr is None or math.isclose(pair[0], lr)) and
+                  (init_scale is None or math.isclose(pair[1], init_scale))]
+        if not wanted:
+            asked = " and ".join(f"{name} {value:g}" for name, value in
+                                 (("--lr", lr), ("--init-scale", init_scale)) if value is not None)
+            raise results.ResultsError(f"no runs with {asked}; the runs have " + "; ".join(
+                f"lr {a:g}, scale {b:g}" for a, b in settings if a is not None))
+        chosen = wanted[0]
+    return chosen, [row for row in rows if setting(row) == chosen]
+
+
+def describe(chosen):
+    rate, scale = chosen
+    if rate is None:
+        return "learning rate not recorded"
+    return f"lr {rate:g}" + (f", weight scale {scale:g}" if scale != 1 else "")
+
+
+def read_runs(results_dir, rows):
     """{network: [(seed, test accuracy, history {field: array over epochs})]}
-    for every run in results_dir/summary.csv, networks in COLORS's order."""
-    with open(os.path.join(results_dir, "summary.csv"), newline="") as file:
-        rows = list(csv.DictReader(file))
+    for the finished runs among rows, networks in COLORS's order."""
     runs = {}
     for row in rows:
-        path = os.path.join(results_dir, f"{row['network']}_seed{row['seed']}_history.csv")
-        with open(path, newline="") as file:
-            records = list(csv.DictReader(file))
-        history = {field: np.array([float(record[field]) for record in records])
-                   for field in records[0]}
+        if row.get("status", "finished") != "finished":
+            continue
+        history = results.read_history(results.history_path(results_dir, row["run"]))
         runs.setdefault(row["network"], []).append(
             (int(row["seed"]), float(row["test_accuracy"]), history))
     order = [*COLORS, *sorted(set(runs) - set(COLORS))]
@@ -46,16 +83,26 @@ def read_runs(results_dir):
 
 
 def over_seeds(runs, field):
-    """Epochs, and the mean, min and max over seeds of a history field."""
-    values = np.array([history[field] for _, _, history in runs])
-    return runs[0][2]["epoch"], values.mean(axis=0), values.min(axis=0), values.max(axis=0)
+    """Epochs, and the mean, min and max over seeds of a history field. Runs
+    of different lengths are taken as far as each goes."""
+    longest = max((history for _, _, history in runs), key=lambda history: len(history["epoch"]))
+    values = np.full((len(runs), len(longest["epoch"])), np.nan)
+    for i, (_, _, history) in enumerate(runs):
+        values[i, :len(history[field])] = history[field]
+    with warnings.catch_warnings():          # a column of NaNs (epoch 0's train_loss) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return (longest["epoch"], np.nanmean(values, axis=0), np.nanmin(values, axis=0),
+                np.nanmax(values, axis=0))
 
 
 def draw_band(axes, runs, field, first_epoch, label=None, color=None, linestyle="-"):
-    """The mean of a field over seeds as a line, and its min-max as a band."""
+    """The mean of a field over seeds as a line (with markers when there
+    are few points), and its min-max as a band."""
     epochs, mean, low, high = over_seeds(runs, field)
-    keep = epochs >= first_epoch
-    axes.plot(epochs[keep], mean[keep], color=color, linestyle=linestyle, label=label)
+    keep = (epochs >= first_epoch) & np.isfinite(mean)
+    marker = "o" if keep.sum() <= 3 else None
+    axes.plot(epochs[keep], mean[keep], color=color, linestyle=linestyle, label=label,
+              marker=marker)
     if len(runs) > 1:
         axes.fill_between(epochs[keep], low[keep], high[keep], color=color, alpha=0.2, linewidth=0)
 
@@ -68,7 +115,7 @@ def test_label(network, runs):
             f"({len(accuracies)} seeds)")
 
 
-def learning_curves(pyplot, runs):
+def learning_curves(pyplot, runs, where):
     """Validation accuracy per epoch, the same zoomed on the last half of the
     epochs, and training and validation loss per epoch."""
     figure, (accuracy, zoom, loss) = pyplot.subplots(1, 3, figsize=(15, 4.6))
@@ -76,12 +123,12 @@ def learning_curves(pyplot, runs):
     for network, network_runs in runs.items():
         color = COLORS.get(network)
         draw_band(accuracy, network_runs, "val_accuracy", 1, test_label(network, network_runs), color)
-        last_epoch = int(network_runs[0][2]["epoch"][-1])
+        last_epoch = int(max(history["epoch"][-1] for _, _, history in network_runs))
         draw_band(zoom, network_runs, "val_accuracy", max(1, last_epoch // 2), network, color)
         draw_band(loss, network_runs, "train_loss", 1, f"{network} train", color)
         draw_band(loss, network_runs, "val_loss", 1, f"{network} validation", color, "--")
     band = ", band: min-max over seeds" if seeds > 1 else ""
-    accuracy.set(title=f"Validation accuracy (mean{band})", xlabel="epoch",
+    accuracy.set(title=f"Validation accuracy (mean{band}), {where}", xlabel="epoch",
                  ylabel="validation accuracy")
     zoom.set(title="The same, last half of the epochs", xlabel="epoch",
              ylabel="validation accuracy")
@@ -96,7 +143,7 @@ def learning_curves(pyplot, runs):
     return figure
 
 
-def covariate_shift(pyplot, runs):
+def covariate_shift(pyplot, runs, where):
     """For each network, the 15th, 50th and 85th percentiles of the second
     ReLU's input over training: one unit of one seed's network (top), and
     all units together, mean over seeds (bottom)."""
@@ -106,9 +153,10 @@ def covariate_shift(pyplot, runs):
     for column, (network, network_runs) in enumerate(runs.items()):
         seed, _, history = network_runs[0]
         color = COLORS.get(network)
+        marker = "o" if len(history["epoch"]) <= 3 else None
         for q, style in styles.items():
             axes[0, column].plot(history["epoch"], history[f"unit_p{q}"], color=color,
-                                 linestyle=style)
+                                 linestyle=style, marker=marker)
             draw_band(axes[1, column], network_runs, f"layer_p{q}", 0, None, color, style)
         axes[0, column].set_title(f"{network}: one unit (unit 0, seed {seed})")
         seeds = f", mean of {len(network_runs)} seeds" if len(network_runs) > 1 else ""
@@ -119,12 +167,12 @@ def covariate_shift(pyplot, runs):
     for row in (0, 1):
         axes[row, 0].set_ylabel("input to the 2nd hidden layer's ReLU")
     figure.legend([pyplot.Line2D([], [], color="black", linestyle=style) for style in styles.values()],
-                  [f"{q}th percentile" for q in styles], loc="upper right", ncol=3)
-    figure.suptitle("Covariate shift: the input to a ReLU during training, on 500 validation "
-                    "images in evaluation mode\n(epoch 0, before training: BatchNorm's running "
-                    "statistics are still 0 and 1, so it passes its input through)",
+                  [f"{q}th percentile" for q in styles], loc="lower center", ncol=3)
+    figure.suptitle(f"Covariate shift ({where}): the input to a ReLU during training, on 500 "
+                    "validation images in evaluation mode\n(epoch 0, before training: BatchNorm's "
+                    "running statistics are still 0 and 1, so it passes its input through)",
                     x=0.02, ha="left", fontsize="medium")
-    figure.tight_layout(rect=(0, 0, 1, 0.97))
+    figure.tight_layout(rect=(0, 0.04, 1, 0.95))
     return figure
 
 
@@ -135,52 +183,283 @@ def drift(runs):
     between its 15th and 85th percentiles changed; means over seeds."""
     lines = []
     for network, network_runs in runs.items():
+        if min(len(history["epoch"]) for _, _, history in network_runs) < 3:
+            lines.append(f"{network:<13} fewer than 2 epochs: nothing to compare")
+            continue
         parts = []
         for which, name in (("unit", "unit 0"), ("layer", "all units")):
             moved = np.mean([abs(h[f"{which}_p50"][-1] - h[f"{which}_p50"][1])
                              for _, _, h in network_runs])
-            widened = np.mean([(h[f"{which}_p85"][-1] - h[f"{which}_p15"][-1])
-                               / (h[f"{which}_p85"][1] - h[f"{which}_p15"][1])
-                               for _, _, h in network_runs])
-            parts.append(f"{name}: median moved {moved:.2f}, width x{widened:.2f}")
+            widths = [(h[f"{which}_p85"][-1] - h[f"{which}_p15"][-1],
+                       h[f"{which}_p85"][1] - h[f"{which}_p15"][1]) for _, _, h in network_runs]
+            if all(first > 0 for _, first in widths):
+                widened = f"width x{np.mean([last / first for last, first in widths]):.2f}"
+            else:
+                widened = "width 0 after epoch 1 (every value alike): no ratio"
+            parts.append(f"{name}: median moved {moved:.2f}, {widened}")
         lines.append(f"{network:<13} epoch 1 to {int(network_runs[0][2]['epoch'][-1])}: "
                      + "; ".join(parts))
     return lines
 
 
-def draw(results_dir):
-    """Draw both figures from the results in results_dir; returns their paths."""
+# Validation accuracies whose epoch of reaching them the sweep figure shows:
+# the original project's figure, and about the best any network reaches here.
+TARGETS = (results.TARGET_ACCURACY, 0.98)
+
+
+def sweep_points(results_dir, rows):
+    """One point per run of a sweep: its network, lr, init_scale, status,
+    test accuracy (NaN if it diverged) and {target: the first epoch after
+    which its validation accuracy reached it, or None} for each of TARGETS."""
+    points = []
+    for row in rows:
+        lr, scale = setting(row)
+        if lr is None:
+            continue
+        history = results.read_history(results.history_path(results_dir, row["run"]))
+        reached = {target: next((int(epoch) for epoch, accuracy in
+                                 zip(history["epoch"], history["val_accuracy"])
+                                 if accuracy >= target), None) for target in TARGETS}
+        points.append({"network": row["network"], "lr": lr, "init_scale": scale,
+                       "epochs": row.get("epochs"), "status": row.get("status", "finished"),
+                       "test_accuracy": results.number(row["test_accuracy"]),
+                       "epochs_to": reached})
+    return points
+
+
+def along(points, key, held_key, held):
+    """{network: {value of key: its points}}, of the points whose held_key
+    is held, networks in COLORS's order."""
+    grouped = {}
+    for point in points:
+        if math.isclose(point[held_key], held):
+            grouped.setdefault(point["network"], {}).setdefault(point[key], []).append(point)
+    return {network: grouped[network] for network in [*COLORS, *sorted(set(grouped) - set(COLORS))]
+            if network in grouped}
+
+
+def draw_sweep(axes, grouped, value, linestyle="-", label=True):
+    """For each network, the mean over seeds of value(point) against the
+    swept setting, with its min-max as a band; a hollow marker where only
+    some seeds have a value, and (if label) an x at the bottom for each
+    seed that diverged."""
+    settings = [x for by_setting in grouped.values() for x in by_setting]
+    axes.set_xscale("log")
+    axes.set_xlim(min(settings) / 1.6, max(settings) * 1.6)    # every setting, diverged too
+    edge = axes.get_xaxis_transform()            # x in data, y in axes fraction
+    for row, (network, by_setting) in enumerate(grouped.items()):
+        color = COLORS.get(network)
+        xs, means, lows, highs, partial, diverged = [], [], [], [], [], []
+        for x, group in sorted(by_setting.items()):
+            values = [value(point) for point in group]
+            found = [v for v in values if v is not None and not math.isnan(v)]
+            diverged += [x] * sum(point["status"] == "diverged" for point in group)
+            if found:
+                xs.append(x)
+                means.append(np.mean(found))
+                lows.append(min(found))
+                highs.append(max(found))
+                if len(found) < len(values):
+                    partial.append((x, means[-1]))
+        axes.plot(xs, means, color=color, marker="o", linestyle=linestyle,
+                  label=network if label else None)
+        axes.fill_between(xs, lows, highs, color=color, alpha=0.15, linewidth=0)
+        if partial:
+            axes.scatter(*zip(*partial), s=90, facecolors="white", edgecolors=color, zorder=3)
+        if diverged and label:
+            axes.scatter(diverged, [0.04 + 0.05 * row] * len(diverged), transform=edge,
+                         marker="x", color=color, s=60)
+    axes.grid(alpha=0.3, which="both")
+
+
+def learning_rates(pyplot, points):
+    """Test accuracy after the budget, and the epochs to reach each of
+    TARGETS, against the learning rate (weight scale 1); and test accuracy
+    against the weight scale, if the runs have several."""
+    scales = {point["init_scale"] for point in points}
+    scale_lr = max({point["lr"] for point in points}, key=lambda lr: len(
+        {point["init_scale"] for point in points if point["lr"] == lr}))
+    panels = 3 if len(scales) > 1 else 2
+    figure, axes = pyplot.subplots(1, panels, figsize=(5.6 * panels, 5.0), squeeze=False)
+    axes = axes[0]
+    by_rate = along(points, "lr", "init_scale", 1.0 if 1.0 in scales else min(scales))
+    draw_sweep(axes[0], by_rate, lambda point: point["test_accuracy"])
+    budget = "/".join(sorted({str(point["epochs"]) for point in points}))
+    axes[0].set(title=f"Test accuracy after {budget} epochs", xlabel="learning rate",
+                ylabel="test accuracy (mean; band: min-max over seeds)")
+    for target, style in zip(TARGETS, ("-", "--")):
+        draw_sweep(axes[1], by_rate, lambda point: point["epochs_to"][target], style,
+                   label=target == TARGETS[0])
+    axes[1].set(title="Epochs to reach a validation accuracy of\n"
+                      + " (solid) and ".join(f"{t:g}" for t in TARGETS) + " (dashed)",
+                xlabel="learning rate", ylabel="epochs (mean; band: min-max; 1: in the first)",
+                yscale="log")
+    if panels == 3:
+        draw_sweep(axes[2], along(points, "init_scale", "lr", scale_lr),
+                   lambda point: point["test_accuracy"])
+        axes[2].set(title=f"Test accuracy against the weight scale (lr {scale_lr:g})",
+                    xlabel="initial weights times K", ylabel="test accuracy")
+    for each in axes:
+        each.legend(loc="best")
+    keys = [pyplot.Line2D([], [], color="gray", marker="x", linestyle=""),
+            pyplot.Line2D([], [], color="gray", marker="o", markerfacecolor="white",
+                          linestyle="")]
+    figure.legend(keys, ["a seed that diverged", "mean of the seeds that reached it, not all"],
+                  loc="lower center", ncol=2)
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    return figure
+
+
+def speed_lines(points):
+    """The numbers of the sweep figure's middle panel: per network and
+    learning rate (weight scale 1), the mean epochs to each of TARGETS over
+    the seeds that reached it, how many did, and each one's epochs (in the
+    order of the summary's seeds)."""
+    lines = [f"{'network':<13} {'lr':>7}  " + "  ".join(f"{'to ' + format(t, 'g'):<24}"
+                                                       for t in TARGETS)]
+    for network, by_rate in along(points, "lr", "init_scale", 1.0).items():
+        for lr, group in sorted(by_rate.items()):
+            cells = []
+            for target in TARGETS:
+                found = [point["epochs_to"][target] for point in group
+                         if point["epochs_to"][target] is not None]
+                seeds = ", ".join(str(epochs) for epochs in found)
+                cells.append(f"{np.mean(found):5.1f} ({len(found)}/{len(group)}: {seeds})" if found
+                             else f"- (0/{len(group)})")
+            lines.append(f"{network:<13} {lr:>7g}  " + "  ".join(f"{c:<24}" for c in cells))
+    return lines
+
+
+def mistakes(pyplot, evaluations, shown=10):
+    """For each network (a column): its confusion matrix with the mistakes
+    only (the diagonal left blank), and the `shown` images it gets wrong
+    with the highest confidence, each with its label, the prediction and
+    the probability the network gave it."""
+    figure = pyplot.figure(figsize=(5.6 * len(evaluations), 10.4))
+    for column, evaluation in zip(figure.subfigures(1, len(evaluations), squeeze=False)[0],
+                                  evaluations):
+        matrix_part, images_part = column.subfigures(2, 1, height_ratios=(1.25, 1))
+        errors = evaluation["matrix"].astype(float)
+        np.fill_diagonal(errors, np.nan)
+        axes = matrix_part.subplots()
+        axes.imshow(errors, cmap="Reds")
+        for (true, predicted), count in np.ndenumerate(evaluation["matrix"]):
+            if true != predicted and count:
+                axes.text(predicted, true, count, ha="center", va="center", fontsize="small",
+                          color="white" if count > np.nanmax(errors) / 2 else "black")
+        wrong = int(np.nansum(errors))
+        axes.set(xticks=range(10), yticks=range(10), xlabel="predicted digit",
+                 ylabel="true digit",
+                 title=f"{evaluation['kind']}: {wrong} mistakes in {len(evaluation['labels']):,}"
+                       f"\n({os.path.basename(evaluation['path'])})")
+        predicted = evaluation["probabilities"].argmax(axis=1)
+        confidence = evaluation["probabilities"].max(axis=1)
+        missed = np.flatnonzero(predicted != evaluation["labels"])
+        worst = missed[np.argsort(-confidence[missed], kind="stable")][:shown]
+        grid = images_part.subplots(2, (shown + 1) // 2, squeeze=False).ravel()
+        for axes, index in zip(grid, worst):
+            axes.imshow(evaluation["images"][index].reshape(28, 28), cmap="gray_r")
+            axes.set_title(f"{evaluation['labels'][index]} taken for {predicted[index]}\n"
+                           f"p = {confidence[index]:.3f}", fontsize="small")
+        for axes in grid:
+            axes.set_axis_off()
+        images_part.suptitle("its most confident mistakes (true digit taken for prediction, "
+                             "p: its probability)", fontsize="small")
+    return figure
+
+
+def draw_mistakes(path, evaluations):
+    """Draw mistakes() to path (PNG); returns path."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+    figure = mistakes(pyplot, evaluations)
+    try:
+        mnist.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
+    finally:
+        pyplot.close(figure)
+    return path
+
+
+def is_sweep(rows):
+    """True if the rows have several learning rates or weight scales."""
+    return len({setting(row) for row in rows if setting(row)[0] is not None}) > 1
+
+
+def select(results_dir, names=None, lr=None, init_scale=None):
+    """The summary rows of results_dir (of the runs named, if names are
+    given), and, for the learning curves, the setting chosen in words and
+    its finished runs (see read_runs)."""
+    rows = results.read_summary(results_dir)
+    if names is not None:
+        rows = [row for row in rows if row["run"] in names]
+    # The same network, seed, rate, scale and epochs under two names (two
+    # commands that both trained it) count once.
+    rows = list({(row["network"], row["seed"], setting(row), row.get("epochs")): row
+                 for row in rows}.values())
+    if not rows:
+        raise results.ResultsError(f"{os.path.join(results_dir, results.SUMMARY)} lists no runs")
+    chosen, chosen_rows = choose_setting(rows, lr, init_scale)
+    return rows, describe(chosen), read_runs(results_dir, chosen_rows)
+
+
+def draw(results_dir, names=None, lr=None, init_scale=None):
+    """Draw the figures from the results in results_dir (see select);
+    returns their paths."""
     import matplotlib
     matplotlib.use("Agg")                   # files only, no window
     from matplotlib import pyplot
-    runs = read_runs(results_dir)
+    rows, where, runs = select(results_dir, names, lr, init_scale)
+    figures = []
+    if runs:
+        figures += [("learning_curves.png", learning_curves(pyplot, runs, where)),
+                    ("covariate_shift.png", covariate_shift(pyplot, runs, where))]
+    if is_sweep(rows):
+        figures.append(("learning_rates.png",
+                        learning_rates(pyplot, sweep_points(results_dir, rows))))
     paths = []
-    for name, make in (("learning_curves.png", learning_curves),
-                       ("covariate_shift.png", covariate_shift)):
-        figure = make(pyplot, runs)
+    for name, figure in figures:
         path = os.path.join(results_dir, name)
-        mnist.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
-        pyplot.close(figure)
+        try:
+            mnist.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
+        except OSError as error:
+            raise results.ResultsError(f"cannot write {path} ({error.strerror or error})") from None
+        finally:
+            pyplot.close(figure)
         paths.append(path)
     return paths
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    results_dir = argv[0] if argv else "results"
+    parser = argparse.ArgumentParser(
+        prog="plot.py", description="Draw the figures of main.py's results (needs matplotlib).")
+    parser.add_argument("results_dir", nargs="?", default="results",
+                        help="the directory main.py wrote (results)")
+    parser.add_argument("--lr", type=float, help="the learning rate of the runs whose learning "
+                                                 "curves and covariate shift to draw (1e-3)")
+    parser.add_argument("--init-scale", type=float, help="their weight scale (1)")
+    args = parser.parse_args(argv)
     if not available():
         print(f"plot.py: error: {HINT}", file=sys.stderr)
         return 2
     try:
-        paths = draw(results_dir)
-    except (OSError, KeyError, ValueError, IndexError) as error:
-        print(f"plot.py: error: cannot draw from {results_dir}/ ({error}); run main.py first, "
-              "or name the directory it wrote", file=sys.stderr)
+        paths = draw(args.results_dir, lr=args.lr, init_scale=args.init_scale)
+        rows, where, runs = select(args.results_dir, lr=args.lr, init_scale=args.init_scale)
+        speeds = speed_lines(sweep_points(args.results_dir, rows)) if is_sweep(rows) else []
+    except results.ResultsError as error:
+        print(f"plot.py: error: {error}; run main.py first, or name the directory it wrote",
+              file=sys.stderr)
         return 2
     print("Figures: " + ", ".join(paths))
-    print("Covariate shift at the second ReLU's input (means over seeds):")
-    for line in drift(read_runs(results_dir)):
-        print("  " + line)
+    if speeds:
+        print("Epochs to reach a validation accuracy, mean over the seeds that reached it "
+              "(how many of the seeds did):")
+        for line in speeds:
+            print("  " + line)
+    if runs:
+        print(f"Covariate shift at the second ReLU's input ({where}; means over seeds):")
+        for line in drift(runs):
+            print("  " + line)
     return 0
 
 

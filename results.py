@@ -90,9 +90,18 @@ def save(directory, row, history_fields, history, weights=None):
     writers = {history_path(directory, name): lambda file: write_rows(file, history_fields, history),
                os.path.join(directory, SUMMARY): write_summary}
     if weights is not None:
-        writers[weights_path(directory, name)] = lambda file: np.savez(file, **weights)
+        writers[weights_path(directory, name)] = lambda file: file.write(npz_bytes(weights))
     mnist.write_together(writers, remove=[] if weights is not None else
                          [weights_path(directory, name)])
+
+
+def npz_bytes(arrays):
+    """The bytes of a .npz file of arrays, made in memory: written to the
+    disk at once, a full disk is a plain OSError (NumPy 1.24's np.savez,
+    writing itself, hides it behind "ValueError: seek of closed file")."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def summary_order(row):

@@ -9,7 +9,6 @@ import io
 import os
 import pickle
 import re
-import shutil
 import tempfile
 import unittest
 import zipfile
@@ -158,17 +157,18 @@ class CsvFiles(TempDir):
         labels, pixels = random_mnist(30)
         test_labels, test_pixels = random_mnist(5, seed=1)
         arrays = {"x_train": pixels, "y_train": labels, "x_test": test_pixels, "y_test": test_labels}
-        with mock.patch.multiple(main, TRAIN_SIZE=20, VALIDATION_SIZE=8):
+        with mock.patch.multiple(main, TRAIN_SIZE=20, VALIDATION_SIZE=10):
             splits = main.prepare(arrays)
         X, y = splits["train"]
         self.assertEqual((X.shape, X.dtype), ((20, 784), np.float32))
         self.assertAlmostEqual(float(X.mean(dtype=np.float64)), 0, places=5)
         self.assertAlmostEqual(float(X.std(dtype=np.float64)), 1, places=5)
         mean, std = pixels[:20].mean(), pixels[:20].std()     # global, not per pixel
-        np.testing.assert_allclose(splits["validation"][0], (pixels[-8:] - mean) / std, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(splits["validation"][0], (pixels[-10:] - mean) / std,
+                                   rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(splits["test"][0], (test_pixels - mean) / std, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(y, labels[:20])
-        np.testing.assert_array_equal(splits["validation"][1], labels[-8:])
+        np.testing.assert_array_equal(splits["validation"][1], labels[-10:])
 
     def test_user_csv_unlike_mnist_is_used_with_a_warning(self):
         for name, rows in ((mnist.TRAIN_FILE, 12), (mnist.TEST_FILE, 4)):

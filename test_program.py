@@ -868,14 +868,16 @@ main.Progress.save = save_then_remount
 
 # ---------------------------------------------------------------- plot.py
 
-needs_matplotlib = unittest.skipUnless(plot.available(),
+MATPLOTLIB = plot.available()     # MainProgramCase makes plot.available() say False
+needs_matplotlib = unittest.skipUnless(MATPLOTLIB,
                                        "matplotlib is not installed (pip install matplotlib)")
 
 
 class PlotProgram(MainProgramCase):
     def plot(self, *argv):
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                mock.patch.object(plot, "available", return_value=MATPLOTLIB):
             try:
                 status = plot.main(list(argv))
             except SystemExit as exit:
@@ -1056,7 +1058,7 @@ class Evaluate(MainProgramCase):
             status, out, err = self.evaluate(self.path(name))
             self.assertEqual(status, 2, name)
             self.assertEqual(err.count("\n"), 1, err)
-            self.assertIn(f"evaluate.py: error: ", err)
+            self.assertIn("evaluate.py: error: ", err)
             self.assertIn(message, err)
 
     def test_a_users_csv_is_normalized_with_the_training_statistics(self):

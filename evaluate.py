@@ -17,7 +17,6 @@ of the training split (the first 50,000 rows of data/mnist_train.csv, which
 is fetched if missing): a CSV of your own is normalized with those, not
 with its own, since the network learned on that scale.
 """
-import argparse
 import os
 import sys
 

@@ -76,7 +76,8 @@ def prepare(arrays, dtype=np.float32, train_file=mnist.TRAIN_FILE):
     if len(images) < needed:
         raise mnist.DataError(
             f"{train_file} has {len(images):,} rows; the split needs {needed:,} "
-            f"({TRAIN_SIZE:,} train, {VALIDATION_SIZE:,} validation): use MNIST's full training file")
+            f"({TRAIN_SIZE:,} train, {VALIDATION_SIZE:,} validation): "
+            "use MNIST's full training file")
     if len(images) > needed:
         print(f"warning: {train_file} has {len(images):,} rows; the split uses its first "
               f"{TRAIN_SIZE:,} (train) and its last {VALIDATION_SIZE:,} (validation), and leaves "
@@ -160,13 +161,15 @@ def parse_args(argv=None):
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                         help="floating-point type of the data and the networks (float32)")
     parser.add_argument("--data-dir", default="data",
-                        help=f"holds {mnist.TRAIN_FILE} and {mnist.TEST_FILE}, fetched if missing (data)")
+                        help=f"holds {mnist.TRAIN_FILE} and {mnist.TEST_FILE}, fetched if "
+                             "missing (data)")
     parser.add_argument("--results-dir", default="results",
                         help="receives each run's history and weights, and summary.csv (results)")
     parser.add_argument("--net", choices=[*NETWORKS, "all"], action="append",
                         help="network to train, may be repeated (bn and plain)")
     parser.add_argument("--limit", type=positive_int, default=TRAIN_SIZE,
-                        help="train on the first N training samples only, for quick runs (all 50,000)")
+                        help="train on the first N training samples only, for quick runs "
+                             "(all 50,000)")
     args = parser.parse_args(argv)
     if args.net is None:
         args.net = ["bn", "plain"]
@@ -371,7 +374,8 @@ class Progress:
 
     def on_event(self, run, event, payload):
         if event == "epoch":
-            show(f"{self.name(run):<{self.width()}} epoch {payload['epoch']:>3}/{self.args.epochs}  "
+            show(f"{self.name(run):<{self.width()}} "
+                 f"epoch {payload['epoch']:>3}/{self.args.epochs}  "
                  f"train loss {payload['train_loss']:.4f}  "
                  f"val loss {payload['val_loss']:.4f}  val acc {payload['val_accuracy']:.4f}  "
                  f"{payload['seconds']:.2f} s")
@@ -401,7 +405,8 @@ class Progress:
         an interruption waits until they are written."""
         row = {"run": results.run_name(run, self.several["lr"], self.several["scale"]),
                "network": run.kind, "seed": run.seed, "lr": run.lr, "init_scale": run.init_scale,
-               "epochs": self.args.epochs, results.EPOCHS_TO_TARGET: results.epochs_to_target(history),
+               "epochs": self.args.epochs,
+               results.EPOCHS_TO_TARGET: results.epochs_to_target(history),
                "train_seconds": sum(record["seconds"] for record in history), **outcome}
         with mnist.signals_deferred(*mnist.STOP_SIGNALS):
             try:
@@ -476,7 +481,8 @@ def sweep_table(args, rows):
             lines.append(f"{kind:<13} {lr:>7g} {scale:>6g}{statistics_part}  {target:>8}"
                          f"  {divergence:>8}  {seconds:>7.1f}")
     lines.append(f"({to_target}: mean epochs to reach {results.TARGET_ACCURACY} validation "
-                 "accuracy, or how many seeds reached it; diverged: how many seeds, earliest epoch)")
+                 "accuracy, or how many seeds reached it; diverged: how many seeds, "
+                 "earliest epoch)")
     accuracy = {}
     for row in rows:
         if row["status"] == "finished":
@@ -502,7 +508,8 @@ def rate_lines(args, rows, accuracy):
     lines = []
     for scale in args.init_scale:
         best = {}
-        lines.append(f"\nOver the learning rates{f' (scale {scale:g})' if len(args.init_scale) > 1 else ''}:")
+        scale_said = f" (scale {scale:g})" if len(args.init_scale) > 1 else ""
+        lines.append(f"\nOver the learning rates{scale_said}:")
         for kind in args.net:
             runs = {lr: [row for row in rows if (row["network"], row["lr"], row["init_scale"])
                          == (kind, lr, scale)] for lr in args.lr}
@@ -518,7 +525,8 @@ def rate_lines(args, rows, accuracy):
                 f"which every seed reached {results.TARGET_ACCURACY}: {largest(reached)}"
                 + (f"; best lr {best[kind]:g} ({means[best[kind]]:.4f})" if kind in best else ""))
         for first, second in itertools.combinations(best, 2):
-            verdict = paired_verdict(f"{first} (lr {best[first]:g})", f"{second} (lr {best[second]:g})",
+            verdict = paired_verdict(f"{first} (lr {best[first]:g})",
+                                     f"{second} (lr {best[second]:g})",
                                      accuracy[first, best[first], scale],
                                      accuracy[second, best[second], scale])
             if verdict:

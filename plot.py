@@ -292,8 +292,12 @@ def learning_rates(pyplot, points):
                    label=target == TARGETS[0])
     axes[1].set(title="Epochs to reach a validation accuracy of\n"
                       + " (solid) and ".join(f"{t:g}" for t in TARGETS) + " (dashed)",
-                xlabel="learning rate", ylabel="epochs (mean; band: min-max; 1: in the first)",
-                yscale="log")
+                xlabel="learning rate", ylabel="epochs (mean; band: min-max; 1: in the first)")
+    if any(len(line.get_xdata()) for line in axes[1].get_lines()):
+        axes[1].set_yscale("log")
+    else:
+        axes[1].text(0.5, 0.5, "no run reached them", transform=axes[1].transAxes,
+                     ha="center")
     if panels == 3:
         draw_sweep(axes[2], along(points, "init_scale", "lr", scale_lr),
                    lambda point: point["test_accuracy"])

@@ -188,14 +188,18 @@ class BatchNorm(Layer):
         dgamma = self.grads["gamma"] = (dY * x_hat).sum(axis=0)
         if not need_dX:
             return None
-        directly = s * gamma * dY                           # s dx_hat
+        # The docstring's three terms, with dx_hat = gamma dY:
+        #   directly:          s dx_hat[n]
+        #   through the mean:  -(s/N) sum_m dx_hat[m], the same (D,) for every n
+        #   through the var:   -(s/N) x_hat[n] sum_m dx_hat[m] x_hat[m]
+        directly = s * gamma * dY
         if not self.training:           # mean and var were constants
             return directly
-        # Speed: sum_m dx_hat[m] and sum_m dx_hat[m] x_hat[m] are taken from
-        # dbeta and dgamma (docstring), not summed again over the batch as
-        # dx_hat.sum(axis=0) and (dx_hat * x_hat).sum(axis=0).
-        through_mean = -(s / N) * gamma * dbeta             # (D,): the same for every n
-        through_var = x_hat * (-(s / N) * gamma * dgamma)   # (N, D)
+        # Speed: the two sums over the batch are taken from dbeta and dgamma
+        # (docstring), not summed again as dx_hat.sum(axis=0) and
+        # (dx_hat * x_hat).sum(axis=0).
+        through_mean = -(s / N) * gamma * dbeta
+        through_var = x_hat * (-(s / N) * gamma * dgamma)
         return directly + through_mean + through_var
 
 

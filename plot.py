@@ -402,7 +402,8 @@ def select(results_dir, names=None, lr=None, init_scale=None):
     rows = list({(row["network"], row["seed"], setting(row), row.get("epochs")): row
                  for row in rows}.values())
     if not rows:
-        raise results.ResultsError(f"{os.path.join(results_dir, results.SUMMARY)} lists no runs")
+        raise results.ResultsError(f"{os.path.join(results_dir, results.SUMMARY)} lists no runs: "
+                                   "run main.py first, or name the directory it wrote")
     chosen, chosen_rows = choose_setting(rows, lr, init_scale)
     return rows, describe(chosen), read_runs(results_dir, chosen_rows)
 
@@ -427,7 +428,8 @@ def draw(results_dir, names=None, lr=None, init_scale=None):
         try:
             mnist.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
         except OSError as error:
-            raise results.ResultsError(f"cannot write {path} ({error.strerror or error})") from None
+            raise results.ResultsError(f"cannot write {path} ({error.strerror or error}): the "
+                                       "figures go beside the results") from None
         finally:
             pyplot.close(figure)
         paths.append(path)
@@ -451,8 +453,7 @@ def main(argv=None):
         rows, where, runs = select(args.results_dir, lr=args.lr, init_scale=args.init_scale)
         speeds = speed_lines(sweep_points(args.results_dir, rows)) if is_sweep(rows) else []
     except results.ResultsError as error:
-        print(f"plot.py: error: {error}; run main.py first, or name the directory it wrote",
-              file=sys.stderr)
+        print(f"plot.py: error: {error}", file=sys.stderr)
         return 2
     print("Figures: " + ", ".join(paths))
     if speeds:

@@ -933,15 +933,27 @@ class PlotProgram(MainProgramCase):
 
     @needs_matplotlib
     def test_a_directory_that_cannot_be_written_is_named(self):
-        self.assertEqual(self.run_main("--net", "plain")[0], 0)
-        denied = mock.patch.object(mnist, "atomic_write",
-                                   side_effect=PermissionError(13, "Permission denied"))
-        with denied:
-            status, _, err = self.plot(self.path("results"))
+        read_only = self.path("read-only")
+        real = mount_tmpfs(self, read_only, "4m")
+        self.assertEqual(self.run_main("--net", "plain", "--results-dir", read_only)[0], 0)
+        if real:
+            subprocess.run(["mount", "-o", "remount,ro", read_only], check=True)
+            status, _, err = self.plot(read_only)
+        else:                                  # stand-in: the write is refused
+            with mock.patch.object(mnist, "atomic_write",
+                                   side_effect=OSError(30, "Read-only file system")):
+                status, _, err = self.plot(read_only)
         self.assertEqual(status, 2)
-        self.assertEqual(err, f"plot.py: error: cannot write {self.path('results/learning_curves.png')} "
-                              "(Permission denied); run main.py first, or name the directory it "
-                              "wrote\n")
+        self.assertEqual(err, f"plot.py: error: cannot write {read_only}/learning_curves.png "
+                              "(Read-only file system): the figures go beside the results\n")
+
+    def test_a_directory_without_results_is_named(self):
+        os.makedirs(self.path("empty"))
+        status, _, err = self.plot(self.path("empty"))
+        self.assertEqual(status, 2)
+        if MATPLOTLIB:
+            self.assertEqual(err, f"plot.py: error: {self.path('empty/summary.csv')} lists no "
+                                  "runs: run main.py first, or name the directory it wrote\n")
 
     @needs_matplotlib
     def test_one_epoch_is_drawn_as_points(self):

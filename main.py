@@ -259,7 +259,6 @@ def shift(network, images):
                                    *np.percentile(inputs, PERCENTILES)]))
 
 
-
 # ---------------------------------------------------------------- reporting
 
 class Stopped(BaseException):

@@ -163,4 +163,7 @@ def shared_mistakes(evaluations):
 
 
 if __name__ == "__main__":
-    sys.exit(main_evaluate())
+    try:
+        sys.exit(main_evaluate())
+    except BrokenPipeError:          # evaluate.py | head: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

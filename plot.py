@@ -14,6 +14,7 @@ itself at the end of a run when matplotlib is installed. matplotlib is
 optional (pip install matplotlib): training and the tests never need it.
 """
 import argparse
+import collections
 import importlib.util
 import math
 import os
@@ -390,10 +391,14 @@ def is_sweep(rows):
     return len({setting(row) for row in rows if setting(row)[0] is not None}) > 1
 
 
+Selection = collections.namedtuple("Selection", "rows where runs points")
+
+
 def select(results_dir, names=None, lr=None, init_scale=None):
-    """The summary rows of results_dir (of the runs named, if names are
-    given), and, for the learning curves, the setting chosen in words and
-    its finished runs (see read_runs)."""
+    """What the figures of results_dir show (of the runs named, if names are
+    given): the summary's rows; for the learning curves, the setting chosen
+    in words and its finished runs (see read_runs); and, if the rows are a
+    sweep over rates or scales, its points (see sweep_points)."""
     rows = results.read_summary(results_dir)
     if names is not None:
         rows = [row for row in rows if row["run"] in names]
@@ -405,23 +410,27 @@ def select(results_dir, names=None, lr=None, init_scale=None):
         raise results.ResultsError(f"{os.path.join(results_dir, results.SUMMARY)} lists no runs: "
                                    "run main.py first, or name the directory it wrote")
     chosen, chosen_rows = choose_setting(rows, lr, init_scale)
-    return rows, describe(chosen), read_runs(results_dir, chosen_rows)
+    points = sweep_points(results_dir, rows) if is_sweep(rows) else []
+    return Selection(rows, describe(chosen), read_runs(results_dir, chosen_rows), points)
 
 
 def draw(results_dir, names=None, lr=None, init_scale=None):
-    """Draw the figures from the results in results_dir (see select);
-    returns their paths."""
+    """Draw the figures of the results in results_dir (see select); returns
+    their paths."""
+    return draw_selected(results_dir, select(results_dir, names, lr, init_scale))
+
+
+def draw_selected(results_dir, selection):
+    """Draw the figures of a Selection into results_dir; returns their paths."""
     import matplotlib
     matplotlib.use("Agg")                   # files only, no window
     from matplotlib import pyplot
-    rows, where, runs = select(results_dir, names, lr, init_scale)
-    figures = []
+    runs, where, figures = selection.runs, selection.where, []
     if runs:
         figures += [("learning_curves.png", learning_curves(pyplot, runs, where)),
                     ("covariate_shift.png", covariate_shift(pyplot, runs, where))]
-    if is_sweep(rows):
-        figures.append(("learning_rates.png",
-                        learning_rates(pyplot, sweep_points(results_dir, rows))))
+    if selection.points:
+        figures.append(("learning_rates.png", learning_rates(pyplot, selection.points)))
     paths = []
     for name, figure in figures:
         path = os.path.join(results_dir, name)
@@ -449,24 +458,26 @@ def main(argv=None):
         print(f"plot.py: error: {HINT}", file=sys.stderr)
         return 2
     try:
-        paths = draw(args.results_dir, lr=args.lr, init_scale=args.init_scale)
-        rows, where, runs = select(args.results_dir, lr=args.lr, init_scale=args.init_scale)
-        speeds = speed_lines(sweep_points(args.results_dir, rows)) if is_sweep(rows) else []
+        selection = select(args.results_dir, lr=args.lr, init_scale=args.init_scale)
+        paths = draw_selected(args.results_dir, selection)
     except results.ResultsError as error:
         print(f"plot.py: error: {error}", file=sys.stderr)
         return 2
     print("Figures: " + ", ".join(paths))
-    if speeds:
+    if selection.points:
         print("Epochs to reach a validation accuracy, mean over the seeds that reached it "
               "(how many of the seeds did):")
-        for line in speeds:
+        for line in speed_lines(selection.points):
             print("  " + line)
-    if runs:
-        print(f"Covariate shift at the second ReLU's input ({where}; means over seeds):")
-        for line in drift(runs):
+    if selection.runs:
+        print(f"Covariate shift at the second ReLU's input ({selection.where}; means over seeds):")
+        for line in drift(selection.runs):
             print("  " + line)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:          # plot.py | head: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

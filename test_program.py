@@ -961,8 +961,8 @@ class PlotProgram(MainProgramCase):
         import matplotlib
         matplotlib.use("Agg")
         from matplotlib import pyplot
-        _, where, runs = plot.select(self.path("results"))
-        figure = plot.learning_curves(pyplot, runs, where)
+        selection = plot.select(self.path("results"))
+        figure = plot.learning_curves(pyplot, selection.runs, selection.where)
         lines = [line for axes in figure.axes for line in axes.get_lines()]
         self.assertTrue(lines)
         for line in lines:

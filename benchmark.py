@@ -44,6 +44,8 @@ import numpy as np
 
 import main
 import mnist
+import options
+import report
 import sweep
 
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -161,7 +163,7 @@ def train_torch(run, splits, settings, on_epoch):
 
 
 def time_torch(kind, epochs, data_dir):
-    settings = main.parse_args(["--epochs", str(epochs)])
+    settings = options.parse_args(["--epochs", str(epochs)], main.NETWORKS, main.TRAIN_SIZE)
     history = train_torch(sweep.Run(kind, 0, 1e-3, 1.0), load_splits(data_dir), settings,
                           lambda record: None)
     return [record["seconds"] for record in history["history"]]
@@ -285,7 +287,7 @@ def compare_accuracy(argv):
     """`benchmark.py accuracy [main.py's options]`: train every network from
     every seed (as main.py would, --seeds and --jobs included) with NumPy,
     then with PyTorch, and print their test accuracies side by side."""
-    settings = main.parse_args(argv)
+    settings = options.parse_args(argv, main.NETWORKS, main.TRAIN_SIZE)
     torch = torch_version()
     if torch is None:
         sys.exit("benchmark.py: error: the comparison needs PyTorch, which this Python cannot "
@@ -310,13 +312,13 @@ def compare_accuracy(argv):
         ours, theirs = accuracy.get(("NumPy", run)), accuracy.get(("PyTorch", run))
         if ours is not None and theirs is not None:
             print(f"{run.kind:<13} {run.seed:>4}  {ours:.4f}  {theirs:>7.4f}  {theirs - ours:+.4f}")
-    print(f"\n{'test accuracy':<13} {'':>13}{main.STATISTICS_HEADER}")
+    print(f"\n{'test accuracy':<13} {'':>13}{report.STATISTICS_HEADER}")
     for kind in settings.net:
         for framework in ("NumPy", "PyTorch"):
             values = [accuracy[framework, run] for run in runs
                       if run.kind == kind and (framework, run) in accuracy]
             if values:
-                print(f"{kind:<13} {framework:<13}{main.statistics_line(values)}")
+                print(f"{kind:<13} {framework:<13}{report.statistics_line(values)}")
 
 
 def main_benchmark(argv=None):
@@ -335,9 +337,9 @@ def speed(argv):
     """`benchmark.py [--epochs N] [--repeats N]`: the speed tables."""
     parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=main.positive_int, default=5,
+    parser.add_argument("--epochs", type=options.positive_int, default=5,
                         help="epochs per measurement; the first is left out of the median")
-    parser.add_argument("--repeats", type=main.positive_int, default=2,
+    parser.add_argument("--repeats", type=options.positive_int, default=2,
                         help="rounds of measurements, each in its own processes")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--worker", choices=["numpy", "floor", "parts", "pytorch", "loading"],

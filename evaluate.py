@@ -25,6 +25,7 @@ import numpy as np
 import main
 import mnist
 import network
+import options
 import plot
 
 DIGITS = 10
@@ -98,7 +99,7 @@ def report(evaluation, dtype, where):
 
 
 def parse_args(argv):
-    parser = main.OneLineParser(
+    parser = options.OneLineParser(
         prog="evaluate.py",
         description="Accuracy, accuracy per digit and confusion matrix of networks saved by "
                     "main.py, on MNIST's test split or a CSV of your own; with matplotlib, a "

@@ -24,7 +24,9 @@ import numpy as np
 import main
 import mnist
 import network
+import options
 import plot
+import report
 import results
 import sweep
 from test_data import TempDir, csv_bytes, random_mnist
@@ -38,6 +40,7 @@ MAIN_IN_A_PROCESS = """
 import os, signal, sys
 sys.path.insert(0, os.environ.get("HELPERS", "."))
 import main
+import report
 signal.signal(signal.SIGINT, signal.default_int_handler)
 main.TRAIN_SIZE, main.VALIDATION_SIZE = 40, 20
 {patch}
@@ -151,15 +154,15 @@ class MainProgram(MainProgramCase):
 
     def test_bad_options_are_usage_errors_before_any_data_is_read(self):
         with mock.patch.object(mnist, "load", side_effect=AssertionError("data was read")):
-            for options in (["--epochs", "0"], ["--epochs", "2.5"], ["--batch-size", "-1"],
+            for given in (["--epochs", "0"], ["--epochs", "2.5"], ["--batch-size", "-1"],
                             ["--limit", "x"], ["--lr", "nan"], ["--lr", "inf"], ["--lr", "-1e-3"],
                             ["--lr", "0"], ["--batch-size", "41"], ["--limit", "10", "--batch-size", "11"],
                             ["--net", "resnet"], ["--dtype", "float16"], ["--batch-size", "1"],
                             ["--seed", "-1"], ["--limit", "1"]):
-                status, out, err = self.run_main(*options)
-                self.assertEqual(status, 2, options)
-                self.assertIn("error:", err, options)
-                self.assertEqual(err.count("\n"), 1, options)
+                status, out, err = self.run_main(*given)
+                self.assertEqual(status, 2, given)
+                self.assertIn("error:", err, given)
+                self.assertEqual(err.count("\n"), 1, given)
                 self.assertNotIn("Traceback", err)
         self.assertEqual(self.results(), [])
 
@@ -238,7 +241,8 @@ class CovariateShiftProbe(unittest.TestCase):
         X = rng.standard_normal((40, 784)).astype(np.float32)
         y = rng.integers(0, 10, 40)
         splits = {"train": (X[:30], y[:30]), "validation": (X[30:], y[30:]), "test": (X[30:], y[30:])}
-        settings = main.parse_args(["--epochs", "2", "--batch-size", "8", "--limit", "30"])
+        settings = options.parse_args(["--epochs", "2", "--batch-size", "8", "--limit", "30"],
+                                      main.NETWORKS, main.TRAIN_SIZE)
         for kind in ("bn", "plain"):
             recorded = main.train_run(sweep.Run(kind, 3, 1e-3, 1.0), splits, settings,
                                       lambda record: None)
@@ -255,18 +259,22 @@ class CovariateShiftProbe(unittest.TestCase):
 
 class SeveralSeeds(MainProgramCase):
     def test_seeds_and_jobs_options(self):
-        for options, seeds in ((["--seeds", "3"], [0, 1, 2]), (["--seeds", "4", "2", "4"], [4, 2]),
+        def parse(given):
+            return options.parse_args(given + ["--batch-size", "8"], main.NETWORKS,
+                                      main.TRAIN_SIZE)
+
+        for given, seeds in ((["--seeds", "3"], [0, 1, 2]), (["--seeds", "4", "2", "4"], [4, 2]),
                                (["--seed", "7"], [7]), ([], [0])):
-            self.assertEqual(main.parse_args(options + ["--batch-size", "8"]).seeds, seeds, options)
+            self.assertEqual(parse(given).seeds, seeds, given)
         cores = sweep.available_cores()
-        for options, jobs in (([], 1), (["--seeds", "5", "--net", "all"], min(cores, 15)),
+        for given, jobs in (([], 1), (["--seeds", "5", "--net", "all"], min(cores, 15)),
                               (["--seeds", "2", "--net", "plain", "--jobs", "8"], 2)):
-            self.assertEqual(main.parse_args(options + ["--batch-size", "8"]).jobs, jobs, options)
-        for options in (["--seeds", "0"], ["--seed", "1", "--seeds", "2"], ["--seeds"],
+            self.assertEqual(parse(given).jobs, jobs, given)
+        for given in (["--seeds", "0"], ["--seed", "1", "--seeds", "2"], ["--seeds"],
                         ["--jobs", "0"], ["--seeds", "-1"]):
-            status, _, err = self.run_main(*options)
-            self.assertEqual(status, 2, options)
-            self.assertEqual(err.count("\n"), 1, options)
+            status, _, err = self.run_main(*given)
+            self.assertEqual(status, 2, given)
+            self.assertEqual(err.count("\n"), 1, given)
 
     def test_summary_over_seeds_and_files_per_run(self):
         status, out, err = self.run_main("--seeds", "3", "--net", "plain", "--net", "bn",
@@ -311,10 +319,10 @@ class SeveralSeeds(MainProgramCase):
                                      # above the spread on average, but not on every seed:
                                      ([0.02, 0.02, -0.001], "a higher on 2 of 3 seeds; "
                                       "seeds' spread 0.0104: within noise")):
-            line = main.paired_verdict("a", "b", *rows(differences))
+            line = report.paired_verdict("a", "b", *rows(differences))
             self.assertTrue(line.startswith(f"a - b: {statistics.mean(differences):+.4f} on average"))
             self.assertTrue(line.endswith(verdict), line)
-        self.assertIsNone(main.paired_verdict("a", "b", *rows([0.01], base=[0.9])))
+        self.assertIsNone(report.paired_verdict("a", "b", *rows([0.01], base=[0.9])))
 
     def weights(self, results):
         arrays = {}
@@ -348,12 +356,12 @@ class SeveralSeeds(MainProgramCase):
 
     def test_ctrl_c_stops_every_worker_and_keeps_finished_runs(self):
         patch = """
-on_event = main.Progress.on_event
+on_event = report.Progress.on_event
 def on_event_then_ctrl_c(self, run, event, payload):
     on_event(self, run, event, payload)
     if event == "done":
         os.killpg(0, signal.SIGINT)          # as the terminal does: the whole group
-main.Progress.on_event = on_event_then_ctrl_c
+report.Progress.on_event = on_event_then_ctrl_c
 """
         status, out, err = self.main_process("--seeds", "3", "--net", "bn", "--net", "plain",
                                              "--jobs", "2", patch=patch)
@@ -425,11 +433,11 @@ results.write_rows = write_rows_then_signal
 
     def test_sigterm_stops_the_workers_and_saves_nothing_unfinished(self):
         patch = """
-on_event = main.Progress.on_event
+on_event = report.Progress.on_event
 def on_event_then_sigterm(self, run, event, payload):
     on_event(self, run, event, payload)
     os.kill(os.getpid(), signal.SIGTERM)     # at the first event: an epoch's line
-main.Progress.on_event = on_event_then_sigterm
+report.Progress.on_event = on_event_then_sigterm
 """
         status, out, err = self.main_process("--seeds", "2", "--jobs", "2", patch=patch)
         self.assertEqual(status, 143, err)
@@ -530,13 +538,13 @@ class Sweeps(MainProgramCase):
 
     def test_bad_rates_scales_and_directories_are_usage_errors(self):
         with mock.patch.object(mnist, "load", side_effect=AssertionError("data was read")):
-            for options in (["--lr", "0"], ["--lr", "-1"], ["--lr", "nan"], ["--lr", "inf"],
+            for given in (["--lr", "0"], ["--lr", "-1"], ["--lr", "nan"], ["--lr", "inf"],
                             ["--init-scale", "0"], ["--init-scale", "-2"],
                             ["--lr", "0.1", "0.01", "0.1"], ["--init-scale", "2", "2"],
                             ["--results-dir", ""], ["--data-dir", " "]):
-                status, out, err = self.run_main(*options)
-                self.assertEqual(status, 2, options)
-                self.assertEqual(err.count("\n"), 1, options)
+                status, out, err = self.run_main(*given)
+                self.assertEqual(status, 2, given)
+                self.assertEqual(err.count("\n"), 1, given)
                 self.assertTrue(err.startswith("main.py: error: "), err)
         status, _, err = self.run_main("--lr", "0.1", "0.1")
         self.assertIn("--lr 0.1 is given twice", err)
@@ -640,12 +648,12 @@ class WorkerFaults(MainProgramCase):
         patch = """
 import faults
 main.train_run = faults.killed_after_one_epoch
-on_event = main.Progress.on_event
+on_event = report.Progress.on_event
 def on_event_marking_losses(self, run, event, payload):
     on_event(self, run, event, payload)
     if event == "lost":
         open(os.environ["LOST_MARKER"], "w").close()
-main.Progress.on_event = on_event_marking_losses
+report.Progress.on_event = on_event_marking_losses
 """
         for number, name in ((signal.SIGKILL, "SIGKILL"), (signal.SIGTERM, "SIGTERM")):
             shutil.rmtree(self.path("results"), ignore_errors=True)
@@ -677,11 +685,11 @@ main.Progress.on_event = on_event_marking_losses
         # The first Ctrl-C at the first epoch; more while the workers are
         # being stopped, and (second case) while their data is removed.
         at_the_first_epoch = """
-on_event = main.Progress.on_event
+on_event = report.Progress.on_event
 def on_event_then_ctrl_c(self, run, event, payload):
     on_event(self, run, event, payload)
     os.kill(os.getpid(), signal.SIGINT)
-main.Progress.on_event = on_event_then_ctrl_c
+report.Progress.on_event = on_event_then_ctrl_c
 stop = sweep.Workers.stop
 def stop_under_fire(self):
     os.kill(os.getpid(), signal.SIGINT)
@@ -712,11 +720,11 @@ sweep.share, sweep.shutil.rmtree = share_then_ctrl_c, rmtree_under_fire
     def test_workers_do_not_outlive_main_py(self):
         # main_process fails if any process of main.py's group is left.
         patch = """
-on_event = main.Progress.on_event
+on_event = report.Progress.on_event
 def on_event_then_{name}(self, run, event, payload):
     on_event(self, run, event, payload)
     os.{kill}
-main.Progress.on_event = on_event_then_{name}
+report.Progress.on_event = on_event_then_{name}
 """
         status, out, err = self.main_process("--seeds", "2", "--jobs", "2", patch=patch.format(
             name="sigkill", kill="kill(os.getpid(), signal.SIGKILL)"))
@@ -808,12 +816,12 @@ class SummaryAndFiles(MainProgramCase):
         # The results directory turns read-only after the first saved run,
         # or (second case) its file system fills up.
         remount = """
-save = main.Progress.save
+save = report.Progress.save
 def save_then_remount(self, *args, **kwargs):
     save(self, *args, **kwargs)
     import subprocess
     subprocess.run(["mount", "-o", "remount,ro", self.args.results_dir], check=True)
-main.Progress.save = save_then_remount
+report.Progress.save = save_then_remount
 """
         for reason, size, patch in (("Read-only file system", "4m", remount),
                                     ("No space left on device", "1300k", "")):

@@ -1,0 +1,114 @@
+"""main.py's command line: its options, checked, with one-line errors.
+
+parse_args(argv, networks, train_size) returns the options as an
+argparse.Namespace, with --net, --seeds and --jobs resolved to lists and a
+number: main.py reads them as the settings of its runs.
+"""
+import argparse
+import math
+
+import mnist
+import sweep
+
+
+def checked(convert, is_valid, description):
+    """An argparse type: convert(text), refused unless is_valid(value)."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not is_valid(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {description}")
+        return value
+    return parse
+
+
+positive_int = checked(int, lambda value: value > 0, "a positive integer")
+non_negative_int = checked(int, lambda value: value >= 0, "a non-negative integer")
+positive_float = checked(float, lambda value: math.isfinite(value) and value > 0,
+                         "a positive finite number")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line, not argparse's usage block and then the error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_args(argv, networks, train_size):
+    """main.py's options from argv (a list of strings; None: sys.argv[1:]).
+    networks is main.NETWORKS ({name: description}), train_size
+    main.TRAIN_SIZE: --limit's default and largest value."""
+    parser = OneLineParser(
+        prog="main.py",
+        description="Train fully connected networks, with and without BatchNorm, on MNIST.",
+        epilog="networks: " + "; ".join(f"{k}: {v}" for k, v in networks.items())
+               + ". Exit status: 0 every run finished; 1 some runs diverged or were lost with "
+                 "their worker process, and the others finished; 2 a usage, data or write "
+                 "error; 130, 143, 129 stopped by Ctrl-C, SIGTERM, SIGHUP.")
+    parser.add_argument("--epochs", type=positive_int, default=50, help="epochs per network (50)")
+    parser.add_argument("--lr", type=positive_float, nargs="+", default=[1e-3], metavar="RATE",
+                        help="SGD learning rate; several rates train every network at each (1e-3)")
+    parser.add_argument("--batch-size", type=positive_int, default=128, help="minibatch size (128)")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=non_negative_int, default=0,
+                       help="seeds initialization and shuffling: same seed, same result (0)")
+    seeds.add_argument("--seeds", type=non_negative_int, nargs="+", metavar="N",
+                       help="train every network from several seeds: one number K means "
+                            "seeds 0 to K-1, several numbers are the seeds themselves")
+    parser.add_argument("--init-scale", type=positive_float, nargs="+", default=[1.0],
+                        metavar="K", help="multiply every Linear layer's initial (He) weights "
+                                          "by K; several values train at each (1)")
+    parser.add_argument("--jobs", type=positive_int,
+                        help="runs trained at once, each in its own process (the number of "
+                             "cores when several seeds, rates or scales are given; else 1)")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                        help="floating-point type of the data and the networks (float32)")
+    parser.add_argument("--data-dir", default="data",
+                        help=f"holds {mnist.TRAIN_FILE} and {mnist.TEST_FILE}, fetched if "
+                             "missing (data)")
+    parser.add_argument("--results-dir", default="results",
+                        help="receives each run's history and weights, and summary.csv (results)")
+    parser.add_argument("--net", choices=[*networks, "all"], action="append",
+                        help="network to train, may be repeated (bn and plain)")
+    parser.add_argument("--limit", type=positive_int, default=train_size,
+                        help="train on the first N training samples only, for quick runs "
+                             "(all 50,000)")
+    args = parser.parse_args(argv)
+    if args.net is None:
+        args.net = ["bn", "plain"]
+    elif "all" in args.net:
+        args.net = list(networks)
+    args.net = list(dict.fromkeys(args.net))
+    if args.seeds is None:
+        args.seeds = [args.seed]
+    elif len(args.seeds) == 1:
+        if args.seeds[0] == 0:
+            parser.error("--seeds 0 trains nothing: give a count of seeds, or the seeds")
+        args.seeds = list(range(args.seeds[0]))
+    else:
+        args.seeds = list(dict.fromkeys(args.seeds))
+    for option, values in (("--lr", args.lr), ("--init-scale", args.init_scale)):
+        repeated = [f"{value:g}" for value in values if values.count(value) > 1]
+        if repeated:
+            parser.error(f"{option} {repeated[0]} is given twice: give each value once")
+    for option, directory in (("--data-dir", args.data_dir), ("--results-dir", args.results_dir)):
+        if not directory.strip():
+            parser.error(f"{option} is empty: name a directory")
+    runs = len(args.seeds) * len(args.lr) * len(args.init_scale)
+    if args.jobs is None:
+        # One seed, rate and scale: the original experiment, one network
+        # after the other, each timed alone. A sweep: one run per core,
+        # measured faster (README).
+        args.jobs = 1 if runs == 1 else sweep.available_cores()
+    args.jobs = min(args.jobs, runs * len(args.net))
+    if not 2 <= args.limit <= train_size:
+        parser.error(f"--limit must be from 2 to {train_size}, the size of the train split")
+    if args.batch_size > args.limit:
+        parser.error(f"--batch-size {args.batch_size} is larger than the training set "
+                     f"({args.limit} samples)")
+    if args.batch_size < 2 and any(net != "plain" for net in args.net):
+        parser.error("--batch-size must be at least 2 for networks with BatchNorm")
+    return args

@@ -1,0 +1,285 @@
+"""What main.py shows and saves as its runs train: a line per epoch, each
+run's files as it ends, and the closing table of test accuracies (over
+seeds: mean, standard deviation, min and max), with the paired verdicts of
+a sweep and, over several learning rates, each network's largest and best.
+"""
+import itertools
+import os
+import statistics
+import sys
+import tempfile
+
+import mnist
+import plot
+import results
+
+
+def show(text=""):
+    """print(text). If standard output is closed (main.py | head -1),
+    training goes on silently and its results are still saved."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Everything printed from now on, Python's last flush included, is dropped.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def check_writable(directory):
+    """Fail now, not after minutes of training, if results can't be written."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise mnist.DataError(f"cannot write results to {directory}/ ({error.strerror}); "
+                              "choose another with --results-dir") from None
+
+
+STATISTICS_HEADER = "  seeds    mean     std     min     max"
+
+
+def statistics_line(values):
+    """The columns of STATISTICS_HEADER for values, one per seed (the
+    standard deviation is the sample's, with n - 1)."""
+    std = f"{statistics.stdev(values):.4f}" if len(values) > 1 else "-"
+    return (f"  {len(values):>5}  {statistics.mean(values):.4f}  {std:>6}  "
+            f"{min(values):.4f}  {max(values):.4f}")
+
+
+def paired_verdict(first, second, first_accuracy, second_accuracy):
+    """Compare two sets of runs seed by seed: first_accuracy and
+    second_accuracy are {seed: test accuracy}. A difference counts only if
+    it has the same sign on every seed and its mean exceeds the spread of
+    the seeds (the larger standard deviation of the two sets' accuracies);
+    otherwise it is within noise. None if fewer than 2 seeds are shared."""
+    seeds = [seed for seed in first_accuracy if seed in second_accuracy]
+    if len(seeds) < 2:
+        return None
+    differences = [first_accuracy[seed] - second_accuracy[seed] for seed in seeds]
+    mean = statistics.mean(differences)
+    spread = max(statistics.stdev([accuracy[seed] for seed in seeds])
+                 for accuracy in (first_accuracy, second_accuracy))
+    higher = sum(difference > 0 for difference in differences)
+    if abs(mean) > spread and higher in (0, len(seeds)):
+        verdict = f"{first if mean > 0 else second} is better"
+    else:
+        verdict = "within noise"
+    return (f"{first} - {second}: {mean:+.4f} on average ({min(differences):+.4f} to "
+            f"{max(differences):+.4f}), {first} higher on {higher} of {len(seeds)} seeds; "
+            f"seeds' spread {spread:.4f}: {verdict}")
+
+
+class RunNotSaved(Exception):
+    """A run's files could not be written (disk full, directory read-only)."""
+
+
+class Progress:
+    """What main.py shows and keeps as runs train and end: on_event, given
+    to sweep.execute, prints each epoch's line and saves each run that
+    finishes or diverges; close() prints the table of this invocation."""
+
+    def __init__(self, args, runs, history_fields):
+        self.args, self.runs, self.history_fields = args, runs, history_fields
+        self.several = {"seed": len(args.seeds) > 1, "lr": len(args.lr) > 1,
+                        "scale": len(args.init_scale) > 1}
+        self.sweep = any(self.several.values())
+        self.saved = {}              # run: its row of summary.csv
+        self.lost = []
+
+    def name(self, run):
+        """The run in words, with what varies in this sweep: "bn seed 2 lr 0.1"."""
+        parts = [run.kind]
+        for key, value in (("seed", run.seed), ("lr", run.lr), ("scale", run.init_scale)):
+            if self.several[key]:
+                parts.append(f"{key} {value:g}")
+        return " ".join(parts)
+
+    def on_event(self, run, event, payload):
+        if event == "epoch":
+            show(f"{self.name(run):<{self.width()}} "
+                 f"epoch {payload['epoch']:>3}/{self.args.epochs}  "
+                 f"train loss {payload['train_loss']:.4f}  "
+                 f"val loss {payload['val_loss']:.4f}  val acc {payload['val_accuracy']:.4f}  "
+                 f"{payload['seconds']:.2f} s")
+        elif event == "done":
+            last = payload["history"][-1]
+            self.save(run, payload["history"], payload["weights"], status="finished",
+                      test_accuracy=payload["test_accuracy"], val_accuracy=last["val_accuracy"],
+                      val_loss=last["val_loss"])
+        elif event == "diverged":
+            self.save(run, payload.history, None, status="diverged",
+                      diverged_epoch=payload.epoch, diverged_batch=payload.batch)
+            show(f"{self.name(run):<{self.width()}} diverged: {payload}")
+            if not self.sweep:
+                print(f"main.py: error: {self.name(run)} diverged: {payload}; its history until "
+                      f"then is saved, no weights. Try a smaller --lr (this run used {run.lr:g})",
+                      file=sys.stderr, flush=True)
+        else:
+            self.lost.append(run)
+            print(f"main.py: error: {self.name(run)}: {payload}; nothing of it was saved",
+                  file=sys.stderr, flush=True)
+
+    def width(self):
+        return max(13, *(len(self.name(run)) for run in self.runs))
+
+    def save(self, run, history, weights, **outcome):
+        """Save a run's files and its row of summary.csv, all or nothing:
+        an interruption waits until they are written."""
+        row = {"run": results.run_name(run, self.several["lr"], self.several["scale"]),
+               "network": run.kind, "seed": run.seed, "lr": run.lr, "init_scale": run.init_scale,
+               "epochs": self.args.epochs,
+               results.EPOCHS_TO_TARGET: results.epochs_to_target(history),
+               "train_seconds": sum(record["seconds"] for record in history), **outcome}
+        with mnist.signals_deferred(*mnist.STOP_SIGNALS):
+            try:
+                results.save(self.args.results_dir, row, self.history_fields, history, weights)
+            except OSError as error:
+                raise RunNotSaved(f"cannot save {self.name(run)} in {self.args.results_dir}/ "
+                                  f"({error.strerror or error})") from None
+            self.saved[run] = row
+
+    def finished(self):
+        return {run: row for run, row in self.saved.items() if row["status"] == "finished"}
+
+    def close(self):
+        """Print the table of the runs saved by this invocation."""
+        if not self.saved:
+            return
+        if not self.sweep:
+            show(f"\n{'network':<13}  test accuracy  train seconds")
+            for row in self.saved.values():
+                accuracy = (f"{row['test_accuracy']:>13.4f}" if row["status"] == "finished"
+                            else f"{'diverged':>13}")
+                show(f"{row['network']:<13}  {accuracy}  {row['train_seconds']:>13.1f}")
+            return
+        for line in sweep_table(self.args, self.saved.values()):
+            show(line)
+
+    def finish(self):
+        """After every run: print the table, draw the figures of the runs
+        that finished; returns the exit status, 1 if some run diverged or
+        was lost, else 0."""
+        self.close()
+        if self.finished():
+            draw_figures(self.args.results_dir, [row["run"] for row in self.saved.values()])
+        if len(self.saved) < len(self.runs) or len(self.finished()) < len(self.saved):
+            return 1
+        show(f"\nHistories and weights are in {self.args.results_dir}/.")
+        return 0
+
+    def ended(self, how, status, error=False):
+        """Report a run of main.py stopped early, by a signal (how: in
+        words) or an error (how: "error: ..."); returns the exit status."""
+        self.close()
+        unfinished = ", ".join(self.name(run) for run in self.runs
+                               if run not in self.saved and run not in self.lost)
+        message = f"main.py: {how}"
+        if unfinished and error:
+            message += f"; nothing of {unfinished} was saved"
+        elif unfinished:
+            message += (f" before {unfinished} finished; nothing of "
+                        f"{'them' if ',' in unfinished else 'it'} was saved")
+        if self.saved:
+            message += (f" (results of {', '.join(map(self.name, self.saved))} "
+                        f"are in {self.args.results_dir}/)")
+        print(message, file=sys.stderr)
+        return status
+
+
+def sweep_table(args, rows):
+    """The closing lines of a sweep: for each network, learning rate and
+    weight scale, the test accuracy over seeds, the epochs to reach the
+    original project's 0.94, and divergences; then the paired verdicts."""
+    rows = list(rows)
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["lr"], row["init_scale"]), []).append(row)
+    to_target = f"to {results.TARGET_ACCURACY}"
+    lines = [f"\n{'test accuracy':<13} {'lr':>7} {'scale':>6}{STATISTICS_HEADER}  {to_target:>8}"
+             f"  diverged  train s"]
+    for kind in args.net:
+        for (lr, scale), group in sorted(groups.items()):
+            runs = [row for row in group if row["network"] == kind]
+            if not runs:
+                continue
+            finished = [row["test_accuracy"] for row in runs if row["status"] == "finished"]
+            diverged = [row["diverged_epoch"] for row in runs if row["status"] == "diverged"]
+            reached = [row[results.EPOCHS_TO_TARGET] for row in runs
+                       if row[results.EPOCHS_TO_TARGET] is not None]
+            statistics_part = (statistics_line(finished) if finished
+                               else f"  {0:>5}  {'-':>6}  {'-':>6}  {'-':>6}  {'-':>6}")
+            target = f"{statistics.mean(reached):.1f}" if len(reached) == len(runs) else (
+                f"{len(reached)} of {len(runs)}")
+            divergence = f"{len(diverged)} (ep {min(diverged)})" if diverged else "-"
+            seconds = statistics.mean(row["train_seconds"] for row in runs)
+            lines.append(f"{kind:<13} {lr:>7g} {scale:>6g}{statistics_part}  {target:>8}"
+                         f"  {divergence:>8}  {seconds:>7.1f}")
+    lines.append(f"({to_target}: mean epochs to reach {results.TARGET_ACCURACY} validation "
+                 "accuracy, or how many seeds reached it; diverged: how many seeds, "
+                 "earliest epoch)")
+    accuracy = {}
+    for row in rows:
+        if row["status"] == "finished":
+            accuracy.setdefault((row["network"], row["lr"], row["init_scale"]), {})[row["seed"]] = \
+                row["test_accuracy"]
+    for (lr, scale) in sorted(groups):
+        where = f"lr {lr:g}, scale {scale:g}: " if len(groups) > 1 else ""
+        for first, second in itertools.combinations(args.net, 2):
+            verdict = paired_verdict(first, second, accuracy.get((first, lr, scale), {}),
+                                     accuracy.get((second, lr, scale), {}))
+            if verdict:
+                lines.append(where + verdict)
+    if len(args.lr) > 1:
+        lines += rate_lines(args, rows, accuracy)
+    return lines
+
+
+def rate_lines(args, rows, accuracy):
+    """Over the learning rates, for each weight scale: the largest rate at
+    which no seed diverged, and at which every seed reached the target; each
+    network's best rate (the highest mean test accuracy, every seed
+    finished); and the paired verdicts at each network's best rate."""
+    lines = []
+    for scale in args.init_scale:
+        best = {}
+        scale_said = f" (scale {scale:g})" if len(args.init_scale) > 1 else ""
+        lines.append(f"\nOver the learning rates{scale_said}:")
+        for kind in args.net:
+            runs = {lr: [row for row in rows if (row["network"], row["lr"], row["init_scale"])
+                         == (kind, lr, scale)] for lr in args.lr}
+            survived = [lr for lr, group in runs.items()
+                        if group and all(row["status"] == "finished" for row in group)]
+            reached = [lr for lr, group in runs.items() if group and all(
+                row[results.EPOCHS_TO_TARGET] is not None for row in group)]
+            means = {lr: statistics.mean(accuracy[kind, lr, scale].values()) for lr in survived}
+            if means:
+                best[kind] = max(means, key=means.get)
+            lines.append(
+                f"  {kind:<13} largest lr at which no seed diverged: {largest(survived)}; at "
+                f"which every seed reached {results.TARGET_ACCURACY}: {largest(reached)}"
+                + (f"; best lr {best[kind]:g} ({means[best[kind]]:.4f})" if kind in best else ""))
+        for first, second in itertools.combinations(best, 2):
+            verdict = paired_verdict(f"{first} (lr {best[first]:g})",
+                                     f"{second} (lr {best[second]:g})",
+                                     accuracy[first, best[first], scale],
+                                     accuracy[second, best[second], scale])
+            if verdict:
+                lines.append("  at each one's best rate: " + verdict)
+    return lines
+
+
+def largest(rates):
+    return f"{max(rates):g}" if rates else "none"
+
+
+def draw_figures(results_dir, names):
+    """The figures of the runs just saved, as PNGs in results_dir, if
+    matplotlib is installed; else a line that says how to get them."""
+    if not plot.available():
+        show(plot.HINT)
+        return
+    try:
+        show("Figures: " + ", ".join(plot.draw(results_dir, names)))
+    except Exception as error:           # the results are saved: say so, and go on
+        print(f"main.py: warning: the figures could not be drawn ({type(error).__name__}: "
+              f"{error}); the results are saved", file=sys.stderr)

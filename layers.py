@@ -96,6 +96,28 @@ class ReLU(Layer):
         return dY * self.active if need_dX else None
 
 
+class Sigmoid(Layer):
+    """Logistic sigmoid, elementwise: Y = 1 / (1 + exp(-X)).
+
+    Shapes: X, Y, dY, dX all (N, D).
+    Gradient: with e = exp(-X), Y = 1 / (1 + e) and de/dX = -e, so
+        dY/dX = e / (1 + e)^2 = (1 / (1 + e)) (e / (1 + e)) = Y (1 - Y),
+    since 1 - Y = e / (1 + e). Hence dX = dY * Y (1 - Y): backward needs only Y.
+
+    For X < 0 large in size, exp(-X) overflows; the same Y is written
+    exp(X) / (1 + exp(X)) there (multiply above and below by exp(X)). Both
+    forms use e = exp(-|X|), which lies in (0, 1]: no overflow for any X.
+    """
+
+    def forward(self, X, train=True):
+        e = np.exp(-np.abs(X))
+        self.Y = np.where(X >= 0, 1 / (1 + e), e / (1 + e))
+        return self.Y
+
+    def backward(self, dY, need_dX=True):
+        return dY * self.Y * (1 - self.Y) if need_dX else None
+
+
 class BatchNorm(Layer):
     """Batch normalization (Ioffe & Szegedy 2015, arXiv:1502.03167), with the
     semantics of PyTorch's BatchNorm1d.

@@ -6,13 +6,17 @@ MNIST with minibatch SGD, and their test accuracy.
     python3 main.py --net all --seeds 5          # every network from seeds 0-4
     python3 main.py --net all --seeds 3 --lr 0.001 0.1 1
                                                  # ... and several learning rates
+    python3 main.py --study ioffe-szegedy --seeds 3 --results-dir results/ioffe-szegedy
+                                                 # a study: its networks, recipe and probe
 
 Read from the top: the sizes of the split, the networks (build_network),
 the split and its normalization (prepare, normalizer), the covariate-shift
 probe (shift), one run (train_run: one network trained from one seed, at
 one learning rate and one initial weight scale), and main(), which trains
 every run the options ask for and prints a line per epoch, then the table
-of test accuracies. The program around the experiment has modules of its
+of test accuracies. A study (STUDIES) is a module of its own that gives
+its networks, recipe, data preparation and probe, which replace the
+original experiment's with --study. The program around the experiment has modules of its
 own: options.py (the command line), report.py (the lines, tables and
 saving), stopping.py (Ctrl-C and other signals), sweep.py (runs side by
 side in worker processes), results.py (the files each run leaves).
@@ -25,15 +29,18 @@ import time
 
 import numpy as np
 
+import ioffe_szegedy
 import mnist
 from layers import BatchNorm, Linear, ReLU, SoftmaxCrossEntropyLoss
 from network import Diverged, Network
 
 TRAIN_SIZE, VALIDATION_SIZE = 50_000, 10_000
 # A network: Linear layers of `sizes`; after each hidden one, a BatchNorm if
-# `before`, then the activation, then a BatchNorm if `after`.
-Architecture = collections.namedtuple("Architecture", "description before after activation sizes",
-                                      defaults=(ReLU, (784, 256, 128, 10)))
+# `before`, then the activation, then a BatchNorm if `after`. Initial
+# weights: He's N(0, 2/D_in), or N(0, init_std^2) if init_std is given.
+Architecture = collections.namedtuple("Architecture",
+                                      "description before after activation sizes init_std",
+                                      defaults=(ReLU, (784, 256, 128, 10), None))
 NETWORKS = {
     "bn": Architecture("BatchNorm before and after each ReLU (the original project's network 1)",
                        before=True, after=True),
@@ -41,6 +48,15 @@ NETWORKS = {
                           before=False, after=False),
     "bn-after-relu": Architecture("BatchNorm only after each ReLU", before=False, after=True),
 }
+# The studies beyond the original experiment, run with --study NAME. Each
+# module gives NETWORKS (Architecture fields by name), OPTIONS (its defaults
+# for the command line), prepare_pixels (like normalizer below), and probe
+# with PROBE_FIELDS (like shift and SHIFT_FIELDS below).
+STUDIES = {"ioffe-szegedy": ioffe_szegedy}
+# Every network build_network builds: the original project's (--net all),
+# then the studies'.
+ARCHITECTURES = {**NETWORKS, **{name: Architecture(**fields) for study in STUDIES.values()
+                                for name, fields in study.NETWORKS.items()}}
 # Covariate shift, as in Ioffe & Szegedy's Figure 1(b, c): percentiles of the
 # input to the second hidden layer's ReLU, for one unit and for all its units
 # together, on a fixed batch of validation images, before training (epoch 0)
@@ -48,18 +64,25 @@ NETWORKS = {
 PERCENTILES = (15, 50, 85)
 PROBE_IMAGES, PROBE_UNIT = 500, 0
 SHIFT_FIELDS = [f"{which}_p{q}" for which in ("unit", "layer") for q in PERCENTILES]
-HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds", *SHIFT_FIELDS]
+TRAINING_FIELDS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds"]
+HISTORY_FIELDS = [*TRAINING_FIELDS, *SHIFT_FIELDS]
 
 
 def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0):
-    """The network `kind`, a key of NETWORKS, with its sizes unless others
-    are given; every Linear layer's initial weights are multiplied by
+    """The network `kind`, a key of ARCHITECTURES, with its sizes unless
+    others are given; every Linear layer's initial weights are multiplied by
     init_scale."""
-    architecture = NETWORKS[kind]
+    architecture = ARCHITECTURES[kind]
     sizes = sizes or architecture.sizes
 
+    def linear(in_dim, out_dim):
+        # Linear draws He's N(0, 2/in_dim): a fixed std is that draw rescaled.
+        he_std = math.sqrt(2 / in_dim)
+        scale = init_scale * (architecture.init_std or he_std) / he_std
+        return Linear(in_dim, out_dim, rng, dtype, scale)
+
     def hidden(in_dim, out_dim):
-        layers = [Linear(in_dim, out_dim, rng, dtype, init_scale)]
+        layers = [linear(in_dim, out_dim)]
         if architecture.before:
             layers.append(BatchNorm(out_dim, dtype=dtype))
         layers.append(architecture.activation())
@@ -68,14 +91,16 @@ def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0):
         return layers
     layers = [layer for in_dim, out_dim in zip(sizes[:-2], sizes[1:-1])
               for layer in hidden(in_dim, out_dim)]
-    return Network(layers + [Linear(sizes[-2], sizes[-1], rng, dtype, init_scale)],
+    return Network(layers + [linear(sizes[-2], sizes[-1])],
                    SoftmaxCrossEntropyLoss())
 
 
-def prepare(arrays, dtype=np.float32, train_file=mnist.TRAIN_FILE):
+def prepare(arrays, dtype=np.float32, train_file=mnist.TRAIN_FILE, prepare_pixels=None):
     """Split MNIST's training file into train (its first TRAIN_SIZE rows) and
     validation (its last VALIDATION_SIZE), and normalize train, validation
-    and test with the global mean and standard deviation of the train split.
+    and test with the global mean and standard deviation of the train split
+    (or prepare them with prepare_pixels(train images, dtype), a function
+    like normalizer that returns the function applied to every split).
     Returns {"train": (X, y), "validation": (X, y), "test": (X, y)}."""
     images, labels = arrays["x_train"], arrays["y_train"]
     needed = TRAIN_SIZE + VALIDATION_SIZE
@@ -88,7 +113,7 @@ def prepare(arrays, dtype=np.float32, train_file=mnist.TRAIN_FILE):
         print(f"warning: {train_file} has {len(images):,} rows; the split uses its first "
               f"{TRAIN_SIZE:,} (train) and its last {VALIDATION_SIZE:,} (validation), and leaves "
               f"the {len(images) - needed:,} between them out", file=sys.stderr)
-    normalize = normalizer(images[:TRAIN_SIZE], dtype)
+    normalize = (prepare_pixels or normalizer)(images[:TRAIN_SIZE], dtype)
     return {"train": (normalize(images[:TRAIN_SIZE]), labels[:TRAIN_SIZE]),
             "validation": (normalize(images[-VALIDATION_SIZE:]), labels[-VALIDATION_SIZE:]),
             "test": (normalize(arrays["x_test"]), arrays["y_test"])}
@@ -131,6 +156,15 @@ def shift(network, images):
                                    *np.percentile(inputs, PERCENTILES)]))
 
 
+def experiment(settings):
+    """(prepare_pixels, probe, its fields) of the study settings.study names
+    (see STUDIES), or of the original experiment."""
+    study = STUDIES.get(getattr(settings, "study", None))
+    if study is None:
+        return normalizer, shift, SHIFT_FIELDS
+    return study.prepare_pixels, study.probe, study.PROBE_FIELDS
+
+
 # ---------------------------------------------------------------- one run
 
 def train_run(run, splits, settings, on_epoch):
@@ -144,13 +178,14 @@ def train_run(run, splits, settings, on_epoch):
     rng = np.random.default_rng(run.seed)
     network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale)
     X, y = splits["train"]
+    _, measure, _ = experiment(settings)
     probe = splits["validation"][0][:PROBE_IMAGES]
     val_loss, val_accuracy = network.evaluate(*splits["validation"])
     before = {"epoch": 0, "train_loss": math.nan, "val_loss": val_loss,
-              "val_accuracy": val_accuracy, "seconds": 0.0, **shift(network, probe)}
+              "val_accuracy": val_accuracy, "seconds": 0.0, **measure(network, probe)}
 
     def after_epoch(record):
-        record.update(shift(network, probe))
+        record.update(measure(network, probe))
         on_epoch(record)
     # An overflow shows up as a non-finite loss, which train() reports as
     # Diverged: NumPy's own warnings about it would only add noise.
@@ -178,13 +213,15 @@ def main(argv=None):
     import report
     import stopping
     import sweep
-    args = options.parse_args(argv, NETWORKS, TRAIN_SIZE)
+    args = options.parse_args(argv, ARCHITECTURES, TRAIN_SIZE, STUDIES)
+    prepare_pixels, _, probe_fields = experiment(args)
     with stopping.signals_stop_main():
         try:
             report.check_writable(args.results_dir)
             started = time.perf_counter()
             splits = prepare(mnist.load(args.data_dir), np.dtype(args.dtype),
-                             train_file=os.path.join(args.data_dir, mnist.TRAIN_FILE))
+                             train_file=os.path.join(args.data_dir, mnist.TRAIN_FILE),
+                             prepare_pixels=prepare_pixels)
             X, y = splits["train"]
             splits["train"] = X[:args.limit], y[:args.limit]
             report.show(f"Data: {args.limit:,} train, {len(splits['validation'][0]):,} "
@@ -192,7 +229,7 @@ def main(argv=None):
                         f"({time.perf_counter() - started:.1f} s)")
             runs = [sweep.Run(kind, seed, lr, scale) for lr in args.lr
                     for scale in args.init_scale for seed in args.seeds for kind in args.net]
-            progress = report.Progress(args, runs, HISTORY_FIELDS)
+            progress = report.Progress(args, runs, [*TRAINING_FIELDS, *probe_fields])
             try:
                 sweep.execute(runs, train_run, splits, args, args.jobs, progress.on_event)
             except stopping.STOPS as stop:

@@ -1,8 +1,9 @@
 """main.py's command line: its options, checked, with one-line errors.
 
-parse_args(argv, networks, train_size) returns the options as an
+parse_args(argv, networks, train_size, studies) returns the options as an
 argparse.Namespace, with --net, --seeds and --jobs resolved to lists and a
-number: main.py reads them as the settings of its runs.
+number: main.py reads them as the settings of its runs. With --study, the
+study's OPTIONS are the defaults, which options given explicitly override.
 """
 import argparse
 import math
@@ -37,10 +38,14 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def parse_args(argv, networks, train_size):
+def parse_args(argv, networks, train_size, studies=None):
     """main.py's options from argv (a list of strings; None: sys.argv[1:]).
-    networks is main.NETWORKS ({name: main.Architecture}), train_size
-    main.TRAIN_SIZE: --limit's default and largest value."""
+    networks is main.ARCHITECTURES ({name: main.Architecture}), train_size
+    main.TRAIN_SIZE: --limit's default and largest value, studies
+    main.STUDIES ({name: module}): --net all is the networks of no study."""
+    studies = studies or {}
+    original = [name for name in networks
+                if not any(name in study.NETWORKS for study in studies.values())]
     parser = OneLineParser(
         prog="main.py",
         description="Train fully connected networks, with and without BatchNorm, on MNIST.",
@@ -73,16 +78,34 @@ def parse_args(argv, networks, train_size):
     parser.add_argument("--results-dir", default="results",
                         help="receives each run's history and weights, and summary.csv (results)")
     parser.add_argument("--net", choices=[*networks, "all"], action="append",
-                        help="network to train, may be repeated (bn and plain)")
+                        help="network to train, may be repeated (bn and plain; all: the "
+                             "original project's networks, or the study's)")
     parser.add_argument("--limit", type=positive_int, default=train_size,
                         help="train on the first N training samples only, for quick runs "
                              "(all 50,000)")
+    parser.add_argument("--study", choices=studies,
+                        help="run a study instead of the original experiment: its networks, "
+                             "epochs, batch size, rate, data and probe, unless given otherwise")
+    study = studies.get(parser.parse_known_args(argv)[0].study)
+    if study:
+        parser.set_defaults(**study.OPTIONS)
     args = parser.parse_args(argv)
+    # A study trains its own networks (on its data, with its probe), and only them.
+    allowed = list(study.NETWORKS) if study else original
     if args.net is None:
-        args.net = ["bn", "plain"]
+        args.net = allowed if study else ["bn", "plain"]
     elif "all" in args.net:
-        args.net = list(networks)
+        args.net = allowed
     args.net = list(dict.fromkeys(args.net))
+    for net in args.net:
+        owner = next((name for name, other in studies.items() if net in other.NETWORKS), None)
+        if study and net not in allowed:
+            parser.error(f"--net {net} is not a network of --study {args.study} "
+                         f"({', '.join(allowed)})")
+        if not study and owner:
+            parser.error(f"--net {net} is a network of a study: add --study {owner}")
+    # Where the study's own figures and table come from (report.py says it).
+    args.study_program = f"{study.__name__}.py" if study else None
     if args.seeds is None:
         args.seeds = [args.seed]
     elif len(args.seeds) == 1:
@@ -110,6 +133,7 @@ def parse_args(argv, networks, train_size):
     if args.batch_size > args.limit:
         parser.error(f"--batch-size {args.batch_size} is larger than the training set "
                      f"({args.limit} samples)")
-    if args.batch_size < 2 and any(net != "plain" for net in args.net):
+    if args.batch_size < 2 and any(networks[net].before or networks[net].after
+                                   for net in args.net):
         parser.error("--batch-size must be at least 2 for networks with BatchNorm")
     return args

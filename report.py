@@ -160,7 +160,10 @@ class Progress:
         that finished; returns the exit status, 1 if some run diverged or
         was lost, else 0."""
         self.close()
-        if self.finished():
+        if self.finished() and self.args.study_program:
+            show(f"\nThe study's table and figure: python3 {self.args.study_program} "
+                 f"{self.args.results_dir}")
+        elif self.finished():
             draw_figures(self.args.results_dir, [row["run"] for row in self.saved.values()])
         if len(self.saved) < len(self.runs) or len(self.finished()) < len(self.saved):
             return 1

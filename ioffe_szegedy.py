@@ -1,0 +1,246 @@
+"""Ioffe & Szegedy's own MNIST experiment (arXiv:1502.03167, sec. 4.1,
+"Activations over time"), and its Figure 1 redrawn.
+
+    python3 main.py --study ioffe-szegedy --seeds 3 --data-dir /work/mnist-data \\
+        --results-dir results/ioffe-szegedy                     # the sweep
+    python3 ioffe_szegedy.py results/ioffe-szegedy               # its table, and
+                                                                 # the figure (matplotlib)
+
+The paper's network: a 28x28 binary image, three fully connected hidden
+layers of 100 sigmoids, y = g(W u + b), weights initialized to small random
+Gaussian values, a fully connected layer of 10 and cross-entropy; 50,000
+steps of 60 examples. With BatchNorm, one goes before each sigmoid,
+z = g(BN(W u)). What the paper leaves open is chosen below, and
+docs/study-ioffe-szegedy.md says why.
+
+main.py builds the networks (NETWORKS: the fields of its Architecture) with
+its build_network and trains them with OPTIONS, the study's command-line
+defaults; it prepares the pixels with prepare_pixels, and calls probe after
+each epoch, which records PROBE_FIELDS: the percentiles of Figure 1(b, c).
+"""
+import argparse
+import math
+import os
+import statistics
+import sys
+
+import numpy as np
+
+import mnist
+import plot
+import results
+from layers import BatchNorm, Sigmoid
+
+# ---------------------------------------------------------------- the recipe
+
+SIZES = (784, 100, 100, 100, 10)
+# "Small random Gaussian values": N(0, 0.1^2). A binarized digit has about
+# 100-150 pixels on, so a first-layer unit's input starts with a standard
+# deviation of about 1: where the sigmoid bends, neither flat nor linear.
+INIT_STD = 0.1
+BATCH_SIZE = 60
+# Network.train takes the last 20 of the 50,000 training images as a batch
+# of their own: an epoch is 834 steps, and 60 epochs are 50,040 steps.
+STEPS_PER_EPOCH = math.ceil((50_000 - 1) / BATCH_SIZE)
+EPOCHS = 60
+# Chosen by the validation accuracy of the network without BatchNorm over a
+# short grid (docs/study-ioffe-szegedy.md), and used for both networks.
+LEARNING_RATE = 0.5
+# A pixel (0-255) is 1 if it is at least half white, else 0; the 0/1 image
+# is the input as it is, with no normalization after it.
+THRESHOLD = 128
+
+NETWORKS = {
+    "sigmoid": dict(description="Ioffe & Szegedy's MNIST network: 784-100-100-100-10, "
+                                "sigmoids, no BatchNorm",
+                    before=False, after=False, activation=Sigmoid, sizes=SIZES,
+                    init_std=INIT_STD),
+    # Each Linear keeps its bias, which BatchNorm's mean subtraction cancels:
+    # its gradient is exactly 0 (test.py shows it), so it stays at 0.
+    "sigmoid-bn": dict(description="the same with a BatchNorm before each sigmoid",
+                       before=True, after=False, activation=Sigmoid, sizes=SIZES,
+                       init_std=INIT_STD),
+}
+OPTIONS = {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "lr": [LEARNING_RATE]}
+
+
+def prepare_pixels(train_images, dtype=np.float32):
+    """The function pixels -> 0/1 images in dtype, 1 where a pixel is at
+    least THRESHOLD (the same for every split: train_images is not used)."""
+    def binarize(pixels):
+        return (pixels >= THRESHOLD).astype(dtype)
+    return binarize
+
+
+# ---------------------------------------------------------------- the probe
+# Figure 1(b, c): the 15th, 50th and 85th percentiles of the input to one
+# sigmoid of the last hidden layer (unit PROBE_UNIT), on the validation
+# images main.py gives: in training mode, as the network trains (each
+# BatchNorm normalizes batches of BATCH_SIZE with their own statistics), and
+# in evaluation mode (BatchNorm with its running statistics).
+
+PERCENTILES = (15, 50, 85)
+PROBE_UNIT = 0
+PROBE_FIELDS = [f"{mode}_p{q}" for mode in ("train", "eval") for q in PERCENTILES]
+
+
+def sigmoid_input(network, images, train):
+    """The input (N, D) of the last hidden layer's Sigmoid for images
+    (N, 784), in training mode (the BatchNorms normalize with the statistics
+    of images, one batch) or not. The network is left as it was: the
+    running statistics that a training-mode forward updates are put back."""
+    last = max(i for i, layer in enumerate(network.layers) if isinstance(layer, Sigmoid))
+    running = [(layer, layer.running_mean.copy(), layer.running_var.copy())
+               for layer in network.layers if isinstance(layer, BatchNorm)]
+    for layer in network.layers[:last]:
+        images = layer.forward(images, train)
+    for layer, mean, var in running:
+        layer.running_mean, layer.running_var = mean, var
+    return images
+
+
+def probe(network, images):
+    """The PERCENTILES of unit PROBE_UNIT's sigmoid input, keyed as
+    PROBE_FIELDS: in training mode over the whole batches of BATCH_SIZE that
+    images holds, each normalized on its own, and in evaluation mode over
+    all of images."""
+    batches = images[:len(images) // BATCH_SIZE * BATCH_SIZE].reshape(-1, BATCH_SIZE,
+                                                                     images.shape[1])
+    trained = np.concatenate([sigmoid_input(network, batch, train=True)[:, PROBE_UNIT]
+                              for batch in batches])
+    evaluated = sigmoid_input(network, images, train=False)[:, PROBE_UNIT]
+    return dict(zip(PROBE_FIELDS, [*np.percentile(trained, PERCENTILES),
+                                   *np.percentile(evaluated, PERCENTILES)]))
+
+
+# ---------------------------------------------------------------- the table and the figure
+
+TABLE_STEPS = (10_000, 20_000, 30_000, 50_000)
+
+
+def in_steps(runs):
+    """plot.read_runs's runs with each history's epochs counted in steps."""
+    return {network: [(seed, accuracy, {**history, "epoch": history["epoch"] * STEPS_PER_EPOCH})
+                      for seed, accuracy, history in network_runs]
+            for network, network_runs in runs.items()}
+
+
+def table(runs):
+    """Lines: for each network, the validation accuracy after the epoch
+    closest to each of TABLE_STEPS (mean over seeds, min-max), and the test
+    accuracy at the end."""
+    epochs = [round(steps / STEPS_PER_EPOCH) for steps in TABLE_STEPS]
+    header = "".join(f"{f'{e * STEPS_PER_EPOCH:,} steps':>24}" for e in epochs)
+    lines = [f"{'network':<11} {'seeds':>5}{header}{'test, at the end':>24}"]
+    for network, network_runs in runs.items():
+        columns = []
+        for epoch in epochs:
+            values = [h["val_accuracy"][h["epoch"] == epoch] for _, _, h in network_runs]
+            values = [float(v[0]) for v in values if len(v)]
+            columns.append(spread(values))
+        columns.append(spread([accuracy for _, accuracy, _ in network_runs]))
+        lines.append(f"{network:<11} {len(network_runs):>5}" + "".join(f"{c:>24}" for c in columns))
+    return lines
+
+
+def spread(values):
+    """'mean (min-max)' of values, or '-' if there are none."""
+    if not values:
+        return "-"
+    return f"{statistics.mean(values):.4f} ({min(values):.4f}-{max(values):.4f})"
+
+
+def drift(runs):
+    """Lines: how far unit PROBE_UNIT's median sigmoid input moved, and how
+    its 15-85 width changed, from the first epoch to the last, in training
+    mode; mean over seeds (each seed's unit PROBE_UNIT is another unit)."""
+    lines = []
+    for network, network_runs in runs.items():
+        moved = [h["train_p50"][-1] - h["train_p50"][1] for _, _, h in network_runs]
+        widths = [(h["train_p85"][-1] - h["train_p15"][-1]) / (h["train_p85"][1] - h["train_p15"][1])
+                  for _, _, h in network_runs]
+        lines.append(f"{network:<11} from step {STEPS_PER_EPOCH:,} to the end: median moved "
+                     f"{statistics.mean(moved):+.2f} ({min(moved):+.2f} to {max(moved):+.2f}), "
+                     f"15-85 width x{statistics.mean(widths):.2f} "
+                     f"({min(widths):.2f} to {max(widths):.2f})")
+    return lines
+
+
+def figure1(pyplot, runs):
+    """The paper's Figure 1 for runs (in_steps): (a) validation accuracy
+    against steps, mean over seeds with a min-max band; (b, c) unit
+    PROBE_UNIT's sigmoid input percentiles for the first seed, without and
+    with BatchNorm, in training mode (solid) and evaluation mode (dotted)."""
+    figure, (accuracy, *panels) = pyplot.subplots(1, 3, figsize=(13, 3.8))
+    colors = {"sigmoid": "tab:orange", "sigmoid-bn": "tab:blue"}
+    for network, network_runs in runs.items():
+        plot.draw_band(accuracy, network_runs, "val_accuracy", STEPS_PER_EPOCH,
+                       f"{network} ({len(network_runs)} seeds)", colors.get(network))
+    accuracy.set(title="(a) validation accuracy (after each epoch)", xlabel="steps",
+                 ylim=(0.9, 1.0))
+    accuracy.legend(loc="lower right")
+    for axes, letter, network in zip(panels, "bc", colors):
+        if network not in runs:
+            continue
+        seed, _, history = runs[network][0]
+        for q, shade in zip(PERCENTILES, (0.55, 1.0, 0.55)):
+            axes.plot(history["epoch"], history[f"train_p{q}"], color=colors[network],
+                      alpha=shade, label=f"{q}th percentile" if network == "sigmoid" else None)
+            if network == "sigmoid-bn":
+                axes.plot(history["epoch"], history[f"eval_p{q}"], color="black", alpha=shade,
+                          linestyle=":", linewidth=1)
+        axes.set(title=f"({letter}) {network}: input to a sigmoid (unit {PROBE_UNIT}, seed {seed})",
+                 xlabel="steps")
+    panels[0].sharey(panels[1])
+    panels[0].legend(loc="upper left", fontsize="small")
+    panels[1].plot([], [], color="black", linestyle=":", linewidth=1, label="evaluation mode")
+    panels[1].legend(loc="upper left", fontsize="small")
+    for axes in (accuracy, *panels):
+        axes.grid(alpha=0.3)
+        axes.set_xticks(range(0, 50_001, 10_000), ["0", "10k", "20k", "30k", "40k", "50k"])
+    figure.tight_layout()
+    return figure
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="ioffe_szegedy.py",
+        description="The table of held-out accuracy and Figure 1 of Ioffe & Szegedy's MNIST "
+                    "study, from the runs of main.py --study ioffe-szegedy.")
+    parser.add_argument("results_dir", help="the directory main.py wrote")
+    parser.add_argument("--figure", default=os.path.join("docs", "ioffe_szegedy_figure1.png"),
+                        help="where to save the figure (docs/ioffe_szegedy_figure1.png)")
+    args = parser.parse_args(argv)
+    try:
+        rows = [row for row in results.read_summary(args.results_dir)
+                if row["network"] in NETWORKS]
+        if not rows:
+            raise results.ResultsError(f"{args.results_dir} has no runs of {', '.join(NETWORKS)}: "
+                                       "run main.py --study ioffe-szegedy first")
+        runs = in_steps(plot.read_runs(args.results_dir, rows))
+    except results.ResultsError as error:
+        print(f"ioffe_szegedy.py: error: {error}", file=sys.stderr)
+        return 2
+    print("Validation accuracy, mean over seeds (min-max):")
+    print("\n".join(table(runs)))
+    print(f"\nUnit {PROBE_UNIT}'s sigmoid input (training mode):")
+    print("\n".join(drift(runs)))
+    if not plot.available():
+        print(plot.HINT)
+        return 0
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+    figure = figure1(pyplot, runs)
+    try:
+        mnist.atomic_write(args.figure, lambda file: figure.savefig(file, format="png", dpi=80))
+    except OSError as error:
+        print(f"ioffe_szegedy.py: error: cannot write {args.figure} "
+              f"({error.strerror or error})", file=sys.stderr)
+        return 2
+    print(f"Figure: {args.figure}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""Tests of Ioffe & Szegedy's MNIST study (ioffe_szegedy.py): the Sigmoid
+layer's gradients and its overflow, the study's networks, recipe, data and
+probe, and how main.py and its options run it. Needs no network and no MNIST.
+
+    python3 -m unittest test_ioffe_szegedy
+"""
+import unittest
+from unittest import mock
+
+import numpy as np
+
+import ioffe_szegedy as study
+import layers
+import main
+import options
+import sweep
+from test import GradientCase
+
+
+def parse(*given):
+    return options.parse_args(list(given), main.ARCHITECTURES, main.TRAIN_SIZE, main.STUDIES)
+
+
+class SigmoidLayer(GradientCase):
+    def test_gradient(self):
+        X = 3 * np.random.default_rng(0).standard_normal((6, 9))
+        self.check_layer("Sigmoid", layers.Sigmoid(), X)
+
+    def test_no_overflow_for_inputs_of_any_size_and_sign(self):
+        for dtype in (np.float32, np.float64):
+            X = np.array([[-1e30, -1e4, -800, -100, -1, 0, 1, 100, 800, 1e4, 1e30]], dtype=dtype)
+            sigmoid = layers.Sigmoid()
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                Y = sigmoid.forward(X)
+                dX = sigmoid.backward(np.ones_like(X))
+            self.assertEqual(Y.dtype, dtype)
+            self.assertEqual(dX.dtype, dtype)
+            np.testing.assert_array_equal(Y[0, [0, 1, 2, -3, -2, -1]], [0, 0, 0, 1, 1, 1])
+            self.assertEqual(Y[0, 5], 0.5)
+            self.assertTrue(np.isfinite(dX).all())
+            # sigmoid(-x) = 1 - sigmoid(x); and the value at 1, 1 / (1 + e^-1)
+            np.testing.assert_allclose(Y[0, 4] + Y[0, 6], 1, rtol=1e-6)
+            np.testing.assert_allclose(Y[0, 6], 1 / (1 + np.exp(-1.0)), rtol=1e-6)
+
+    def test_backward_is_dY_times_Y_times_one_minus_Y(self):
+        X = np.linspace(-6, 6, 13).reshape(1, -1)
+        sigmoid = layers.Sigmoid()
+        Y = sigmoid.forward(X)
+        dY = np.arange(13.0).reshape(1, -1)
+        np.testing.assert_array_equal(sigmoid.backward(dY), dY * Y * (1 - Y))
+        self.assertIsNone(sigmoid.backward(dY, need_dX=False))
+
+
+class Networks(GradientCase):
+    def test_layers_of_each_network(self):
+        expected = {"sigmoid": ["Linear", "Sigmoid"] * 3 + ["Linear"],
+                    "sigmoid-bn": ["Linear", "BatchNorm", "Sigmoid"] * 3 + ["Linear"]}
+        for kind, names in expected.items():
+            net = main.build_network(kind, np.random.default_rng(0))
+            self.assertEqual([type(layer).__name__ for layer in net.layers], names)
+            shapes = [layer.params["W"].shape for layer in net.layers if "W" in layer.params]
+            self.assertEqual(shapes, [(784, 100), (100, 100), (100, 100), (100, 10)])
+
+    def test_initial_weights_are_gaussian_with_the_study_std(self):
+        for kind in study.NETWORKS:
+            net = main.build_network(kind, np.random.default_rng(4), np.float64)
+            rng = np.random.default_rng(4)
+            for layer in net.layers:
+                if isinstance(layer, layers.Linear):
+                    draws = rng.standard_normal(layer.params["W"].shape)
+                    np.testing.assert_allclose(layer.params["W"], study.INIT_STD * draws,
+                                               rtol=1e-12)
+            scaled = main.build_network(kind, np.random.default_rng(4), np.float64, init_scale=3)
+            np.testing.assert_allclose(scaled.layers[0].params["W"],
+                                       3 * net.layers[0].params["W"], rtol=1e-12)
+
+    def test_every_parameter_of_each_network(self):
+        for kind in study.NETWORKS:
+            rng = np.random.default_rng(3)
+            net = main.build_network(kind, rng, np.float64, sizes=(7, 6, 5, 5, 4))
+            for layer in net.layers:
+                if isinstance(layer, layers.BatchNorm):
+                    layer.params["gamma"][:] = 1 + 0.5 * rng.standard_normal(
+                        layer.params["gamma"].shape)
+                    layer.params["beta"][:] = 0.5 * rng.standard_normal(layer.params["beta"].shape)
+            X, y = rng.standard_normal((9, 7)), rng.integers(0, 4, 9)
+
+            def f():
+                return net.loss.forward(net.forward(X, train=True), y)
+            f()
+            net.backward(net.loss.backward())
+            for i, layer in enumerate(net.layers):
+                for key, param in layer.params.items():
+                    self.assertGradient(f"{kind} layer {i} d{key}", f, param,
+                                        layer.grads[key].copy())
+                    if kind == "sigmoid-bn" and key == "b" and i < len(net.layers) - 1:
+                        # a bias before a BatchNorm: cancelled by its mean
+                        np.testing.assert_allclose(layer.grads["b"], 0, atol=1e-12)
+
+
+class Recipe(unittest.TestCase):
+    def test_the_study_sets_its_options_and_given_ones_win(self):
+        args = parse("--study", "ioffe-szegedy")
+        self.assertEqual((args.net, args.epochs, args.batch_size, args.lr),
+                         (list(study.NETWORKS), 60, 60, [study.LEARNING_RATE]))
+        self.assertEqual(args.study_program, "ioffe_szegedy.py")
+        args = parse("--study", "ioffe-szegedy", "--net", "sigmoid", "--epochs", "3",
+                     "--lr", "0.1", "1")
+        self.assertEqual((args.net, args.epochs, args.batch_size, args.lr),
+                         (["sigmoid"], 3, 60, [0.1, 1.0]))
+        self.assertEqual(parse("--study", "ioffe-szegedy", "--net", "all").net,
+                         list(study.NETWORKS))
+
+    def test_without_a_study_the_options_are_the_original_ones(self):
+        args = parse()
+        self.assertEqual((args.net, args.epochs, args.batch_size, args.lr, args.study),
+                         (["bn", "plain"], 50, 128, [1e-3], None))
+        self.assertEqual(parse("--net", "all").net, list(main.NETWORKS))
+        self.assertEqual(main.experiment(args), (main.normalizer, main.shift, main.SHIFT_FIELDS))
+
+    def test_a_network_and_a_study_that_do_not_belong_together_are_refused(self):
+        for given, said in ((["--net", "sigmoid"], "add --study ioffe-szegedy"),
+                            (["--study", "ioffe-szegedy", "--net", "bn"],
+                             "not a network of --study ioffe-szegedy")):
+            with mock.patch("sys.stderr") as stderr, self.assertRaises(SystemExit) as stop:
+                parse(*given)
+            self.assertEqual(stop.exception.code, 2)
+            self.assertIn(said, "".join(call.args[0] for call in stderr.write.call_args_list))
+
+    def test_steps_per_epoch_are_the_batches_network_train_takes(self):
+        rng = np.random.default_rng(0)
+        net = main.build_network("plain", rng, sizes=(2, 3, 3, 2))
+        X = np.zeros((main.TRAIN_SIZE, 2), np.float32)
+        with mock.patch.object(net, "train_step", return_value=0.0) as step:
+            net.train(X, np.zeros(main.TRAIN_SIZE, int), 1, 0.1, study.BATCH_SIZE, rng)
+        self.assertEqual(step.call_count, study.STEPS_PER_EPOCH)
+        self.assertEqual(study.STEPS_PER_EPOCH * study.EPOCHS, 50_040)
+
+    def test_pixels_become_zero_or_one_at_the_threshold(self):
+        pixels = np.array([[0, 1, 127, 128, 200, 255]], dtype=np.uint8)
+        for dtype in (np.float32, np.float64):
+            binary = study.prepare_pixels(pixels, dtype)(pixels)
+            self.assertEqual(binary.dtype, dtype)
+            np.testing.assert_array_equal(binary, [[0, 0, 0, 1, 1, 1]])
+
+    def test_main_prepares_every_split_with_the_study(self):
+        rng = np.random.default_rng(0)
+        n = main.TRAIN_SIZE + main.VALIDATION_SIZE
+        arrays = {"x_train": rng.integers(0, 256, (n, 4), dtype=np.uint8),
+                  "y_train": np.zeros(n, int),
+                  "x_test": rng.integers(0, 256, (5, 4), dtype=np.uint8), "y_test": np.zeros(5, int)}
+        splits = main.prepare(arrays, prepare_pixels=study.prepare_pixels)
+        for name, (X, _) in splits.items():
+            self.assertEqual(set(np.unique(X)), {0.0, 1.0}, name)
+        np.testing.assert_array_equal(splits["test"][0], arrays["x_test"] >= study.THRESHOLD)
+
+
+class Probe(unittest.TestCase):
+    def setUp(self):
+        self.images = (np.random.default_rng(1).random((130, 784)) < 0.2).astype(np.float32)
+
+    def trained(self, kind, probe_every_step):
+        rng = np.random.default_rng(2)
+        net = main.build_network(kind, rng)
+        data = np.random.default_rng(3)
+        for _ in range(4):
+            X = (data.random((60, 784)) < 0.2).astype(np.float32)
+            net.train_step(X, data.integers(0, 10, 60), 0.5)
+            if probe_every_step:
+                study.probe(net, self.images)
+        return net
+
+    def test_the_probe_changes_nothing(self):
+        for kind in study.NETWORKS:
+            probed, left = self.trained(kind, True), self.trained(kind, False)
+            for key, array in left.state().items():
+                np.testing.assert_array_equal(probed.state()[key], array, f"{kind} {key}")
+
+    def test_training_mode_normalizes_with_each_batch_own_statistics(self):
+        net = self.trained("sigmoid-bn", False)
+        last_bn = [layer for layer in net.layers if isinstance(layer, layers.BatchNorm)][-1]
+        gamma, beta = last_bn.params["gamma"], last_bn.params["beta"]
+        batch = self.images[:60]
+        inputs = study.sigmoid_input(net, batch, train=True)
+        np.testing.assert_allclose(inputs.mean(axis=0), beta, atol=1e-5)
+        np.testing.assert_allclose(inputs.std(axis=0), np.abs(gamma), rtol=1e-3)
+        evaluated = study.sigmoid_input(net, batch, train=False)
+        self.assertFalse(np.allclose(evaluated, inputs, atol=1e-3))
+
+    def test_percentiles_of_unit_0_in_both_modes(self):
+        for kind in study.NETWORKS:
+            net = self.trained(kind, False)
+            recorded = study.probe(net, self.images)
+            self.assertEqual(list(recorded), study.PROBE_FIELDS)
+            batches = [study.sigmoid_input(net, self.images[i:i + 60], train=True)[:, 0]
+                       for i in (0, 60)]        # 130 images: two whole batches of 60
+            np.testing.assert_allclose(
+                [recorded[f"train_p{q}"] for q in study.PERCENTILES],
+                np.percentile(np.concatenate(batches), study.PERCENTILES), rtol=1e-6)
+            np.testing.assert_allclose(
+                [recorded[f"eval_p{q}"] for q in study.PERCENTILES],
+                np.percentile(study.sigmoid_input(net, self.images, False)[:, 0],
+                              study.PERCENTILES), rtol=1e-6)
+            # On whole batches, the two modes differ only with BatchNorm.
+            whole = study.probe(net, self.images[:120])
+            same = np.allclose([whole[f"train_p{q}"] for q in study.PERCENTILES],
+                               [whole[f"eval_p{q}"] for q in study.PERCENTILES])
+            self.assertEqual(same, kind == "sigmoid", kind)
+
+    def test_a_run_of_the_study_records_the_probe(self):
+        rng = np.random.default_rng(0)
+        binary = lambda n: (rng.random((n, 784)) < 0.2).astype(np.float32)
+        splits = {"train": (binary(120), rng.integers(0, 10, 120)),
+                  "validation": (binary(70), rng.integers(0, 10, 70)),
+                  "test": (binary(10), rng.integers(0, 10, 10))}
+        settings = parse("--study", "ioffe-szegedy", "--epochs", "2", "--limit", "120")
+        for kind in study.NETWORKS:
+            recorded = main.train_run(sweep.Run(kind, 0, 0.5, 1.0), splits, settings,
+                                      lambda record: None)
+            self.assertEqual([record["epoch"] for record in recorded["history"]], [0, 1, 2])
+            for record in recorded["history"]:
+                self.assertEqual(set(record), {*main.TRAINING_FIELDS, *study.PROBE_FIELDS})
+
+
+class Table(unittest.TestCase):
+    def test_accuracy_at_the_epochs_closest_to_the_steps(self):
+        epochs = np.arange(61.0)
+        runs = {"sigmoid": [(seed, 0.9, {"epoch": epochs, "val_accuracy": epochs / 100 + seed / 1000})
+                            for seed in range(3)]}
+        line = study.table(runs)[1]
+        # 10,008, 20,016, 30,024 and 50,040 steps: epochs 12, 24, 36 and 60
+        for epoch in (12, 24, 36, 60):
+            self.assertIn(f"{epoch / 100 + 0.001:.4f} ({epoch / 100:.4f}-{epoch / 100 + 0.002:.4f})",
+                          line)
+        self.assertIn("0.9000 (0.9000-0.9000)", line)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -126,16 +126,16 @@ def in_steps(runs):
 
 
 def table(runs):
-    """Lines: for each network, the validation accuracy after the epoch
-    closest to each of TABLE_STEPS (mean over seeds, min-max), and the test
-    accuracy at the end."""
-    epochs = [round(steps / STEPS_PER_EPOCH) for steps in TABLE_STEPS]
-    header = "".join(f"{f'{e * STEPS_PER_EPOCH:,} steps':>24}" for e in epochs)
+    """Lines: for each network of runs (in_steps), the validation accuracy
+    after the epoch that ends closest to each of TABLE_STEPS (mean over
+    seeds, min-max), and the test accuracy at the end."""
+    ends = [round(steps / STEPS_PER_EPOCH) * STEPS_PER_EPOCH for steps in TABLE_STEPS]
+    header = "".join(f"{f'{steps:,} steps':>24}" for steps in ends)
     lines = [f"{'network':<11} {'seeds':>5}{header}{'test, at the end':>24}"]
     for network, network_runs in runs.items():
         columns = []
-        for epoch in epochs:
-            values = [h["val_accuracy"][h["epoch"] == epoch] for _, _, h in network_runs]
+        for steps in ends:
+            values = [h["val_accuracy"][h["epoch"] == steps] for _, _, h in network_runs]
             values = [float(v[0]) for v in values if len(v)]
             columns.append(spread(values))
         columns.append(spread([accuracy for _, accuracy, _ in network_runs]))
@@ -166,35 +166,36 @@ def drift(runs):
     return lines
 
 
-def figure1(pyplot, runs):
-    """The paper's Figure 1 for runs (in_steps): (a) validation accuracy
-    against steps, mean over seeds with a min-max band; (b, c) unit
-    PROBE_UNIT's sigmoid input percentiles for the first seed, without and
-    with BatchNorm, in training mode (solid) and evaluation mode (dotted)."""
+def figure1(pyplot, runs, lr):
+    """The paper's Figure 1 for runs (in_steps) at learning rate lr: (a)
+    validation accuracy against steps, mean over seeds with a min-max band;
+    (b, c) unit PROBE_UNIT's sigmoid input percentiles in the first seed's
+    network without and with BatchNorm: in training mode, as the paper
+    measured them, and for BatchNorm also in evaluation mode (grey)."""
     figure, (accuracy, *panels) = pyplot.subplots(1, 3, figsize=(13, 3.8))
     colors = {"sigmoid": "tab:orange", "sigmoid-bn": "tab:blue"}
+    styles = {15: ":", 50: "-", 85: "--"}           # plot.py's covariate-shift figure's
     for network, network_runs in runs.items():
+        seeds = f"{len(network_runs)} seed" + ("s" if len(network_runs) > 1 else "")
         plot.draw_band(accuracy, network_runs, "val_accuracy", STEPS_PER_EPOCH,
-                       f"{network} ({len(network_runs)} seeds)", colors.get(network))
-    accuracy.set(title="(a) validation accuracy (after each epoch)", xlabel="steps",
-                 ylim=(0.9, 1.0))
+                       f"{network} ({seeds})", colors.get(network))
+    accuracy.set(title=f"(a) held-out accuracy, lr {lr:g}", xlabel="steps",
+                 ylabel="validation accuracy, after each epoch", ylim=(0.9, 1.0))
     accuracy.legend(loc="lower right")
     for axes, letter, network in zip(panels, "bc", colors):
         if network not in runs:
             continue
         seed, _, history = runs[network][0]
-        for q, shade in zip(PERCENTILES, (0.55, 1.0, 0.55)):
-            axes.plot(history["epoch"], history[f"train_p{q}"], color=colors[network],
-                      alpha=shade, label=f"{q}th percentile" if network == "sigmoid" else None)
+        for q, style in styles.items():
             if network == "sigmoid-bn":
-                axes.plot(history["epoch"], history[f"eval_p{q}"], color="black", alpha=shade,
-                          linestyle=":", linewidth=1)
-        axes.set(title=f"({letter}) {network}: input to a sigmoid (unit {PROBE_UNIT}, seed {seed})",
-                 xlabel="steps")
+                axes.plot(history["epoch"], history[f"eval_p{q}"], color="grey", linestyle=style,
+                          linewidth=1, label="evaluation mode" if q == 50 else None)
+            axes.plot(history["epoch"], history[f"train_p{q}"], color=colors[network],
+                      linestyle=style, label=f"{q}th percentile")
+        axes.set(title=f"({letter}) {network}: unit {PROBE_UNIT}, seed {seed}", xlabel="steps")
+        axes.legend(loc="upper left", fontsize="small", ncol=2)
+    panels[0].set_ylabel("input to the last hidden layer's sigmoid")
     panels[0].sharey(panels[1])
-    panels[0].legend(loc="upper left", fontsize="small")
-    panels[1].plot([], [], color="black", linestyle=":", linewidth=1, label="evaluation mode")
-    panels[1].legend(loc="upper left", fontsize="small")
     for axes in (accuracy, *panels):
         axes.grid(alpha=0.3)
         axes.set_xticks(range(0, 50_001, 10_000), ["0", "10k", "20k", "30k", "40k", "50k"])
@@ -205,42 +206,57 @@ def figure1(pyplot, runs):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="ioffe_szegedy.py",
-        description="The table of held-out accuracy and Figure 1 of Ioffe & Szegedy's MNIST "
-                    "study, from the runs of main.py --study ioffe-szegedy.")
+        description="The held-out accuracy of Ioffe & Szegedy's MNIST study at each learning "
+                    "rate, and Figure 1 at one, from the runs of main.py --study ioffe-szegedy.")
     parser.add_argument("results_dir", help="the directory main.py wrote")
+    parser.add_argument("--lr", type=float, default=LEARNING_RATE,
+                        help=f"the learning rate of the runs in the figure ({LEARNING_RATE:g})")
     parser.add_argument("--figure", default=os.path.join("docs", "ioffe_szegedy_figure1.png"),
                         help="where to save the figure (docs/ioffe_szegedy_figure1.png)")
     args = parser.parse_args(argv)
     try:
         rows = [row for row in results.read_summary(args.results_dir)
                 if row["network"] in NETWORKS]
+        rates = sorted({float(row["lr"]) for row in rows})
         if not rows:
             raise results.ResultsError(f"{args.results_dir} has no runs of {', '.join(NETWORKS)}: "
                                        "run main.py --study ioffe-szegedy first")
-        runs = in_steps(plot.read_runs(args.results_dir, rows))
+        runs = {lr: in_steps(plot.read_runs(args.results_dir, [row for row in rows
+                                                               if float(row["lr"]) == lr]))
+                for lr in rates}
     except results.ResultsError as error:
         print(f"ioffe_szegedy.py: error: {error}", file=sys.stderr)
         return 2
-    print("Validation accuracy, mean over seeds (min-max):")
-    print("\n".join(table(runs)))
-    print(f"\nUnit {PROBE_UNIT}'s sigmoid input (training mode):")
-    print("\n".join(drift(runs)))
+    for lr in rates:
+        print(f"Learning rate {lr:g}: validation accuracy, mean over seeds (min-max)")
+        print("\n".join(table(runs[lr])))
+        print(f"Unit {PROBE_UNIT}'s sigmoid input, in training mode:")
+        print("\n".join(drift(runs[lr])) + "\n")
     if not plot.available():
         print(plot.HINT)
         return 0
+    if args.lr not in runs:
+        print(f"ioffe_szegedy.py: error: no runs at --lr {args.lr:g} to draw; the runs have "
+              + ", ".join(f"{lr:g}" for lr in rates), file=sys.stderr)
+        return 2
     import matplotlib
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")                   # files only, no window
     from matplotlib import pyplot
-    figure = figure1(pyplot, runs)
+    figure = figure1(pyplot, runs[args.lr], args.lr)
     try:
         mnist.atomic_write(args.figure, lambda file: figure.savefig(file, format="png", dpi=80))
     except OSError as error:
         print(f"ioffe_szegedy.py: error: cannot write {args.figure} "
               f"({error.strerror or error})", file=sys.stderr)
         return 2
+    finally:
+        pyplot.close(figure)
     print(f"Figure: {args.figure}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:          # ioffe_szegedy.py | head: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

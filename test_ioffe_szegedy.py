@@ -223,7 +223,7 @@ class Table(unittest.TestCase):
         epochs = np.arange(61.0)
         runs = {"sigmoid": [(seed, 0.9, {"epoch": epochs, "val_accuracy": epochs / 100 + seed / 1000})
                             for seed in range(3)]}
-        line = study.table(runs)[1]
+        line = study.table(study.in_steps(runs))[1]
         # 10,008, 20,016, 30,024 and 50,040 steps: epochs 12, 24, 36 and 60
         for epoch in (12, 24, 36, 60):
             self.assertIn(f"{epoch / 100 + 0.001:.4f} ({epoch / 100:.4f}-{epoch / 100 + 0.002:.4f})",

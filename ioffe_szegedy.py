@@ -139,7 +139,8 @@ def table(runs):
             values = [float(v[0]) for v in values if len(v)]
             columns.append(spread(values))
         columns.append(spread([accuracy for _, accuracy, _ in network_runs]))
-        lines.append(f"{network:<11} {len(network_runs):>5}" + "".join(f"{c:>24}" for c in columns))
+        lines.append(f"{network:<11} {len(network_runs):>5}"
+                     + "".join(f"{column:>24}" for column in columns))
     return lines
 
 
@@ -157,8 +158,8 @@ def drift(runs):
     lines = []
     for network, network_runs in runs.items():
         moved = [h["train_p50"][-1] - h["train_p50"][1] for _, _, h in network_runs]
-        widths = [(h["train_p85"][-1] - h["train_p15"][-1]) / (h["train_p85"][1] - h["train_p15"][1])
-                  for _, _, h in network_runs]
+        widths = [(h["train_p85"][-1] - h["train_p15"][-1])
+                  / (h["train_p85"][1] - h["train_p15"][1]) for _, _, h in network_runs]
         lines.append(f"{network:<11} from step {STEPS_PER_EPOCH:,} to the end: median moved "
                      f"{statistics.mean(moved):+.2f} ({min(moved):+.2f} to {max(moved):+.2f}), "
                      f"15-85 width x{statistics.mean(widths):.2f} "

@@ -11,15 +11,15 @@ MNIST with minibatch SGD, and their test accuracy.
 
 Read from the top: the sizes of the split, the networks (build_network),
 the split and its normalization (prepare, normalizer), the covariate-shift
-probe (shift), one run (train_run: one network trained from one seed, at
-one learning rate and one initial weight scale), and main(), which trains
-every run the options ask for and prints a line per epoch, then the table
-of test accuracies. A study (STUDIES) is a module of its own that gives
-its networks, recipe, data preparation and probe, which replace the
-original experiment's with --study. The program around the experiment has modules of its
-own: options.py (the command line), report.py (the lines, tables and
-saving), stopping.py (Ctrl-C and other signals), sweep.py (runs side by
-side in worker processes), results.py (the files each run leaves).
+probe (shift), what a study replaces (experiment), one run (train_run: one
+network trained from one seed, at one learning rate and one initial weight
+scale), and main(), which trains every run the options ask for and prints a
+line per epoch, then the table of test accuracies. A study (STUDIES) is a
+module of its own that gives its networks, recipe, data preparation and
+probe. The program around the experiment has modules of its own:
+options.py (the command line), report.py (the lines, tables and saving),
+stopping.py (Ctrl-C and other signals), sweep.py (runs side by side in
+worker processes), results.py (the files each run leaves).
 """
 import collections
 import math

@@ -144,7 +144,8 @@ class Recipe(unittest.TestCase):
         n = main.TRAIN_SIZE + main.VALIDATION_SIZE
         arrays = {"x_train": rng.integers(0, 256, (n, 4), dtype=np.uint8),
                   "y_train": np.zeros(n, int),
-                  "x_test": rng.integers(0, 256, (5, 4), dtype=np.uint8), "y_test": np.zeros(5, int)}
+                  "x_test": rng.integers(0, 256, (5, 4), dtype=np.uint8),
+                  "y_test": np.zeros(5, int)}
         splits = main.prepare(arrays, prepare_pixels=study.prepare_pixels)
         for name, (X, _) in splits.items():
             self.assertEqual(set(np.unique(X)), {0.0, 1.0}, name)
@@ -221,13 +222,14 @@ class Probe(unittest.TestCase):
 class Table(unittest.TestCase):
     def test_accuracy_at_the_epochs_closest_to_the_steps(self):
         epochs = np.arange(61.0)
-        runs = {"sigmoid": [(seed, 0.9, {"epoch": epochs, "val_accuracy": epochs / 100 + seed / 1000})
+        runs = {"sigmoid": [(seed, 0.9, {"epoch": epochs,
+                                         "val_accuracy": epochs / 100 + seed / 1000})
                             for seed in range(3)]}
         line = study.table(study.in_steps(runs))[1]
         # 10,008, 20,016, 30,024 and 50,040 steps: epochs 12, 24, 36 and 60
         for epoch in (12, 24, 36, 60):
-            self.assertIn(f"{epoch / 100 + 0.001:.4f} ({epoch / 100:.4f}-{epoch / 100 + 0.002:.4f})",
-                          line)
+            mean, low, high = epoch / 100 + 0.001, epoch / 100, epoch / 100 + 0.002
+            self.assertIn(f"{mean:.4f} ({low:.4f}-{high:.4f})", line)
         self.assertIn("0.9000 (0.9000-0.9000)", line)
 
 

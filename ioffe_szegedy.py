@@ -144,26 +144,30 @@ def table(runs):
     return lines
 
 
-def spread(values):
-    """'mean (min-max)' of values, or '-' if there are none."""
+def spread(values, digits=4):
+    """'mean (min to max)' of values, or '-' if there are none."""
     if not values:
         return "-"
-    return f"{statistics.mean(values):.4f} ({min(values):.4f}-{max(values):.4f})"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return (f"{statistics.mean(values):.{digits}f} "
+            f"({min(values):.{digits}f} to {max(values):.{digits}f})")
 
 
 def drift(runs):
-    """Lines: how far unit PROBE_UNIT's median sigmoid input moved, and how
-    its 15-85 width changed, from the first epoch to the last, in training
-    mode; mean over seeds (each seed's unit PROBE_UNIT is another unit)."""
+    """Lines: unit PROBE_UNIT's median sigmoid input and the width between
+    its 15th and 85th percentiles, in training mode, before training, after
+    the epoch that ends closest to 10,000 steps and at the end; means over
+    seeds (each seed's unit PROBE_UNIT is another unit), with min-max."""
     lines = []
     for network, network_runs in runs.items():
-        moved = [h["train_p50"][-1] - h["train_p50"][1] for _, _, h in network_runs]
-        widths = [(h["train_p85"][-1] - h["train_p15"][-1])
-                  / (h["train_p85"][1] - h["train_p15"][1]) for _, _, h in network_runs]
-        lines.append(f"{network:<11} from step {STEPS_PER_EPOCH:,} to the end: median moved "
-                     f"{statistics.mean(moved):+.2f} ({min(moved):+.2f} to {max(moved):+.2f}), "
-                     f"15-85 width x{statistics.mean(widths):.2f} "
-                     f"({min(widths):.2f} to {max(widths):.2f})")
+        parts = []
+        for name, of in (("median", lambda h: h["train_p50"]),
+                         ("15-85 width", lambda h: h["train_p85"] - h["train_p15"])):
+            at = [np.array([of(h)[0], of(h)[round(TABLE_STEPS[0] / STEPS_PER_EPOCH)], of(h)[-1]])
+                  for _, _, h in network_runs]
+            parts.append(f"{name} " + " -> ".join(spread(values, 2) for values in zip(*at)))
+        lines.append(f"{network:<11} " + "; ".join(parts))
     return lines
 
 
@@ -231,7 +235,9 @@ def main(argv=None):
     for lr in rates:
         print(f"Learning rate {lr:g}: validation accuracy, mean over seeds (min-max)")
         print("\n".join(table(runs[lr])))
-        print(f"Unit {PROBE_UNIT}'s sigmoid input, in training mode:")
+        print(f"Unit {PROBE_UNIT}'s sigmoid input, in training mode, at 0, "
+              f"{round(TABLE_STEPS[0] / STEPS_PER_EPOCH) * STEPS_PER_EPOCH:,} and "
+              f"{EPOCHS * STEPS_PER_EPOCH:,} steps:")
         print("\n".join(drift(runs[lr])) + "\n")
     if not plot.available():
         print(plot.HINT)

@@ -229,8 +229,8 @@ class Table(unittest.TestCase):
         # 10,008, 20,016, 30,024 and 50,040 steps: epochs 12, 24, 36 and 60
         for epoch in (12, 24, 36, 60):
             mean, low, high = epoch / 100 + 0.001, epoch / 100, epoch / 100 + 0.002
-            self.assertIn(f"{mean:.4f} ({low:.4f}-{high:.4f})", line)
-        self.assertIn("0.9000 (0.9000-0.9000)", line)
+            self.assertIn(f"{mean:.4f} ({low:.4f} to {high:.4f})", line)
+        self.assertIn("0.9000 (0.9000 to 0.9000)", line)
 
 
 if __name__ == "__main__":

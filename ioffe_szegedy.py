@@ -45,7 +45,7 @@ STEPS_PER_EPOCH = math.ceil((50_000 - 1) / BATCH_SIZE)
 EPOCHS = 60
 # Chosen by the validation accuracy of the network without BatchNorm over a
 # short grid (docs/study-ioffe-szegedy.md), and used for both networks.
-LEARNING_RATE = 0.5
+LEARNING_RATE = 3.0
 # A pixel (0-255) is 1 if it is at least half white, else 0; the 0/1 image
 # is the input as it is, with no normalization after it.
 THRESHOLD = 128

@@ -130,8 +130,8 @@ def table(runs):
     after the epoch that ends closest to each of TABLE_STEPS (mean over
     seeds, min-max), and the test accuracy at the end."""
     ends = [round(steps / STEPS_PER_EPOCH) * STEPS_PER_EPOCH for steps in TABLE_STEPS]
-    header = "".join(f"{f'{steps:,} steps':>24}" for steps in ends)
-    lines = [f"{'network':<11} {'seeds':>5}{header}{'test, at the end':>24}"]
+    header = "".join(f"{f'{steps:,} steps':>28}" for steps in ends)
+    lines = [f"{'network':<11} {'seeds':>5}{header}{'test, at the end':>28}"]
     for network, network_runs in runs.items():
         columns = []
         for steps in ends:
@@ -140,7 +140,7 @@ def table(runs):
             columns.append(spread(values))
         columns.append(spread([accuracy for _, accuracy, _ in network_runs]))
         lines.append(f"{network:<11} {len(network_runs):>5}"
-                     + "".join(f"{column:>24}" for column in columns))
+                     + "".join(f"{column:>28}" for column in columns))
     return lines
 
 
@@ -194,17 +194,21 @@ def figure1(pyplot, runs, lr):
         for q, style in styles.items():
             if network == "sigmoid-bn":
                 axes.plot(history["epoch"], history[f"eval_p{q}"], color="grey", linestyle=style,
-                          linewidth=1, label="evaluation mode" if q == 50 else None)
+                          linewidth=1)
             axes.plot(history["epoch"], history[f"train_p{q}"], color=colors[network],
-                      linestyle=style, label=f"{q}th percentile")
+                      linestyle=style)
         axes.set(title=f"({letter}) {network}: unit {PROBE_UNIT}, seed {seed}", xlabel="steps")
-        axes.legend(loc="upper left", fontsize="small", ncol=2)
     panels[0].set_ylabel("input to the last hidden layer's sigmoid")
     panels[0].sharey(panels[1])
+    keys = [pyplot.Line2D([], [], color="black", linestyle=style) for style in styles.values()]
+    figure.legend(keys + [pyplot.Line2D([], [], color="grey", linewidth=1)],
+                  [f"{q}th percentile" for q in styles] + ["the same in evaluation mode (BatchNorm "
+                                                           "with its running statistics)"],
+                  loc="lower center", ncol=4, fontsize="small")
     for axes in (accuracy, *panels):
         axes.grid(alpha=0.3)
         axes.set_xticks(range(0, 50_001, 10_000), ["0", "10k", "20k", "30k", "40k", "50k"])
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
     return figure
 
 

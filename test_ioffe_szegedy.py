@@ -4,6 +4,10 @@ probe, and how main.py and its options run it. Needs no network and no MNIST.
 
     python3 -m unittest test_ioffe_szegedy
 """
+import contextlib
+import io
+import os
+import tempfile
 import unittest
 from unittest import mock
 
@@ -13,6 +17,8 @@ import ioffe_szegedy as study
 import layers
 import main
 import options
+import plot
+import results
 import sweep
 import test
 
@@ -231,6 +237,48 @@ class Table(unittest.TestCase):
             mean, low, high = epoch / 100 + 0.001, epoch / 100, epoch / 100 + 0.002
             self.assertIn(f"{mean:.4f} ({low:.4f} to {high:.4f})", line)
         self.assertIn("0.9000 (0.9000 to 0.9000)", line)
+
+
+
+class Program(unittest.TestCase):
+    """python3 ioffe_szegedy.py RESULTS_DIR: the table, and the figure."""
+
+    def run_program(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = study.main(list(argv))
+        return status, out.getvalue(), err.getvalue()
+
+    def test_a_directory_without_runs_is_said_in_one_line(self):
+        with tempfile.TemporaryDirectory() as directory:
+            status, _, err = self.run_program(directory)
+        self.assertEqual(status, 2)
+        self.assertEqual(err.count("\n"), 1)
+        self.assertIn("run main.py --study ioffe-szegedy first", err)
+
+    def test_the_table_and_the_figure_of_saved_runs(self):
+        fields = [*main.TRAINING_FIELDS, *study.PROBE_FIELDS]
+        with tempfile.TemporaryDirectory() as directory:
+            for kind in study.NETWORKS:
+                for seed in (0, 1):
+                    history = [{"epoch": epoch, "train_loss": 0.1, "val_loss": 0.1,
+                                "val_accuracy": 0.9 + epoch / 1000 + seed / 1000, "seconds": 1.0,
+                                **dict.fromkeys(study.PROBE_FIELDS, float(epoch))}
+                               for epoch in range(61)]
+                    results.save(directory, {"run": f"{kind}_seed{seed}", "network": kind,
+                                             "seed": seed, "lr": 3.0, "init_scale": 1.0,
+                                             "status": "finished", "test_accuracy": 0.97},
+                                 fields, history)
+            figure = os.path.join(directory, "figure.png")
+            status, out, _ = self.run_program(directory, "--figure", figure)
+            self.assertEqual(status, 0)
+            self.assertIn("Learning rate 3:", out)
+            self.assertIn("0.9125 (0.9120 to 0.9130)", out)       # epoch 12: 10,008 steps
+            if plot.available():
+                self.assertGreater(os.path.getsize(figure), 10_000)
+            else:
+                self.assertIn(plot.HINT, out)
+                self.assertFalse(os.path.exists(figure))
 
 
 if __name__ == "__main__":

@@ -157,17 +157,21 @@ def spread(values, digits=4):
 def drift(runs):
     """Lines: unit PROBE_UNIT's median sigmoid input and the width between
     its 15th and 85th percentiles, in training mode, before training, after
-    the epoch that ends closest to 10,000 steps and at the end; means over
-    seeds (each seed's unit PROBE_UNIT is another unit), with min-max."""
+    the epoch that ends closest to 10,000 steps and at the end, means over
+    seeds (each seed's unit PROBE_UNIT is another unit) with min-max; then,
+    from 10,000 steps to the end, how far the median moved (the mean of its
+    moves' sizes) and by what factor the width changed (mean over seeds)."""
+    tenth = round(TABLE_STEPS[0] / STEPS_PER_EPOCH)
     lines = []
     for network, network_runs in runs.items():
-        parts = []
-        for name, of in (("median", lambda h: h["train_p50"]),
-                         ("15-85 width", lambda h: h["train_p85"] - h["train_p15"])):
-            at = [np.array([of(h)[0], of(h)[round(TABLE_STEPS[0] / STEPS_PER_EPOCH)], of(h)[-1]])
-                  for _, _, h in network_runs]
-            parts.append(f"{name} " + " -> ".join(spread(values, 2) for values in zip(*at)))
-        lines.append(f"{network:<11} " + "; ".join(parts))
+        medians = [h["train_p50"][[0, tenth, -1]] for _, _, h in network_runs]
+        widths = [(h["train_p85"] - h["train_p15"])[[0, tenth, -1]] for _, _, h in network_runs]
+        moved = statistics.mean(abs(median[2] - median[1]) for median in medians)
+        grew = statistics.mean(width[2] / width[1] for width in widths)
+        lines.append(f"{network:<11} median " + " -> ".join(spread(v, 2) for v in zip(*medians))
+                     + "; 15-85 width " + " -> ".join(spread(v, 2) for v in zip(*widths))
+                     + f"; from {tenth * STEPS_PER_EPOCH:,} steps to the end the median moved "
+                       f"by {moved:.2f}, the width x{grew:.2f}")
     return lines
 
 

@@ -1,10 +1,10 @@
 """Ioffe & Szegedy's own MNIST experiment (arXiv:1502.03167, sec. 4.1,
 "Activations over time"), and its Figure 1 redrawn.
 
-    python3 main.py --study ioffe-szegedy --seeds 3 --data-dir /work/mnist-data \\
-        --results-dir results/ioffe-szegedy                     # the sweep
-    python3 ioffe_szegedy.py results/ioffe-szegedy               # its table, and
-                                                                 # the figure (matplotlib)
+    python3 main.py --study ioffe-szegedy --seeds 3 --results-dir results/ioffe-szegedy
+                                                    # the sweep
+    python3 ioffe_szegedy.py results/ioffe-szegedy  # its table, and the figure
+                                                    # (with matplotlib)
 
 The paper's network: a 28x28 binary image, three fully connected hidden
 layers of 100 sigmoids, y = g(W u + b), weights initialized to small random
@@ -35,7 +35,7 @@ from layers import BatchNorm, Sigmoid
 
 SIZES = (784, 100, 100, 100, 10)
 # "Small random Gaussian values": N(0, 0.1^2). A binarized digit has about
-# 100-150 pixels on, so a first-layer unit's input starts with a standard
+# 100 pixels on, so a first-layer unit's input starts with a standard
 # deviation of about 1: where the sigmoid bends, neither flat nor linear.
 INIT_STD = 0.1
 BATCH_SIZE = 60
@@ -56,7 +56,7 @@ NETWORKS = {
                     before=False, after=False, activation=Sigmoid, sizes=SIZES,
                     init_std=INIT_STD),
     # Each Linear keeps its bias, which BatchNorm's mean subtraction cancels:
-    # its gradient is exactly 0 (test.py shows it), so it stays at 0.
+    # its gradient is 0 to rounding (test_ioffe_szegedy.py), so it stays at 0.
     "sigmoid-bn": dict(description="the same with a BatchNorm before each sigmoid",
                        before=True, after=False, activation=Sigmoid, sizes=SIZES,
                        init_std=INIT_STD),
@@ -87,8 +87,10 @@ PROBE_FIELDS = [f"{mode}_p{q}" for mode in ("train", "eval") for q in PERCENTILE
 def sigmoid_input(network, images, train):
     """The input (N, D) of the last hidden layer's Sigmoid for images
     (N, 784), in training mode (the BatchNorms normalize with the statistics
-    of images, one batch) or not. The network is left as it was: the
-    running statistics that a training-mode forward updates are put back."""
+    of images, one batch) or not. Nothing that training uses changes: the
+    running statistics that a training-mode forward updates are put back
+    (what the layers keep for backward is replaced by the next step's
+    forward, as always)."""
     last = max(i for i, layer in enumerate(network.layers) if isinstance(layer, Sigmoid))
     running = [(layer, layer.running_mean.copy(), layer.running_var.copy())
                for layer in network.layers if isinstance(layer, BatchNorm)]

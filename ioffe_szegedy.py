@@ -166,6 +166,10 @@ def drift(runs):
     tenth = round(TABLE_STEPS[0] / STEPS_PER_EPOCH)
     lines = []
     for network, network_runs in runs.items():
+        if min(len(h["epoch"]) for _, _, h in network_runs) <= tenth:
+            lines.append(f"{network:<11} shorter than {tenth * STEPS_PER_EPOCH:,} steps: "
+                         "nothing to compare")
+            continue
         medians = [h["train_p50"][[0, tenth, -1]] for _, _, h in network_runs]
         widths = [(h["train_p85"] - h["train_p15"])[[0, tenth, -1]] for _, _, h in network_runs]
         moved = statistics.mean(abs(median[2] - median[1]) for median in medians)
@@ -219,6 +223,9 @@ def figure1(pyplot, runs, lr):
 
 
 def main(argv=None):
+    """Print the table and the drift of each learning rate's runs in the
+    results directory, and draw Figure 1 of one rate's; returns the exit
+    status (2: no runs, or the figure could not be written)."""
     parser = argparse.ArgumentParser(
         prog="ioffe_szegedy.py",
         description="The held-out accuracy of Ioffe & Szegedy's MNIST study at each learning "
@@ -246,8 +253,8 @@ def main(argv=None):
         print(f"Learning rate {lr:g}: validation accuracy, mean over seeds (min-max)")
         print("\n".join(table(runs[lr])))
         print(f"Unit {PROBE_UNIT}'s sigmoid input, in training mode, at 0, "
-              f"{round(TABLE_STEPS[0] / STEPS_PER_EPOCH) * STEPS_PER_EPOCH:,} and "
-              f"{EPOCHS * STEPS_PER_EPOCH:,} steps:")
+              f"{round(TABLE_STEPS[0] / STEPS_PER_EPOCH) * STEPS_PER_EPOCH:,} steps and "
+              "at the end:")
         print("\n".join(drift(runs[lr])) + "\n")
     if not plot.available():
         print(plot.HINT)

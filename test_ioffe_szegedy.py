@@ -238,6 +238,13 @@ class Table(unittest.TestCase):
             self.assertIn(f"{mean:.4f} ({low:.4f} to {high:.4f})", line)
         self.assertIn("0.9000 (0.9000 to 0.9000)", line)
 
+    def test_runs_shorter_than_the_columns_leave_them_empty(self):
+        history = {"epoch": np.arange(4.0), "val_accuracy": np.full(4, 0.9),
+                   **{field: np.zeros(4) for field in study.PROBE_FIELDS}}
+        runs = study.in_steps({"sigmoid": [(0, 0.9, history)]})
+        self.assertEqual(study.table(runs)[1].split()[2:], ["-"] * 4 + ["0.9000"])
+        self.assertIn("nothing to compare", study.drift(runs)[0])
+
 
 
 class Program(unittest.TestCase):

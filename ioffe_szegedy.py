@@ -26,9 +26,6 @@ import sys
 
 import numpy as np
 
-import mnist
-import plot
-import results
 from layers import BatchNorm, Sigmoid
 
 # ---------------------------------------------------------------- the recipe
@@ -187,6 +184,7 @@ def figure1(pyplot, runs, lr):
     (b, c) unit PROBE_UNIT's sigmoid input percentiles in the first seed's
     network without and with BatchNorm: in training mode, as the paper
     measured them, and for BatchNorm also in evaluation mode (grey)."""
+    import plot
     figure, (accuracy, *panels) = pyplot.subplots(1, 3, figsize=(13, 3.8))
     colors = {"sigmoid": "tab:orange", "sigmoid-bn": "tab:blue"}
     styles = {15: ":", 50: "-", 85: "--"}           # plot.py's covariate-shift figure's
@@ -226,6 +224,11 @@ def main(argv=None):
     """Print the table and the drift of each learning rate's runs in the
     results directory, and draw Figure 1 of one rate's; returns the exit
     status (2: no runs, or the figure could not be written)."""
+    # Imported here, not at the top: main.py imports this module for its
+    # networks, recipe and probe alone, and pays nothing for the rest.
+    import mnist
+    import plot
+    import results
     parser = argparse.ArgumentParser(
         prog="ioffe_szegedy.py",
         description="The held-out accuracy of Ioffe & Szegedy's MNIST study at each learning "

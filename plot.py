@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-import mnist
+import files
 import results
 
 COLORS = {"plain": "tab:orange", "bn": "tab:blue", "bn-after-relu": "tab:green"}   # in this order
@@ -380,7 +380,7 @@ def draw_mistakes(path, evaluations):
     from matplotlib import pyplot
     figure = mistakes(pyplot, evaluations)
     try:
-        mnist.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
+        files.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
     finally:
         pyplot.close(figure)
     return path
@@ -435,7 +435,7 @@ def draw_selected(results_dir, selection):
     for name, figure in figures:
         path = os.path.join(results_dir, name)
         try:
-            mnist.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
+            files.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
         except OSError as error:
             raise results.ResultsError(f"cannot write {path} ({error.strerror or error}): the "
                                        "figures go beside the results") from None

@@ -8,7 +8,7 @@ saved and what was not.
 import contextlib
 import signal
 
-import mnist
+import results
 
 
 class Stopped(BaseException):
@@ -29,7 +29,7 @@ def stop_on_first_signal(number, frame):
     """The handler of Ctrl-C, SIGTERM and SIGHUP while main.py runs. The
     first stops it; later ones are ignored, so that a second Ctrl-C cannot
     interrupt the stopping itself (ending workers, removing their data)."""
-    for each in mnist.STOP_SIGNALS:
+    for each in results.STOP_SIGNALS:
         signal.signal(each, signal.SIG_IGN)
     if number == signal.SIGINT:
         raise KeyboardInterrupt
@@ -52,7 +52,7 @@ def signals_stop_main():
     process ends, so that a late one cannot change the exit status the
     user was told of."""
     previous = {number: signal.signal(number, stop_on_first_signal)
-                for number in mnist.STOP_SIGNALS}
+                for number in results.STOP_SIGNALS}
     try:
         yield
     finally:

@@ -15,11 +15,15 @@ import results
 
 
 def show(text=""):
-    """print(text). If standard output is closed (main.py | head -1),
-    training goes on silently and its results are still saved."""
+    """print(text). If standard output is closed (main.py | head -1), or
+    cannot be written (> /dev/full: said once, on standard error), training
+    goes on silently and its results are still saved."""
     try:
         print(text, flush=True)
-    except BrokenPipeError:
+    except OSError as error:
+        if not isinstance(error, BrokenPipeError):
+            print(f"main.py: warning: cannot write standard output ({error.strerror or error}); "
+                  "training goes on, and its results are saved", file=sys.stderr, flush=True)
         # Everything printed from now on, Python's last flush included, is dropped.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 

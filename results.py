@@ -230,6 +230,18 @@ def write_summary(directory, before=None):
               "in their own directories, and the next save rebuilds it", file=sys.stderr)
 
 
+def refresh_summary(directory):
+    """Rebuild summary.csv if it is missing or does not match the runs'
+    records (plot.py does, before drawing), with a warning if it was
+    damaged; under the lock, as a save."""
+    with saving(directory):
+        expected = summary_bytes(directory, warn=False)
+        with contextlib.suppress(OSError), open(os.path.join(directory, SUMMARY), "rb") as file:
+            if file.read() == expected:
+                return
+        write_summary(directory, expected)
+
+
 def summary_bytes(directory, warn=True):
     """The bytes of summary.csv made from the runs' records in directory;
     warn: say which records cannot be read."""
@@ -367,8 +379,8 @@ def parse_record(rows):
 
 def read_records(directory, warn=True):
     """The records of every run in directory, in the order of summary.csv
-    (network, settings, seed). A run whose run.csv cannot be read is left
-    out, with a warning (if warn)."""
+    (network, settings, seed), each with its "directory". A run whose run.csv
+    cannot be read is left out, with a warning (if warn)."""
     records = []
     for name, path in run_directories(directory).items():
         try:
@@ -378,7 +390,7 @@ def read_records(directory, warn=True):
                 print(f"warning: {os.path.join(path, RECORD)} cannot be read ({error}): "
                       f"{name} is left out of {SUMMARY}", file=sys.stderr)
             continue
-        record["run"] = name
+        record["run"], record["directory"] = name, path
         records.append(record)
     return sorted(records, key=lambda record: (
         record["network"], *(record[key] for key in SETTINGS), record["seed"]))

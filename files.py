@@ -2,6 +2,7 @@
 at all (atomic_write), and the arrays of a weights file, checked before a
 network takes any of them (read_weights).
 """
+import contextlib
 import os
 import tempfile
 
@@ -42,8 +43,12 @@ def read_arrays(file):
     every Exception is turned into the same line."""
     not_ours = f"{file} is not a .npz weights file written by Network.save"
     try:
-        with np.load(file, allow_pickle=False) as saved:
-            stored = {key: saved[key] for key in saved.files}
+        with contextlib.ExitStack() as stack:
+            # A path is opened here, so that it is closed whatever np.load raises.
+            source = (stack.enter_context(open(file, "rb"))
+                      if isinstance(file, (str, os.PathLike)) else file)
+            with np.load(source, allow_pickle=False) as saved:
+                stored = {key: saved[key] for key in saved.files}
     except OSError as error:
         if error.strerror:                          # missing, unreadable, a directory
             raise WeightsError(f"cannot read {file}: {error.strerror}") from None

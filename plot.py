@@ -70,7 +70,8 @@ def choose_setting(rows, lr=None, init_scale=None):
         wanted = matching[0]
     rows = [row for row in rows if setting(row) == wanted]
     counts = collections.Counter(budget(row) for row in rows)
-    chosen = max(counts, key=lambda each: (counts[each], each[0]))     # then the most epochs
+    # The most runs; then the most epochs, the most samples, float32.
+    chosen = max(counts, key=lambda each: (counts[each], each[0], each[2], each[3] == "float32"))
     return [row for row in rows if budget(row) == chosen]
 
 
@@ -491,9 +492,8 @@ def main(argv=None):
         selection = select(directory, lr=args.lr, init_scale=args.init_scale)
         results.refresh_summary(directory)
         if not selection.runs and not selection.points:
-            every = "every run" if len(selection.rows) > 1 else "its one run"
-            print(f"plot.py: {every} of {selection.where} in {directory}/ diverged: there are "
-                  "no curves to draw", file=sys.stderr)
+            print(f"plot.py: every run of {selection.where} in {directory}/ diverged: there "
+                  "are no curves to draw", file=sys.stderr)
             return 1
         if available():
             print("Figures: " + ", ".join(draw_selected(directory, selection)))

@@ -5,9 +5,12 @@ a sweep and, over several learning rates, each network's largest and best.
 """
 import itertools
 import os
+import shutil
 import statistics
 import sys
 import tempfile
+
+import numpy as np
 
 import mnist
 import plot
@@ -37,6 +40,24 @@ def check_writable(directory):
     except OSError as error:
         raise mnist.DataError(f"cannot write results to {directory}/ ({error.strerror}); "
                               "choose another with --results-dir") from None
+
+
+def check_space(args, runs):
+    """Fail now, not after minutes of training, if the results directory's
+    file system has less free space than the runs will write: each one's
+    weights, history and record."""
+    import main                 # above this module: its networks say what a run weighs
+    weights = {kind: sum(array.nbytes for array in main.build_network(
+        kind, np.random.default_rng(0), np.dtype(args.dtype)).state().values())
+        for kind in {run.kind for run in runs}}
+    per_epoch, record = 300, 2000       # bytes: a history line, a run.csv and a summary row
+    need = sum(weights[run.kind] + per_epoch * (args.epochs + 1) + record
+               for run in runs)
+    free = shutil.disk_usage(args.results_dir).free
+    if free < need:
+        raise mnist.DataError(f"{args.results_dir}/ has {free / 1e6:.1f} MB free, and the "
+                              f"{len(runs)} run{'s' if len(runs) > 1 else ''} will write about {need / 1e6:.1f} MB: free "
+                              "space there, or choose another directory with --results-dir")
 
 
 STATISTICS_HEADER = "  seeds    mean     std     min     max"
@@ -87,8 +108,9 @@ class Progress:
         self.several = {"seed": len(args.seeds) > 1, "lr": len(args.lr) > 1,
                         "scale": len(args.init_scale) > 1}
         self.sweep = any(self.several.values())
-        self.saved = {}              # run: its row of summary.csv
+        self.saved = {}              # run: its record (results.py)
         self.lost = []
+        check_space(args, runs)
 
     def name(self, run):
         """The run in words, with what varies in this sweep: "bn seed 2 lr 0.1"."""
@@ -148,7 +170,7 @@ class Progress:
             was = (f", whose test accuracy was {earlier['test_accuracy']:.4f}"
                    if earlier.get("test_accuracy") is not None else "")
             print(f"main.py: {self.name(run)} replaced the earlier run of the same settings in "
-                  f"{results.run_path(args.results_dir, record['run'])}{was}",
+                  f"{results.run_path(args.results_dir, record['run'])}/{was}",
                   file=sys.stderr, flush=True)
 
     def finished(self):

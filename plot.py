@@ -242,7 +242,8 @@ def sweep_points(rows):
                                  if accuracy >= target), None) for target in TARGETS}
         points.append({"network": row["network"], "lr": row["lr"],
                        "init_scale": row["init_scale"], "epochs": row["epochs"],
-                       "status": row["status"], "test_accuracy": results.number(row["test_accuracy"]),
+                       "status": row["status"],
+                       "test_accuracy": results.number(row["test_accuracy"]),
                        "epochs_to": reached})
     return points
 
@@ -350,7 +351,8 @@ def speed_lines(points):
                 seeds = ", ".join(str(epochs) for epochs in found)
                 cells.append(f"{np.mean(found):5.1f} ({len(found)}/{len(group)}: {seeds})" if found
                              else f"- (0/{len(group)})")
-            lines.append(f"{network:<13} {results.exact(lr):>7}  " + "  ".join(f"{c:<24}" for c in cells))
+            lines.append(f"{network:<13} {results.exact(lr):>7}  "
+                         + "  ".join(f"{c:<24}" for c in cells))
     return lines
 
 

@@ -55,9 +55,10 @@ def check_space(args, runs):
                for run in runs)
     free = shutil.disk_usage(args.results_dir).free
     if free < need:
+        runs_said = f"{len(runs)} run{'s' if len(runs) > 1 else ''}"
         raise mnist.DataError(f"{args.results_dir}/ has {free / 1e6:.1f} MB free, and the "
-                              f"{len(runs)} run{'s' if len(runs) > 1 else ''} will write about {need / 1e6:.1f} MB: free "
-                              "space there, or choose another directory with --results-dir")
+                              f"{runs_said} will write about {need / 1e6:.1f} MB: free space "
+                              "there, or choose another directory with --results-dir")
 
 
 STATISTICS_HEADER = "  seeds    mean     std     min     max"
@@ -247,8 +248,8 @@ def sweep_table(args, rows):
                 f"{len(reached)} of {len(runs)}")
             divergence = f"{len(diverged)} (ep {min(diverged)})" if diverged else "-"
             seconds = statistics.mean(row["train_seconds"] for row in runs)
-            lines.append(f"{kind:<13} {results.exact(lr):>7} {results.exact(scale):>6}{statistics_part}  {target:>8}"
-                         f"  {divergence:>8}  {seconds:>7.1f}")
+            lines.append(f"{kind:<13} {results.exact(lr):>7} {results.exact(scale):>6}"
+                         f"{statistics_part}  {target:>8}  {divergence:>8}  {seconds:>7.1f}")
     lines.append(f"({to_target}: mean epochs to reach {results.TARGET_ACCURACY} validation "
                  "accuracy, or how many seeds reached it; diverged: how many seeds, "
                  "earliest epoch)")
@@ -294,7 +295,8 @@ def rate_lines(args, rows, accuracy):
             lines.append(
                 f"  {kind:<13} largest lr at which no seed diverged: {largest(survived)}; at "
                 f"which every seed reached {results.TARGET_ACCURACY}: {largest(reached)}"
-                + (f"; best lr {results.exact(best[kind])} ({means[best[kind]]:.4f})" if kind in best else ""))
+                + (f"; best lr {results.exact(best[kind])} ({means[best[kind]]:.4f})"
+                   if kind in best else ""))
         for first, second in itertools.combinations(best, 2):
             verdict = paired_verdict(f"{first} (lr {results.exact(best[first])})",
                                      f"{second} (lr {results.exact(best[second])})",

@@ -29,6 +29,10 @@ held back (signals_deferred), so that a reader finds the earlier run's
 directory or the new one, never a mix of the two; if a process is killed
 (kill -9) between the two renames, the earlier run is put back at the next
 save. Any failure before the renames leaves the earlier run as it was.
+(One rename cannot replace a directory that holds files; Linux's renameat2
+with RENAME_EXCHANGE could, but Python's standard library has no call for
+it. One file per run, an archive, would keep the history from being read
+as the CSV it is.)
 
 Saving takes the directory's lock (directory_locked), so that processes
 saving into one directory take turns; the lock is waited for with signals

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import unittest
-import zipfile
 from unittest import mock
 
 import numpy as np
@@ -127,7 +126,7 @@ class SummaryIsDerived(ResultsCase):
             with open(self.path("results/summary.csv"), "w") as file:
                 file.write(change(text))
             # The last one as a sweep in two worker processes.
-            given = ("--net", "bn", "--seeds", "2", "--jobs", "2") if number == 4 else ("--net", "bn")
+            given = ("--net", "bn") + (("--seeds", "2", "--jobs", "2") if number == 4 else ())
             status, _, err = self.main_process(*given)
             self.assertEqual(status, 0, f"{damage}: {err}")
             self.assertNoTraceback(err)
@@ -137,8 +136,9 @@ class SummaryIsDerived(ResultsCase):
                                         "removed): it is rebuilt from them"], damage)
             rows = self.summary()
             self.assertEqual(sorted(row["run"] for row in rows),
-                             sorted([run("bn"), run("plain", 0, "_lr0.1"), run("plain", 1, "_lr0.1")]
-                                    + [run("bn", 1)] * (number == 4)), damage)
+                             sorted([run("bn"), run("plain", 0, "_lr0.1"),
+                                     run("plain", 1, "_lr0.1")] + [run("bn", 1)] * (number == 4)),
+                             damage)
             for row in rows:
                 self.assertEqual(row, self.record(row["run"]), damage)
                 self.assertGreater(float(row["test_accuracy"]), 0)
@@ -262,7 +262,7 @@ class FilesChangeTogether(ResultsCase):
         self.assertEqual(sorted(row["run"] for row in self.summary()), [run("bn"), run("plain")])
 
 
-# ---------------------------------------------------------------- 3. different settings never overwrite
+# ------------------------------------------------------------ 3. different settings never overwrite
 
 class SettingsNeverMix(ResultsCase):
     def test_rates_that_differ_past_six_digits_are_two_runs(self):
@@ -304,7 +304,7 @@ class SettingsNeverMix(ResultsCase):
                       "means over seeds)", out)
 
 
-# ---------------------------------------------------------------- 4. signals while waiting for the lock
+# ------------------------------------------------------------ 4. signals while waiting for the lock
 
 class SignalsWhileWaiting(ResultsCase):
     def test_each_signal_ends_a_wait_for_the_lock_at_once(self):
@@ -413,7 +413,8 @@ class DamagedWeights(ResultsCase):
                 if trial % 2:
                     position = int(rng.integers(len(self.bytes)))
                 else:
-                    position = min(len(self.bytes) - 1, int(rng.choice(headers) + rng.integers(0, 130)))
+                    position = min(len(self.bytes) - 1,
+                                   int(rng.choice(headers) + rng.integers(0, 130)))
                 changes.append((position, int(rng.integers(256))))
             path = self.mutated(changes)
             try:
@@ -448,7 +449,7 @@ class DamagedWeights(ResultsCase):
                                   "by Network.save\n", damage)
 
 
-# ---------------------------------------------------------------- 7. a full stdout, signals in a figure's write
+# ------------------------------------------------ 7. a full stdout, signals in a figure's write
 
 @unittest.skipUnless(os.path.exists("/dev/full"), "no /dev/full here")
 class FullStandardOutput(ResultsCase):
@@ -533,7 +534,8 @@ class PlotFaults(ResultsCase):
         self.assertEqual(results.read_records(self.path("results"))[0]["init_scale"], 1.0)
 
     def test_numbers_without_matplotlib_and_a_path_to_summary_csv(self):
-        self.assertEqual(self.run_main("--net", "plain", "--net", "bn", "--lr", "0.1", "0.01")[0], 0)
+        status, _, err = self.run_main("--net", "plain", "--net", "bn", "--lr", "0.1", "0.01")
+        self.assertEqual(status, 0, err)
         outputs = []
         for path in (self.path("results"), self.path("results/summary.csv")):
             status, out, err = self.tool("plot", path, "--lr", "0.1",

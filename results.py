@@ -334,6 +334,9 @@ def run_directories(directory):
     its new run took its place."""
     try:
         entries = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        raise ResultsError(f"{directory}/ does not exist: run main.py first, or name the "
+                           "directory it wrote") from None
     except OSError as error:
         raise ResultsError(f"cannot read {directory}/ ({error.strerror or error})") from None
     runs = {}

@@ -479,6 +479,7 @@ report.Progress.on_event = on_event_then_sigterm
         self.assertTrue(process.stdout.readline().startswith(b"Data: "))
         process.stdout.close()
         err = process.stderr.read().decode()
+        process.stderr.close()
         self.assertEqual(process.wait(timeout=60), 0, err)
         self.assertNotIn("Broken pipe", err)
         self.assertNotIn("Traceback", err)

@@ -177,15 +177,19 @@ class Pitfalls(GradientCase):
         # rounding error, about 1e-16 |f| / step, grows as the step falls:
         # the error is least between them, where STEP is.
         rng = np.random.default_rng(0)
-        layer = layers.BatchNorm(4, dtype=np.float64)
-        X = 3 + 2 * rng.standard_normal((8, 4))
+        loss = layers.SoftmaxCrossEntropyLoss()
+        scores, labels = 3 * rng.standard_normal((8, 6)), rng.integers(0, 6, 8)
+        loss.forward(scores, labels)
+        dscores = loss.backward()
         steps = (1e-1, 1e-3, STEP, 1e-7, 1e-9)
-        errors = {step: self.dX_error(layer, X, step) for step in steps}
+        errors = {step: relative_error(numerical_gradient(lambda: loss.forward(scores, labels),
+                                                          scores, step), dscores)
+                  for step in steps}
         for step, error in errors.items():
             # The largest and the smallest step must exceed 100 times the error at STEP.
             ends = step in (steps[0], steps[-1])
-            label = "pitfall: BatchNorm dX at a step of" if step == steps[0] else ""
-            report(f"{label:<34} {step:.0e}", error, 100 * errors[STEP] if ends else None, ends)
+            label = "pitfall: the loss's dscores at a step of" if step == steps[0] else ""
+            report(f"{label:<40} {step:.0e}", error, 100 * errors[STEP] if ends else None, ends)
         self.assertEqual(min(errors, key=errors.get), STEP)
         self.assertGreater(min(errors[steps[0]], errors[steps[-1]]), 100 * errors[STEP])
 

@@ -156,6 +156,17 @@ class Training(unittest.TestCase):
             self.assertEqual(history[-1]["val_accuracy"], accuracy)
             self.assertLess(history[-1]["train_loss"], history[0]["train_loss"])
 
+    def test_a_last_batch_of_one_sample_is_left_out(self):
+        # BatchNorm cannot take the variance of one sample; two are enough.
+        for n, sizes in ((21, [5, 5, 5, 5]), (22, [5, 5, 5, 5, 2])):
+            rng = np.random.default_rng(0)
+            net = main.build_network("bn", rng, np.float32, sizes=(6, 5, 4, 3))
+            seen = []
+            net.train_step = lambda X, y, lr: seen.append(len(X)) or 1.0
+            X = rng.standard_normal((n, 6)).astype(np.float32)
+            net.train(X, np.arange(n) % 3, 1, 0.1, 5, rng)
+            self.assertEqual(seen, sizes, n)
+
     def test_divergence_stops_training(self):
         rng = np.random.default_rng(0)
         net = main.build_network("plain", rng, np.float32, sizes=(6, 5, 4, 3))

@@ -82,10 +82,11 @@ class Network:
             start = time.perf_counter()
             order = rng.permutation(n)
             losses = []
-            for first in range(0, n, batch_size):
+            # Batches start at 0, batch_size, 2 batch_size, ... up to n - 2:
+            # a batch starting at n - 1 would hold one sample, which BatchNorm
+            # cannot normalize, and is left out.
+            for first in range(0, n - 1, batch_size):
                 batch = order[first:first + batch_size]
-                if len(batch) == 1:     # the last, of one sample: BatchNorm needs two
-                    break
                 loss = self.train_step(X[batch], y[batch], lr)
                 if not math.isfinite(loss):
                     raise Diverged(loss, epoch, first // batch_size + 1, history)

@@ -158,14 +158,16 @@ class Training(unittest.TestCase):
 
     def test_a_last_batch_of_one_sample_is_left_out(self):
         # BatchNorm cannot take the variance of one sample; two are enough.
-        for n, sizes in ((21, [5, 5, 5, 5]), (22, [5, 5, 5, 5, 2])):
+        # (A network without BatchNorm trains on batches of 1 but the last.)
+        for n, batch_size, sizes in ((21, 5, [5, 5, 5, 5]), (22, 5, [5, 5, 5, 5, 2]),
+                                     (4, 1, [1, 1, 1])):
             rng = np.random.default_rng(0)
-            net = main.build_network("bn", rng, np.float32, sizes=(6, 5, 4, 3))
+            net = main.build_network("plain", rng, np.float32, sizes=(6, 5, 4, 3))
             seen = []
             net.train_step = lambda X, y, lr: seen.append(len(X)) or 1.0
             X = rng.standard_normal((n, 6)).astype(np.float32)
-            net.train(X, np.arange(n) % 3, 1, 0.1, 5, rng)
-            self.assertEqual(seen, sizes, n)
+            net.train(X, np.arange(n) % 3, 1, 0.1, batch_size, rng)
+            self.assertEqual(seen, sizes, (n, batch_size))
 
     def test_divergence_stops_training(self):
         rng = np.random.default_rng(0)

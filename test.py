@@ -158,8 +158,9 @@ class Pitfalls(GradientCase):
         self.assertLess(errors[np.float64], RELATIVE_TOLERANCE)
 
     def test_a_central_difference_across_relus_kink(self):
-        # max(x, 0) has no derivative at 0: a step that crosses 0 averages
-        # the slopes 0 and 1. Gradients are checked away from the kink.
+        # max(x, 0) has no derivative at 0: a difference across 0 mixes the
+        # slopes 0 and 1 (here (0.3 + 1) / 2 = 0.65 of the way from 0 to 1).
+        # Gradients are checked away from the kink.
         X = np.random.default_rng(0).standard_normal((4, 5))
         X += np.sign(X) * 0.1
         X[1, 2] = 0.3 * STEP                 # within one step of the kink

@@ -6,7 +6,7 @@ about a second.
     python3 test.py              the gradient checks, then a report of what
                                  each compared, in reading order: its worst
                                  error against its tolerance
-    python3 test.py --exercises  the checks of README's open exercises
+    python3 test.py --exercises  the checks of the tutorial's open exercises
     python3 -m unittest          every test of the project: these, how
                                  layers and training behave (test_training.py),
                                  the data and the program (test_data.py,
@@ -462,7 +462,7 @@ class OriginalProjectChecks(GradientCase):
         self.assertNotEqual(base, moved)
 
 
-# ---------------------------------------------------------------- README's open exercises
+# ---------------------------------------------------------------- the tutorial's open exercises
 
 class ExerciseChecks(GradientCase):
     """What tells a learner that an exercise of README's is done: each check
@@ -547,7 +547,7 @@ def before_batchnorm(net):
 
 
 class Exercises(ExerciseChecks):
-    """README's open exercises, checked on the learner's code: run with
+    """The tutorial's open exercises (docs/tutorial.md), checked on the learner's code: run with
     `python3 test.py --exercises`. Each fails until its exercise is done."""
     __test__ = False                  # not part of `python3 test.py`, unittest's or pytest's run
 

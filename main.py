@@ -17,6 +17,7 @@ own: options.py (the command line), report.py (the lines, tables and
 saving), stopping.py (Ctrl-C and other signals), sweep.py (runs side by
 side in worker processes), results.py (the files each run leaves).
 """
+import collections
 import math
 import os
 import sys
@@ -29,10 +30,16 @@ from layers import BatchNorm, Linear, ReLU, SoftmaxCrossEntropyLoss
 from network import Diverged, Network
 
 TRAIN_SIZE, VALIDATION_SIZE = 50_000, 10_000
+# A network: Linear layers of `sizes`; after each hidden one, a BatchNorm if
+# `before`, then the activation, then a BatchNorm if `after`.
+Architecture = collections.namedtuple("Architecture", "description before after activation sizes",
+                                      defaults=(ReLU, (784, 256, 128, 10)))
 NETWORKS = {
-    "bn": "BatchNorm before and after each ReLU (the original project's network 1)",
-    "plain": "no BatchNorm (the original project's network 2)",
-    "bn-after-relu": "BatchNorm only after each ReLU",
+    "bn": Architecture("BatchNorm before and after each ReLU (the original project's network 1)",
+                       before=True, after=True),
+    "plain": Architecture("no BatchNorm (the original project's network 2)",
+                          before=False, after=False),
+    "bn-after-relu": Architecture("BatchNorm only after each ReLU", before=False, after=True),
 }
 # Covariate shift, as in Ioffe & Szegedy's Figure 1(b, c): percentiles of the
 # input to the second hidden layer's ReLU, for one unit and for all its units
@@ -44,16 +51,19 @@ SHIFT_FIELDS = [f"{which}_p{q}" for which in ("unit", "layer") for q in PERCENTI
 HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds", *SHIFT_FIELDS]
 
 
-def build_network(kind, rng, dtype=np.float32, sizes=(784, 256, 128, 10), init_scale=1.0):
-    """The network `kind` (a key of NETWORKS): Linear layers of the given
-    sizes, ReLUs between them, and BatchNorm where `kind` puts it. Every
-    Linear layer's initial weights are multiplied by init_scale."""
+def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0):
+    """The network `kind`, a key of NETWORKS, with its sizes unless others
+    are given; every Linear layer's initial weights are multiplied by
+    init_scale."""
+    architecture = NETWORKS[kind]
+    sizes = sizes or architecture.sizes
+
     def hidden(in_dim, out_dim):
         layers = [Linear(in_dim, out_dim, rng, dtype, init_scale)]
-        if kind == "bn":
+        if architecture.before:
             layers.append(BatchNorm(out_dim, dtype=dtype))
-        layers.append(ReLU())
-        if kind in ("bn", "bn-after-relu"):
+        layers.append(architecture.activation())
+        if architecture.after:
             layers.append(BatchNorm(out_dim, dtype=dtype))
         return layers
     layers = [layer for in_dim, out_dim in zip(sizes[:-2], sizes[1:-1])

@@ -39,12 +39,13 @@ class Network:
     def backward(self, dscores):
         """Backpropagate dscores = dL/dscores through every layer, last to
         first, filling each layer's grads."""
+        dY = dscores                    # the dY of the last layer
         for layer in reversed(self.layers[1:]):
-            dscores = layer.backward(dscores)
+            dY = layer.backward(dY)     # its dX: the dY of the layer before it
         # Speed: nothing needs dL/d(images), the first layer's dX, which for
         # a Linear first layer is the largest product of the step: skipped.
         # Plainly, the loop above would run over every layer.
-        self.layers[0].backward(dscores, need_dX=False)
+        self.layers[0].backward(dY, need_dX=False)
 
     def update(self, lr):
         """Vanilla SGD: p -= lr * dL/dp for every parameter p, in place."""
@@ -82,6 +83,9 @@ class Network:
             start = time.perf_counter()
             order = rng.permutation(n)
             losses = []
+            # Batches start at 0, batch_size, 2 batch_size, ... up to n - 2:
+            # a batch starting at n - 1 would hold one sample, which BatchNorm
+            # cannot normalize, and is left out.
             for first in range(0, n - 1, batch_size):
                 batch = order[first:first + batch_size]
                 loss = self.train_step(X[batch], y[batch], lr)

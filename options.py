@@ -43,12 +43,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 def parse_args(argv, networks, train_size):
     """main.py's options from argv (a list of strings; None: sys.argv[1:]).
-    networks is main.NETWORKS ({name: description}), train_size
+    networks is main.NETWORKS ({name: main.Architecture}), train_size
     main.TRAIN_SIZE: --limit's default and largest value."""
     parser = OneLineParser(
         prog="main.py",
         description="Train fully connected networks, with and without BatchNorm, on MNIST.",
-        epilog="networks: " + "; ".join(f"{k}: {v}" for k, v in networks.items())
+        epilog="networks: " + "; ".join(f"{name}: {network.description}"
+                                for name, network in networks.items())
                + ". Exit status: 0 every run finished; 1 some runs diverged or were lost with "
                  "their worker process, and the others finished; 2 a usage, data or write "
                  "error; 130, 143, 129 stopped by Ctrl-C, SIGTERM, SIGHUP.")

@@ -384,6 +384,9 @@ def parse_record(rows):
     return record
 
 
+UNREADABLE = set()      # the records whose warning this process has printed
+
+
 def read_records(directory, warn=True):
     """The records of every run in directory, in the order of summary.csv
     (network, settings, seed), each with its "directory". A run whose run.csv
@@ -393,9 +396,10 @@ def read_records(directory, warn=True):
         try:
             record = parse_record(read_rows(os.path.join(path, RECORD)))
         except ResultsError as error:
-            if warn:
-                print(f"warning: {os.path.join(path, RECORD)} cannot be read ({error}): "
-                      f"{name} is left out of {SUMMARY}", file=sys.stderr)
+            if warn and path not in UNREADABLE:          # said once, not at every save
+                UNREADABLE.add(path)
+                print(f"warning: {name} is left out of {SUMMARY} and the figures: its {RECORD} "
+                      f"cannot be read ({error})", file=sys.stderr)
             continue
         record["run"], record["directory"] = name, path
         records.append(record)

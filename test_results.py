@@ -42,6 +42,9 @@ import {module}
 sys.exit(stopping.tool("{module}.py", {module}.{function}))
 """
 TOOLS = {"plot": "main", "evaluate": "main_evaluate"}
+# main.py in a process draws no figures, with matplotlib or without (as
+# MainProgramCase's own runs).
+NO_FIGURES = "import plot\nplot.available = lambda: False\n"
 
 
 def can_make_immutable():
@@ -68,8 +71,8 @@ class ResultsCase(MainProgramCase):
             stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=HERE, timeout=120)
         return process.returncode, process.stdout, own(process.stderr)
 
-    def main_process(self, *options, **given):
-        status, out, err = super().main_process(*options, **given)
+    def main_process(self, *options, patch="", **given):
+        status, out, err = super().main_process(*options, patch=NO_FIGURES + patch, **given)
         return status, out, own(err)
 
     def run_main(self, *options):
@@ -79,9 +82,9 @@ class ResultsCase(MainProgramCase):
     def main_with(self, *options, stdout=subprocess.PIPE, patch=""):
         """main.py started in a process of its own (see MAIN_IN_A_PROCESS)."""
         return subprocess.Popen(
-            [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=patch), "--data-dir",
-             self.path("data"), "--results-dir", self.path("results"), "--epochs", "2",
-             "--batch-size", "8", *options],
+            [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=NO_FIGURES + patch),
+             "--data-dir", self.path("data"), "--results-dir", self.path("results"),
+             "--epochs", "2", "--batch-size", "8", *options],
             stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=HERE,
             env=dict(os.environ, HELPERS=self.path("helpers")))
 
@@ -589,7 +592,7 @@ main.train_run = bn_runs_out_of_memory
         small = self.path("small")
         if mount_tmpfs(self, small, "1m"):
             process = subprocess.run(
-                [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=""), "--data-dir",
+                [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=NO_FIGURES), "--data-dir",
                  self.path("data"), "--results-dir", small, "--epochs", "2", "--batch-size", "8",
                  "--net", "plain", "--seeds", "3"], capture_output=True, text=True, cwd=HERE)
             status, out, err = process.returncode, process.stdout, own(process.stderr)

@@ -102,7 +102,8 @@ class RunNotSaved(Exception):
 class Progress:
     """What main.py shows and keeps as runs train and end: on_event, given
     to sweep.execute, prints each epoch's line and saves each run that
-    finishes or diverges; close() prints the table of this invocation."""
+    finishes or diverges; close() prints the table of this invocation. It
+    checks first that the results directory has room for the runs."""
 
     def __init__(self, args, runs, history_fields):
         self.args, self.runs, self.history_fields = args, runs, history_fields

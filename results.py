@@ -218,12 +218,17 @@ def write_summary(directory, before=None):
         found = error
     header = found.split(b"\n", 1)[0] if isinstance(found, bytes) else b""
     if b"network" in header and b"batch_size" not in header:       # an older main.py's
-        keep = os.path.join(directory, "summary-older.csv")
-        if not os.path.exists(keep):
-            with contextlib.suppress(OSError):
-                os.rename(path, keep)
-                print(f"warning: {path} was written by an older main.py, which kept each run "
-                      f"as flat files (left as they were): it is kept as {keep}", file=sys.stderr)
+        keep = next(name for name in (os.path.join(directory, f"summary-older{suffix}.csv")
+                                      for suffix in ("", *range(2, 1000)))
+                    if not os.path.lexists(name))
+        try:
+            os.rename(path, keep)
+        except OSError as error:                # never overwritten: it may be all there is
+            print(f"warning: {path} was written by an older main.py and cannot be kept as "
+                  f"{keep} ({error.strerror or error}): it is left as it was", file=sys.stderr)
+            return
+        print(f"warning: {path} was written by an older main.py, which kept each run as "
+              f"flat files (left as they were): it is kept as {keep}", file=sys.stderr)
     elif before is not None and isinstance(found, bytes) and found != before:
         print(f"warning: {path} did not match the runs' own records (edited, damaged or a "
               "run removed): it is rebuilt from them", file=sys.stderr)

@@ -42,12 +42,12 @@ def check_writable(directory):
                               "choose another with --results-dir") from None
 
 
-def check_space(args, runs):
+def check_space(args, runs, build_network):
     """Fail now, not after minutes of training, if the results directory's
     file system has less free space than the runs will write: each one's
-    weights, history and record."""
-    import main                 # above this module: its networks say what a run weighs
-    weights = {kind: sum(array.nbytes for array in main.build_network(
+    weights (of the network build_network(kind, rng, dtype) makes), history
+    and record."""
+    weights = {kind: sum(array.nbytes for array in build_network(
         kind, np.random.default_rng(0), np.dtype(args.dtype)).state().values())
         for kind in {run.kind for run in runs}}
     per_epoch, record = 300, 2000       # bytes: a history line, a run.csv and a summary row
@@ -103,16 +103,17 @@ class Progress:
     """What main.py shows and keeps as runs train and end: on_event, given
     to sweep.execute, prints each epoch's line and saves each run that
     finishes or diverges; close() prints the table of this invocation. It
-    checks first that the results directory has room for the runs."""
+    checks first that the results directory has room for the runs
+    (build_network: main.build_network, which says what a run weighs)."""
 
-    def __init__(self, args, runs, history_fields):
+    def __init__(self, args, runs, history_fields, build_network):
         self.args, self.runs, self.history_fields = args, runs, history_fields
         self.several = {"seed": len(args.seeds) > 1, "lr": len(args.lr) > 1,
                         "scale": len(args.init_scale) > 1}
         self.sweep = any(self.several.values())
         self.saved = {}              # run: its record (results.py)
         self.lost = []
-        check_space(args, runs)
+        check_space(args, runs, build_network)
 
     def name(self, run):
         """The run in words, with what varies in this sweep: "bn seed 2 lr 0.1"."""

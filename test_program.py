@@ -859,7 +859,7 @@ report.Progress.save = save_then_remount
         for reason, size, patch in (("Read-only file system", "4m", remount),
                                     ("No space left on device", "1300k",
                                      # it fills up during the sweep, not before:
-                                     "report.check_space = lambda args, runs: None")):
+                                     "report.check_space = lambda args, runs, build_network: None")):
             results_dir = self.path(f"results-{size}")
             if mount_tmpfs(self, results_dir, size):
                 status, out, err = self.main_process(

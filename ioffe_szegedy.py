@@ -58,7 +58,7 @@ NETWORKS = {
                        before=True, after=False, activation=Sigmoid, sizes=SIZES,
                        init_std=INIT_STD),
 }
-OPTIONS = {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "lr": [LEARNING_RATE]}
+OPTIONS = {"lr": LEARNING_RATE, "epochs": EPOCHS, "batch_size": BATCH_SIZE}
 
 
 def prepare_pixels(train_images, dtype=np.float32):
@@ -226,7 +226,7 @@ def main(argv=None):
     status (2: no runs, or the figure could not be written)."""
     # Imported here, not at the top: main.py imports this module for its
     # networks, recipe and probe alone, and pays nothing for the rest.
-    import mnist
+    import files
     import plot
     import results
     parser = argparse.ArgumentParser(
@@ -240,15 +240,15 @@ def main(argv=None):
                         help="where to save the figure (docs/ioffe_szegedy_figure1.png)")
     args = parser.parse_args(argv)
     try:
-        rows = [row for row in results.read_summary(args.results_dir)
+        rows = [row for row in results.read_records(args.results_dir)
                 if row["network"] in NETWORKS]
-        rates = sorted({float(row["lr"]) for row in rows})
         if not rows:
-            raise results.ResultsError(f"{args.results_dir} has no runs of {', '.join(NETWORKS)}: "
-                                       "run main.py --study ioffe-szegedy first")
-        runs = {lr: in_steps(plot.read_runs(args.results_dir, [row for row in rows
-                                                               if float(row["lr"]) == lr]))
-                for lr in rates}
+            raise results.ResultsError(f"{args.results_dir}/ has no runs of "
+                                       f"{', '.join(NETWORKS)}: run main.py --study "
+                                       "ioffe-szegedy first")
+        rates = sorted({row["lr"] for row in rows})
+        # Of each rate's runs, those of one budget (epochs, batch size, ...).
+        runs = {lr: in_steps(plot.read_runs(plot.choose_setting(rows, lr=lr))) for lr in rates}
     except results.ResultsError as error:
         print(f"ioffe_szegedy.py: error: {error}", file=sys.stderr)
         return 2
@@ -271,7 +271,7 @@ def main(argv=None):
     from matplotlib import pyplot
     figure = figure1(pyplot, runs[args.lr], args.lr)
     try:
-        mnist.atomic_write(args.figure, lambda file: figure.savefig(file, format="png", dpi=80))
+        files.atomic_write(args.figure, lambda file: figure.savefig(file, format="png", dpi=80))
     except OSError as error:
         print(f"ioffe_szegedy.py: error: cannot write {args.figure} "
               f"({error.strerror or error})", file=sys.stderr)

@@ -229,7 +229,8 @@ def main(argv=None):
                         f"({time.perf_counter() - started:.1f} s)")
             runs = [sweep.Run(kind, seed, lr, scale) for lr in args.lr
                     for scale in args.init_scale for seed in args.seeds for kind in args.net]
-            progress = report.Progress(args, runs, [*TRAINING_FIELDS, *probe_fields])
+            progress = report.Progress(args, runs, [*TRAINING_FIELDS, *probe_fields],
+                                       build_network)
             try:
                 sweep.execute(runs, train_run, splits, args, args.jobs, progress.on_event)
             except stopping.STOPS as stop:

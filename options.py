@@ -2,13 +2,18 @@
 
 parse_args(argv, networks, train_size, studies) returns the options as an
 argparse.Namespace, with --net, --seeds and --jobs resolved to lists and a
-number: main.py reads them as the settings of its runs. With --study, the
-study's OPTIONS are the defaults, which options given explicitly override.
+number: main.py reads them as the settings of its runs. args.recipe holds
+the recipe's settings (the original one's, or with --study the study's),
+which a run's name leaves out (results.py). With --study, the study's
+OPTIONS are the defaults, which options given explicitly override.
+Repeated --net, --lr, --init-scale and --seeds add up; a rate, scale or
+seed given twice is refused.
 """
 import argparse
 import math
 
 import mnist
+import results
 import sweep
 
 
@@ -55,18 +60,21 @@ def parse_args(argv, networks, train_size, studies=None):
                  "their worker process, and the others finished; 2 a usage, data or write "
                  "error; 130, 143, 129 stopped by Ctrl-C, SIGTERM, SIGHUP.")
     parser.add_argument("--epochs", type=positive_int, default=50, help="epochs per network (50)")
-    parser.add_argument("--lr", type=positive_float, nargs="+", default=[1e-3], metavar="RATE",
-                        help="SGD learning rate; several rates train every network at each (1e-3)")
+    parser.add_argument("--lr", type=positive_float, nargs="+", action="extend", metavar="RATE",
+                        help="SGD learning rate; several rates (or --lr repeated) train every "
+                             "network at each (1e-3)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="minibatch size (128)")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=non_negative_int, default=0,
                        help="seeds initialization and shuffling: same seed, same result (0)")
-    seeds.add_argument("--seeds", type=non_negative_int, nargs="+", metavar="N",
+    seeds.add_argument("--seeds", type=non_negative_int, nargs="+", action="extend", metavar="N",
                        help="train every network from several seeds: one number K means "
-                            "seeds 0 to K-1, several numbers are the seeds themselves")
-    parser.add_argument("--init-scale", type=positive_float, nargs="+", default=[1.0],
+                            "seeds 0 to K-1, several numbers (or --seeds repeated) are the "
+                            "seeds themselves")
+    parser.add_argument("--init-scale", type=positive_float, nargs="+", action="extend",
                         metavar="K", help="multiply every Linear layer's initial (He) weights "
-                                          "by K; several values train at each (1)")
+                                          "by K; several values (or the option repeated) train at "
+                                          "each (1)")
     parser.add_argument("--jobs", type=positive_int,
                         help="runs trained at once, each in its own process (the number of "
                              "cores when several seeds, rates or scales are given; else 1)")
@@ -76,7 +84,8 @@ def parse_args(argv, networks, train_size, studies=None):
                         help=f"holds {mnist.TRAIN_FILE} and {mnist.TEST_FILE}, fetched if "
                              "missing (data)")
     parser.add_argument("--results-dir", default="results",
-                        help="receives each run's history and weights, and summary.csv (results)")
+                        help="receives a directory per run (its settings, history and "
+                             "weights) and summary.csv (results)")
     parser.add_argument("--net", choices=[*networks, "all"], action="append",
                         help="network to train, may be repeated (bn and plain; all: the "
                              "original project's networks, or the study's)")
@@ -87,9 +96,17 @@ def parse_args(argv, networks, train_size, studies=None):
                         help="run a study instead of the original experiment: its networks, "
                              "epochs, batch size, rate, data and probe, unless given otherwise")
     study = studies.get(parser.parse_known_args(argv)[0].study)
-    if study:
-        parser.set_defaults(**study.OPTIONS)
+    if study:       # its epochs and batch size; its rate is args.recipe's, below
+        parser.set_defaults(**{key: value for key, value in study.OPTIONS.items()
+                               if key != "lr"})
     args = parser.parse_args(argv)
+    # The recipe: a run's name says each setting that differs from it.
+    args.recipe = {"lr": study.OPTIONS["lr"] if study else 1e-3, "init_scale": 1.0,
+                   "epochs": parser.get_default("epochs"),
+                   "batch_size": parser.get_default("batch_size"), "limit": train_size,
+                   "dtype": parser.get_default("dtype")}
+    args.lr = args.lr or [args.recipe["lr"]]
+    args.init_scale = args.init_scale or [args.recipe["init_scale"]]
     # A study trains its own networks (on its data, with its probe), and only them.
     allowed = list(study.NETWORKS) if study else original
     if args.net is None:
@@ -106,18 +123,17 @@ def parse_args(argv, networks, train_size, studies=None):
             parser.error(f"--net {net} is a network of a study: add --study {owner}")
     # Where the study's own figures and table come from (report.py says it).
     args.study_program = f"{study.__name__}.py" if study else None
+    for option, values in (("--lr", args.lr), ("--init-scale", args.init_scale),
+                           ("--seeds", args.seeds or [])):
+        repeated = [results.exact(value) for value in values if values.count(value) > 1]
+        if repeated:
+            parser.error(f"{option} {repeated[0]} is given twice: give each value once")
     if args.seeds is None:
         args.seeds = [args.seed]
     elif len(args.seeds) == 1:
         if args.seeds[0] == 0:
             parser.error("--seeds 0 trains nothing: give a count of seeds, or the seeds")
         args.seeds = list(range(args.seeds[0]))
-    else:
-        args.seeds = list(dict.fromkeys(args.seeds))
-    for option, values in (("--lr", args.lr), ("--init-scale", args.init_scale)):
-        repeated = [f"{value:g}" for value in values if values.count(value) > 1]
-        if repeated:
-            parser.error(f"{option} {repeated[0]} is given twice: give each value once")
     for option, directory in (("--data-dir", args.data_dir), ("--results-dir", args.results_dir)):
         if not directory.strip():
             parser.error(f"{option} is empty: name a directory")

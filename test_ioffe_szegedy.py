@@ -259,9 +259,11 @@ class Program(unittest.TestCase):
     def test_a_directory_without_runs_is_said_in_one_line(self):
         with tempfile.TemporaryDirectory() as directory:
             status, _, err = self.run_program(directory)
-        self.assertEqual(status, 2)
-        self.assertEqual(err.count("\n"), 1)
-        self.assertIn("run main.py --study ioffe-szegedy first", err)
+            self.assertEqual(status, 2)
+            self.assertEqual(err.count("\n"), 1)
+            self.assertIn("run main.py --study ioffe-szegedy first", err)
+            status, _, err = self.run_program(os.path.join(directory, "missing"))
+            self.assertEqual((status, err.count("\n")), (2, 1))
 
     def test_the_table_and_the_figure_of_saved_runs(self):
         fields = [*main.TRAINING_FIELDS, *study.PROBE_FIELDS]
@@ -272,10 +274,12 @@ class Program(unittest.TestCase):
                                 "val_accuracy": 0.9 + epoch / 1000 + seed / 1000, "seconds": 1.0,
                                 **dict.fromkeys(study.PROBE_FIELDS, float(epoch))}
                                for epoch in range(61)]
-                    results.save(directory, {"run": f"{kind}_seed{seed}", "network": kind,
-                                             "seed": seed, "lr": 3.0, "init_scale": 1.0,
-                                             "status": "finished", "test_accuracy": 0.97},
-                                 fields, history)
+                    record = {"run": f"{kind}_seed{seed}", "network": kind, "seed": seed,
+                              "lr": 3.0, "init_scale": 1.0, "epochs": 60, "batch_size": 60,
+                              "limit": main.TRAIN_SIZE, "dtype": "float32",
+                              "status": "finished", "test_accuracy": 0.97}
+                    with results.saving(directory):
+                        results.save(directory, record, fields, history)
             figure = os.path.join(directory, "figure.png")
             status, out, _ = self.run_program(directory, "--figure", figure)
             self.assertEqual(status, 0)

@@ -10,8 +10,10 @@ about a second.
     python3 -m unittest          every test of the project: these, how
                                  layers and training behave (test_training.py),
                                  the data and the program (test_data.py,
-                                 test_program.py), the exercise checker's
-                                 own tests (test_exercises.py)
+                                 test_program.py), the results store
+                                 (test_results.py), the exercise checker's
+                                 own tests (test_exercises.py), the docs'
+                                 links (test_docs.py)
 
 A gradient check compares a backward pass with central differences,
     df/dx ~= (f(x + epsilon) - f(x - epsilon)) / (2 epsilon),

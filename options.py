@@ -115,7 +115,7 @@ def parse_args(argv, networks, train_size):
     if args.jobs is None:
         # One seed, rate and scale: the original experiment, one network
         # after the other, each timed alone. A sweep: one run per core,
-        # measured faster (README).
+        # measured faster (docs/usage.md, Sweeps).
         args.jobs = 1 if runs == 1 else sweep.available_cores()
     args.jobs = min(args.jobs, runs * len(args.net))
     if not 2 <= args.limit <= train_size:

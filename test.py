@@ -467,7 +467,7 @@ class OriginalProjectChecks(GradientCase):
 # ---------------------------------------------------------------- the tutorial's open exercises
 
 class ExerciseChecks(GradientCase):
-    """What tells a learner that an exercise of README's is done: each check
+    """What tells a learner that a tutorial exercise is done: each check
     takes the learner's code as an argument, and says what is wrong first:
     the dtype, the input changed, evaluation mode, and only then a gradient
     (with its worst element). test_exercises.py proves that each passes a
@@ -555,7 +555,7 @@ class Exercises(ExerciseChecks):
 
     def test_layernorm(self):
         if not hasattr(layers, "LayerNorm"):
-            self.fail("layers.py has no LayerNorm yet (README, Exercises)")
+            self.fail("layers.py has no LayerNorm yet (docs/tutorial.md, Exercises)")
         self.check_layernorm(layers.LayerNorm)
 
     def test_linear_without_bias(self):

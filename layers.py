@@ -9,19 +9,20 @@ Conventions, for every layer:
     params / grads   two dicts with the same keys: the arrays the layer learns
                      and dL/d(array), which backward() fills in
 The chain rule for one layer sums over every output element that X[n, i]
-reaches:
-    dX[n, i] = sum_m sum_j dY[m, j] * dY[m, j]/dX[n, i]
-(dY on the left of each product is the gradient dL/dY; on the right, a
-partial derivative of the output). Most of the sum is zero:
+reaches, writing J[m, j, n, i] = partial Y[m, j] / partial X[n, i] for the
+partial derivative of one output element with respect to one input element
+(the Jacobian of Y with respect to X):
+    dX[n, i] = sum_m sum_j dY[m, j] J[m, j, n, i]
+Most of the sum is zero:
 - in Linear, ReLU and the softmax, a sample's output depends on that
   sample's input only, so only m = n remains (and in ReLU, which is
   elementwise, only j = i of it):
-    dX[n, i] = sum_j dY[n, j] dY[n, j]/dX[n, i];
+    dX[n, i] = sum_j dY[n, j] J[n, j, n, i];
 - in BatchNorm, an output column depends on its own input column only,
   but, through the batch's mean and variance, on every sample of it, so
   only j = i remains, a sum over the batch that BatchNorm's docstring
   works out:
-    dX[n, i] = sum_m dY[m, i] dY[m, i]/dX[n, i].
+    dX[n, i] = sum_m dY[m, i] J[m, i, n, i].
 Each backward() below computes its sum from a formula, without ever
 building the Jacobian of Y with respect to X.
 
@@ -101,11 +102,11 @@ class ReLU(Layer):
     """
 
     def forward(self, X, train=True):
-        self.active = X > 0
+        self.mask = X > 0
         return np.maximum(X, 0)
 
     def backward(self, dY, need_dX=True):
-        return dY * self.active if need_dX else None
+        return dY * self.mask if need_dX else None
 
 
 class BatchNorm(Layer):

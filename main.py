@@ -156,8 +156,7 @@ def train_run(run, splits, settings, on_epoch):
     # Diverged: NumPy's own warnings about it would only add noise.
     with np.errstate(over="ignore", invalid="ignore"):
         try:
-            history = network.train(X[:settings.limit], y[:settings.limit], settings.epochs,
-                                    run.lr, settings.batch_size, rng,
+            history = network.train(X, y, settings.epochs, run.lr, settings.batch_size, rng,
                                     validation=splits["validation"], on_epoch=after_epoch)
         except Diverged as error:
             raise Diverged(error.loss, error.epoch, error.batch, [before] + error.history) from None

@@ -26,14 +26,17 @@ import time
 import numpy as np
 
 import mnist
-from layers import BatchNorm, Linear, ReLU, SoftmaxCrossEntropyLoss
+import santurkar
+from layers import BatchNorm, Linear, NoisyShift, ReLU, SoftmaxCrossEntropyLoss
 from network import Diverged, Network
 
 TRAIN_SIZE, VALIDATION_SIZE = 50_000, 10_000
 # A network: Linear layers of `sizes`; after each hidden one, a BatchNorm if
-# `before`, then the activation, then a BatchNorm if `after`.
-Architecture = collections.namedtuple("Architecture", "description before after activation sizes",
-                                      defaults=(ReLU, (784, 256, 128, 10)))
+# `before`, then the activation, then a BatchNorm if `after`; with `noise`, a
+# layers.NoisyShift at both places, after the BatchNorm where there is one.
+Architecture = collections.namedtuple("Architecture",
+                                      "description before after activation sizes noise",
+                                      defaults=(ReLU, (784, 256, 128, 10), False))
 NETWORKS = {
     "bn": Architecture("BatchNorm before and after each ReLU (the original project's network 1)",
                        before=True, after=True),
@@ -41,6 +44,12 @@ NETWORKS = {
                           before=False, after=False),
     "bn-after-relu": Architecture("BatchNorm only after each ReLU", before=False, after=True),
 }
+# The studies: each has networks of its own (the fields of an Architecture),
+# which `--study NAME` trains with the original ones it names, and probes
+# (see santurkar.py). `--net all` stays the original project's networks.
+STUDIES = {"santurkar": santurkar}
+STUDY_NETWORKS = {name: Architecture(**fields) for study in STUDIES.values()
+                  for name, fields in study.NETWORKS.items()}
 # Covariate shift, as in Ioffe & Szegedy's Figure 1(b, c): percentiles of the
 # input to the second hidden layer's ReLU, for one unit and for all its units
 # together, on a fixed batch of validation images, before training (epoch 0)
@@ -51,25 +60,28 @@ SHIFT_FIELDS = [f"{which}_p{q}" for which in ("unit", "layer") for q in PERCENTI
 HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds", *SHIFT_FIELDS]
 
 
-def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0):
-    """The network `kind`, a key of NETWORKS, with its sizes unless others
-    are given; every Linear layer's initial weights are multiplied by
-    init_scale."""
-    architecture = NETWORKS[kind]
+def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0, scale_output=True):
+    """The network `kind`, a key of NETWORKS or STUDY_NETWORKS, with its
+    sizes unless others are given; the initial weights of every hidden
+    Linear layer, and of the output layer unless scale_output is False, are
+    multiplied by init_scale. Its NoisyShift layers, if any, draw from rng."""
+    architecture = NETWORKS[kind] if kind in NETWORKS else STUDY_NETWORKS[kind]
     sizes = sizes or architecture.sizes
 
+    def normalization(batchnorm, dim):
+        """What follows a Linear layer or an activation: a BatchNorm if
+        `batchnorm`, then the noise if the architecture has it."""
+        return ([BatchNorm(dim, dtype=dtype)] if batchnorm else []) + (
+            [NoisyShift(rng)] if architecture.noise else [])
+
     def hidden(in_dim, out_dim):
-        layers = [Linear(in_dim, out_dim, rng, dtype, init_scale)]
-        if architecture.before:
-            layers.append(BatchNorm(out_dim, dtype=dtype))
-        layers.append(architecture.activation())
-        if architecture.after:
-            layers.append(BatchNorm(out_dim, dtype=dtype))
-        return layers
+        return [Linear(in_dim, out_dim, rng, dtype, init_scale),
+                *normalization(architecture.before, out_dim), architecture.activation(),
+                *normalization(architecture.after, out_dim)]
     layers = [layer for in_dim, out_dim in zip(sizes[:-2], sizes[1:-1])
               for layer in hidden(in_dim, out_dim)]
-    return Network(layers + [Linear(sizes[-2], sizes[-1], rng, dtype, init_scale)],
-                   SoftmaxCrossEntropyLoss())
+    output = Linear(sizes[-2], sizes[-1], rng, dtype, init_scale if scale_output else 1.0)
+    return Network(layers + [output], SoftmaxCrossEntropyLoss())
 
 
 def prepare(arrays, dtype=np.float32, train_file=mnist.TRAIN_FILE):
@@ -142,7 +154,10 @@ def train_run(run, splits, settings, on_epoch):
     Raises network.Diverged, with the history until then, if the loss stops
     being finite."""
     rng = np.random.default_rng(run.seed)
-    network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale)
+    network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale,
+                            scale_output=getattr(settings, "init_scale_output", True))
+    study = STUDIES.get(getattr(settings, "study", None))
+    probes = study and study.Probes(network, run.lr)
     X, y = splits["train"]
     probe = splits["validation"][0][:PROBE_IMAGES]
     val_loss, val_accuracy = network.evaluate(*splits["validation"])
@@ -158,11 +173,13 @@ def train_run(run, splits, settings, on_epoch):
         try:
             history = network.train(X[:settings.limit], y[:settings.limit], settings.epochs,
                                     run.lr, settings.batch_size, rng,
-                                    validation=splits["validation"], on_epoch=after_epoch)
+                                    validation=splits["validation"], on_epoch=after_epoch,
+                                    on_step=probes and probes.on_step)
         except Diverged as error:
             raise Diverged(error.loss, error.epoch, error.batch, [before] + error.history) from None
     return {"history": [before] + history, "weights": network.state(),
-            "test_accuracy": network.accuracy(*splits["test"])}
+            "test_accuracy": network.accuracy(*splits["test"]),
+            **({"probes": probes.records} if probes else {})}
 
 
 # ---------------------------------------------------------------- the program
@@ -178,7 +195,7 @@ def main(argv=None):
     import report
     import stopping
     import sweep
-    args = options.parse_args(argv, NETWORKS, TRAIN_SIZE)
+    args = options.parse_args(argv, NETWORKS, TRAIN_SIZE, STUDIES, STUDY_NETWORKS)
     with stopping.signals_stop_main():
         try:
             report.check_writable(args.results_dir)

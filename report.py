@@ -103,11 +103,12 @@ class Progress:
                  f"{payload['seconds']:.2f} s")
         elif event == "done":
             last = payload["history"][-1]
-            self.save(run, payload["history"], payload["weights"], status="finished",
+            self.save(run, payload["history"], payload["weights"], payload.get("probes"),
+                      status="finished",
                       test_accuracy=payload["test_accuracy"], val_accuracy=last["val_accuracy"],
                       val_loss=last["val_loss"])
         elif event == "diverged":
-            self.save(run, payload.history, None, status="diverged",
+            self.save(run, payload.history, None, None, status="diverged",
                       diverged_epoch=payload.epoch, diverged_batch=payload.batch)
             show(f"{self.name(run):<{self.width()}} diverged: {payload}")
             if not self.sweep:
@@ -122,7 +123,7 @@ class Progress:
     def width(self):
         return max(13, *(len(self.name(run)) for run in self.runs))
 
-    def save(self, run, history, weights, **outcome):
+    def save(self, run, history, weights, probes, **outcome):
         """Save a run's files and its row of summary.csv, all or nothing:
         an interruption waits until they are written."""
         row = {"run": results.run_name(run, self.several["lr"], self.several["scale"]),
@@ -132,7 +133,8 @@ class Progress:
                "train_seconds": sum(record["seconds"] for record in history), **outcome}
         with mnist.signals_deferred(*mnist.STOP_SIGNALS):
             try:
-                results.save(self.args.results_dir, row, self.history_fields, history, weights)
+                results.save(self.args.results_dir, row, self.history_fields, history, weights,
+                             probes)
             except OSError as error:
                 raise RunNotSaved(f"cannot save {self.name(run)} in {self.args.results_dir}/ "
                                   f"({error.strerror or error})") from None

@@ -8,6 +8,8 @@ scales:
     <run>_history.csv   one row per epoch, from epoch 0 (before training)
     <run>_weights.npz   the trained network (Network.save's format); a run
                         that diverged has none
+    <run>_probes.csv    with --study santurkar, one row per probed step
+                        (santurkar.py); a run that diverged has none
 and, for the whole directory, summary.csv: one row per run whose files are
 there, whichever command made them.
 
@@ -57,6 +59,10 @@ def weights_path(directory, name):
     return os.path.join(directory, f"{name}_weights.npz")
 
 
+def probes_path(directory, name):
+    return os.path.join(directory, f"{name}_probes.csv")
+
+
 def epochs_to_target(history):
     """The first epoch after which the validation accuracy reached
     TARGET_ACCURACY, or None."""
@@ -74,10 +80,11 @@ def write_rows(file, fields, rows):
     text.detach()
 
 
-def save(directory, row, history_fields, history, weights=None):
+def save(directory, row, history_fields, history, weights=None, probes=None):
     """Save a run: its history, its weights (None for a run that diverged:
     an older weights file of the same name is then removed, since it would
-    no longer match the history) and its row of summary.csv, as one unit."""
+    no longer match the history), its probes' records if it has any (the
+    same for an older file of them) and its row of summary.csv, as one unit."""
     name = row["run"]
 
     def write_summary(file):
@@ -91,8 +98,12 @@ def save(directory, row, history_fields, history, weights=None):
                os.path.join(directory, SUMMARY): write_summary}
     if weights is not None:
         writers[weights_path(directory, name)] = lambda file: file.write(npz_bytes(weights))
-    mnist.write_together(writers, remove=[] if weights is not None else
-                         [weights_path(directory, name)])
+    if probes:
+        writers[probes_path(directory, name)] = lambda file: write_rows(file, list(probes[0]),
+                                                                        probes)
+    mnist.write_together(writers, remove=[path for path in (weights_path(directory, name),
+                                                            probes_path(directory, name))
+                                          if path not in writers])
 
 
 def npz_bytes(arrays):

@@ -46,26 +46,35 @@ def statistics_line(values):
             f"{min(values):.4f}  {max(values):.4f}")
 
 
-def paired_verdict(first, second, first_accuracy, second_accuracy):
-    """Compare two sets of runs seed by seed: first_accuracy and
-    second_accuracy are {seed: test accuracy}. A difference counts only if
-    it has the same sign on every seed and its mean exceeds the spread of
-    the seeds (the larger standard deviation of the two sets' accuracies);
-    otherwise it is within noise. None if fewer than 2 seeds are shared."""
-    seeds = [seed for seed in first_accuracy if seed in second_accuracy]
+def seed_differences(first_values, second_values):
+    """The noise rule, for two sets of runs compared seed by seed
+    ({seed: value} each): a difference counts only if it has the same sign
+    on every seed and its mean exceeds the spread of the seeds (the larger
+    standard deviation of the two sets' values). Returns (differences, their
+    mean, the spread, how many seeds first is higher on, whether it counts),
+    or None if fewer than 2 seeds are shared."""
+    seeds = [seed for seed in first_values if seed in second_values]
     if len(seeds) < 2:
         return None
-    differences = [first_accuracy[seed] - second_accuracy[seed] for seed in seeds]
+    differences = [first_values[seed] - second_values[seed] for seed in seeds]
     mean = statistics.mean(differences)
-    spread = max(statistics.stdev([accuracy[seed] for seed in seeds])
-                 for accuracy in (first_accuracy, second_accuracy))
+    spread = max(statistics.stdev([values[seed] for seed in seeds])
+                 for values in (first_values, second_values))
     higher = sum(difference > 0 for difference in differences)
-    if abs(mean) > spread and higher in (0, len(seeds)):
-        verdict = f"{first if mean > 0 else second} is better"
-    else:
-        verdict = "within noise"
+    return differences, mean, spread, higher, abs(mean) > spread and higher in (0, len(seeds))
+
+
+def paired_verdict(first, second, first_accuracy, second_accuracy):
+    """Compare two sets of runs seed by seed by the noise rule
+    (seed_differences): first_accuracy and second_accuracy are {seed: test
+    accuracy}. None if fewer than 2 seeds are shared."""
+    compared = seed_differences(first_accuracy, second_accuracy)
+    if compared is None:
+        return None
+    differences, mean, spread, higher, counts = compared
+    verdict = f"{first if mean > 0 else second} is better" if counts else "within noise"
     return (f"{first} - {second}: {mean:+.4f} on average ({min(differences):+.4f} to "
-            f"{max(differences):+.4f}), {first} higher on {higher} of {len(seeds)} seeds; "
+            f"{max(differences):+.4f}), {first} higher on {higher} of {len(differences)} seeds; "
             f"seeds' spread {spread:.4f}: {verdict}")
 
 

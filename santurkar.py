@@ -7,6 +7,9 @@ step of each.
 - The noisy networks (their sec. 2.1): `bn` with a layers.NoisyShift after
   every BatchNorm, and `plain` with the same noise at the same places.
   main.py builds them from NETWORKS, the fields of a main.Architecture.
+- The distribution the noise shifts, as the layers above see it in
+  training: the PERCENTILES of unit 0's input to the second ReLU, on the
+  step's batch, with the step's noise (unit_p15, unit_p50, unit_p85).
 - Internal covariate shift as they define it (their Definition 2.1): for a
   Linear layer i, G is the gradient of its weights W_i at a step and G' the
   gradient of W_i on the same batch once every layer below i has taken
@@ -32,7 +35,7 @@ import time
 
 import numpy as np
 
-from layers import Linear, NoisyShift
+from layers import Linear, NoisyShift, ReLU
 
 NETWORKS = {
     "bn-noisy": dict(description="bn with a NoisyShift after every BatchNorm (Santurkar et al.'s "
@@ -49,6 +52,7 @@ PROBE_EVERY = 50
 # Santurkar et al.'s range, 0.5 to 4 times the rate, in doublings. It holds
 # the step SGD takes (1) and steps of rates 2 and 4 times larger.
 STEP_MULTIPLES = (0.5, 1, 2, 4)
+PERCENTILES = (15, 50, 85)
 
 
 def parameters(network):
@@ -106,11 +110,21 @@ class Probes:
         probe = held(self.network)
         x = {key: array.copy() for key, array in parameters(probe)}
         g = {key: probe.layers[key[0]].grads[key[1]].copy() for key in x}
-        record = {"step": self.steps,
+        record = {"step": self.steps, **self.relu_input(probe, X),
                   **self.covariate_shift(probe, X, y, x, g),
                   **self.landscape(probe, X, y, x, g)}
         record["seconds"] = time.perf_counter() - started
         self.records.append(record)
+
+    @staticmethod
+    def relu_input(probe, X):
+        """The PERCENTILES of unit 0's input to the second ReLU, in training
+        (batch statistics, the step's noise), for the batch X."""
+        second = [i for i, layer in enumerate(probe.layers) if isinstance(layer, ReLU)][1]
+        for layer in probe.layers[:second]:
+            X = layer.forward(X, train=True)
+        return {f"unit_p{q}": float(value)
+                for q, value in zip(PERCENTILES, np.percentile(X[:, 0], PERCENTILES))}
 
     def covariate_shift(self, probe, X, y, x, g):
         """Definition 2.1 for every Linear layer but the first (which has

@@ -145,6 +145,16 @@ class ProbesMeasure(unittest.TestCase):
                 cos = np.sum(G * G_after) / np.linalg.norm(G) / np.linalg.norm(G_after)
                 self.assertAlmostEqual(record[f"cos{number}"], cos, 12)
 
+    def test_the_second_relus_input_has_the_steps_noise(self):
+        # plain-noisy: Linear, NoisyShift, ReLU, NoisyShift, Linear, NoisyShift, ReLU, ...
+        net, X, y = held_network("plain-noisy")
+        record = self.probe_once(net, X, y, 0.1)
+        hidden = np.maximum(net.layers[1].forward(net.layers[0].forward(X)), 0)
+        hidden = net.layers[3].forward(hidden)
+        inputs = net.layers[5].scale * (hidden @ net.layers[4].params["W"]) + net.layers[5].shift
+        self.assertAlmostEqual(record["unit_p50"], np.median(inputs[:, 0]), 12)
+        self.assertLess(record["unit_p15"], record["unit_p85"])
+
     def test_no_step_no_shift(self):
         net, X, y = held_network("bn-noisy")
         with np.errstate(invalid="ignore"):         # the landscape's 0 / 0 at eta = 0

@@ -30,11 +30,13 @@ import results
 COLORS = {"bn": "tab:blue", "plain": "tab:orange", "bn-noisy": "tab:cyan",
           "plain-noisy": "tab:red"}
 EARLY_STEPS = 400           # the first epoch: 391 steps of 128 of the 50,000 samples
+SMOOTHING = 5               # the figures show running means over this many probes
 # (first, second) pairs the claims compare: the noise in bn and in plain,
-# and bn against plain with and without it.
+# bn against plain with and without it, and the noisy bn against the
+# standard network (Santurkar et al.'s comparison).
 ACCURACY_PAIRS = (("bn-noisy", "bn"), ("plain-noisy", "plain"), ("bn", "plain"),
                   ("bn-noisy", "plain-noisy"), ("bn-noisy", "plain"))
-PROBE_PAIRS = (("bn", "plain"), ("bn-noisy", "plain-noisy"))
+PROBE_PAIRS = (("bn", "plain"), ("bn-noisy", "plain-noisy"), ("bn-noisy", "plain"))
 
 
 def read_study(directory):
@@ -197,7 +199,7 @@ def probe_lines(rate, runs):
     seconds = {network: statistics.mean(run[2]["seconds"].sum() / run[1]["seconds"][1:].sum()
                                         for run in seeds.values())
                for network, seeds in runs.items()}
-    lines.append("  probes' share of the training time: " + ", ".join(
+    lines.append("  probes' share of the epochs' seconds: " + ", ".join(
         f"{network} {share:.0%}" for network, share in seconds.items()))
     return lines
 
@@ -212,43 +214,53 @@ def seed_band(arrays):
 
 
 def accuracy_figure(pyplot, studies):
-    figure, axes = pyplot.subplots(1, len(studies), figsize=(5.2 * len(studies), 3.8),
+    figure, axes = pyplot.subplots(2, len(studies), figsize=(5.2 * len(studies), 6.6),
                                    squeeze=False)
-    for axis, (rate, runs) in zip(axes[0], studies):
+    for error, loss, (rate, runs) in zip(axes[0], axes[1], studies):
         for network, seeds in runs.items():
             histories = [run[1] for run in seeds.values()]
             epochs = histories[0]["epoch"][1:min(len(h["epoch"]) for h in histories)]
-            mean, low, high = seed_band([1 - h["val_accuracy"][1:] for h in histories])
             tests = [run[0] for run in seeds.values()]
-            axis.plot(epochs, mean, color=COLORS[network],
-                      label=f"{network}: test accuracy {np.mean(tests):.4f}")
-            axis.fill_between(epochs, low, high, color=COLORS[network], alpha=0.2, linewidth=0)
-        axis.set(title=f"lr {rate:g}", xlabel="epoch", ylabel="validation error (1 - accuracy)",
-                 yscale="log")
-        axis.legend(fontsize=8, loc="upper right")
-        axis.grid(alpha=0.3, which="both")
+            for axis, values, label in (
+                    (error, [1 - h["val_accuracy"][1:] for h in histories],
+                     f"{network}: test accuracy {np.mean(tests):.4f}"),
+                    (loss, [h["train_loss"][1:] for h in histories], network)):
+                mean, low, high = seed_band(values)
+                axis.plot(epochs, mean, color=COLORS[network], label=label)
+                axis.fill_between(epochs, low, high, color=COLORS[network], alpha=0.2,
+                                  linewidth=0)
+        error.set(title=f"lr {rate:g}", ylabel="validation error (1 - accuracy)", yscale="log")
+        loss.set(xlabel="epoch", ylabel="training loss (with the noise)", yscale="log")
+        for axis in (error, loss):
+            axis.legend(fontsize=8, loc="upper right")
+            axis.grid(alpha=0.3, which="both")
     figure.suptitle("The noisy networks beside the others (mean of the seeds, band min-max; "
                     "test accuracy after the last epoch)", fontsize=9)
     figure.tight_layout()
     return figure
 
 
+def running_mean(values):
+    return np.convolve(values, np.ones(SMOOTHING) / SMOOTHING, mode="valid")
+
+
 def probe_band(axis, seeds, low_field, high_field=None, color=None, label=None, transform=None):
     """Over the probed steps: the seeds' mean of low_field (and of high_field:
-    a band between the two), or of transform(probes)."""
+    a band between the two), or of transform(probes), as running means over
+    SMOOTHING probes."""
     probes = [run[2] for run in seeds.values()]
-    steps = probes[0]["step"][:min(len(p["step"]) for p in probes)]
+    steps = running_mean(probes[0]["step"][:min(len(p["step"]) for p in probes)])
     values = [transform(p) if transform else p[low_field] for p in probes]
-    low = seed_band(values)[0]
+    low = running_mean(seed_band(values)[0])
     if high_field is None:
         axis.plot(steps, low, color=color, label=label, linewidth=1)
         return
-    high = seed_band([p[high_field] for p in probes])[0]
+    high = running_mean(seed_band([p[high_field] for p in probes])[0])
     axis.fill_between(steps, low, high, color=color, alpha=0.35, linewidth=0, label=label)
 
 
 def ics_figure(pyplot, studies):
-    figure, axes = pyplot.subplots(len(studies), 4, figsize=(16, 3.4 * len(studies)),
+    figure, axes = pyplot.subplots(len(studies), 4, figsize=(14, 3.1 * len(studies)),
                                    squeeze=False)
     for row, (rate, runs) in zip(axes, studies):
         for network, seeds in runs.items():
@@ -259,14 +271,15 @@ def ics_figure(pyplot, studies):
                            label=network)
         for column, layer in enumerate((2, 3)):
             row[2 * column].set(yscale="log", title=f"lr {rate:g}: ||G - G'|| / ||G||, "
-                                f"Linear layer {layer}", xlabel="step")
-            row[2 * column + 1].set(title=f"lr {rate:g}: cos(G, G'), Linear layer {layer}",
+                                f"layer {layer}", xlabel="step")
+            row[2 * column + 1].set(title=f"lr {rate:g}: cos(G, G'), layer {layer}",
                                     xlabel="step")
         for axis in row:
             axis.grid(alpha=0.3)
         row[0].legend(fontsize=8)
-    figure.suptitle("Internal covariate shift (Santurkar et al.'s Definition 2.1), "
-                    "mean of the seeds", fontsize=10)
+    figure.suptitle("Internal covariate shift (Santurkar et al.'s Definition 2.1): mean of the "
+                    f"seeds, running mean over {SMOOTHING} probes",
+                    fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -291,7 +304,8 @@ def landscape_figure(pyplot, studies):
             axis.grid(alpha=0.3)
             axis.legend(fontsize=8)
     figure.suptitle("The loss landscape along the gradient, eta = 0.5, 1, 2, 4 x lr "
-                    "(Santurkar et al.'s Fig. 4; mean of the seeds)", fontsize=10)
+                    "(Santurkar et al.'s Fig. 4): mean of the seeds, running mean over "
+                    f"{SMOOTHING} probes", fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -305,7 +319,7 @@ def draw(studies, directory):
                        ("landscape", landscape_figure)):
         figure = make(pyplot, studies)
         paths.append(os.path.join(directory, f"santurkar_{name}.png"))
-        figure.savefig(paths[-1], dpi=72)
+        figure.savefig(paths[-1], dpi=64)
         pyplot.close(figure)
     return paths
 

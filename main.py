@@ -6,14 +6,18 @@ MNIST with minibatch SGD, and their test accuracy.
     python3 main.py --net all --seeds 5          # every network from seeds 0-4
     python3 main.py --net all --seeds 3 --lr 0.001 0.1 1
                                                  # ... and several learning rates
+    python3 main.py --study santurkar --seeds 3 --lr 0.001 0.1
+                                                 # a study: its networks and probes
 
 Read from the top: the sizes of the split, the networks (build_network),
 the split and its normalization (prepare, normalizer), the covariate-shift
 probe (shift), one run (train_run: one network trained from one seed, at
 one learning rate and one initial weight scale), and main(), which trains
 every run the options ask for and prints a line per epoch, then the table
-of test accuracies. The program around the experiment has modules of its
-own: options.py (the command line), report.py (the lines, tables and
+of test accuracies. A study's networks and probes live in its own module,
+named in STUDIES (santurkar.py: Santurkar et al.'s noisy BatchNorm, internal
+covariate shift and loss landscape). The program around the experiment has
+modules of its own: options.py (the command line), report.py (the lines, tables and
 saving), stopping.py (Ctrl-C and other signals), sweep.py (runs side by
 side in worker processes), results.py (the files each run leaves).
 """

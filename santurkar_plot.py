@@ -17,6 +17,7 @@ are compared as log10 of the ratio, seed by seed: positive when the first
 network's measure is the larger.
 """
 import argparse
+import io
 import os
 import statistics
 import sys
@@ -40,11 +41,17 @@ PROBE_PAIRS = (("bn", "plain"), ("bn-noisy", "plain-noisy"), ("bn-noisy", "plain
 
 
 def read_study(directory):
-    """(learning rate, {network: {seed: (test accuracy, history, probes)}})
-    for the finished runs of directory, history and probes each
-    {field: array}. ResultsError if the runs have no probes or several rates."""
-    rows = [row for row in results.read_summary(directory) if row["status"] == "finished"]
-    rates = {float(row["lr"]) for row in rows}
+    """(learning rate, {network: {seed: (test accuracy, history, probes)}}
+    for the finished runs of directory, history and probes each {field:
+    array}, {network: the epochs in which its diverged runs diverged}). ResultsError if the
+    runs have no probes or several rates."""
+    every_row = results.read_summary(directory)
+    rows = [row for row in every_row if row["status"] == "finished"]
+    diverged = {}
+    for row in every_row:
+        if row["status"] == "diverged":
+            diverged.setdefault(row["network"], []).append(int(row["diverged_epoch"]))
+    rates = {float(row["lr"]) for row in every_row}
     if len(rates) != 1:
         raise results.ResultsError(f"{directory} has runs at {len(rates)} learning rates: "
                                    "give one directory per rate")
@@ -57,7 +64,7 @@ def read_study(directory):
             float(row["test_accuracy"]),
             results.read_history(results.history_path(directory, row["run"])),
             results.read_history(path))
-    return rates.pop(), {network: runs[network] for network in COLORS if network in runs}
+    return rates.pop(), {network: runs[network] for network in COLORS if network in runs}, diverged
 
 
 # ---------------------------------------------------------------- the measures
@@ -216,7 +223,7 @@ def seed_band(arrays):
 def accuracy_figure(pyplot, studies):
     figure, axes = pyplot.subplots(2, len(studies), figsize=(5.2 * len(studies), 6.6),
                                    squeeze=False)
-    for error, loss, (rate, runs) in zip(axes[0], axes[1], studies):
+    for error, loss, (rate, runs, diverged) in zip(axes[0], axes[1], studies):
         for network, seeds in runs.items():
             histories = [run[1] for run in seeds.values()]
             epochs = histories[0]["epoch"][1:min(len(h["epoch"]) for h in histories)]
@@ -229,6 +236,9 @@ def accuracy_figure(pyplot, studies):
                 axis.plot(epochs, mean, color=COLORS[network], label=label)
                 axis.fill_between(epochs, low, high, color=COLORS[network], alpha=0.2,
                                   linewidth=0)
+        for network, epochs in diverged.items():        # a legend line, no curve
+            error.plot([], [], color=COLORS[network], linestyle=":",
+                       label=f"{network}: {len(epochs)} seeds diverged (epoch {min(epochs)})")
         error.set(title=f"lr {rate:g}", ylabel="validation error (1 - accuracy)", yscale="log")
         loss.set(xlabel="epoch", ylabel="training loss (with the noise)", yscale="log")
         for axis in (error, loss):
@@ -262,7 +272,7 @@ def probe_band(axis, seeds, low_field, high_field=None, color=None, label=None, 
 def ics_figure(pyplot, studies):
     figure, axes = pyplot.subplots(len(studies), 4, figsize=(14, 3.1 * len(studies)),
                                    squeeze=False)
-    for row, (rate, runs) in zip(axes, studies):
+    for row, (rate, runs, _) in zip(axes, studies):
         for network, seeds in runs.items():
             for column, layer in enumerate((2, 3)):
                 probe_band(row[2 * column], seeds, None, color=COLORS[network], label=network,
@@ -287,7 +297,7 @@ def ics_figure(pyplot, studies):
 def landscape_figure(pyplot, studies):
     figure, axes = pyplot.subplots(len(studies), 3, figsize=(15, 3.6 * len(studies)),
                                    squeeze=False)
-    for row, (rate, runs) in zip(axes, studies):
+    for row, (rate, runs, _) in zip(axes, studies):
         for network in ("plain", "bn"):
             if network not in runs:
                 continue
@@ -314,13 +324,17 @@ def draw(studies, directory):
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot
+    from PIL import Image
     paths = []
     for name, make in (("accuracy", accuracy_figure), ("ics", ics_figure),
                        ("landscape", landscape_figure)):
         figure = make(pyplot, studies)
         paths.append(os.path.join(directory, f"santurkar_{name}.png"))
-        figure.savefig(paths[-1], dpi=64)
+        # In 256 colors (Pillow comes with matplotlib): a third of the bytes.
+        rendered = io.BytesIO()
+        figure.savefig(rendered, format="png", dpi=80)
         pyplot.close(figure)
+        Image.open(rendered).convert("RGB").quantize(256).save(paths[-1], optimize=True)
     return paths
 
 
@@ -335,13 +349,16 @@ def main(argv=None):
     try:
         studies = [read_study(directory) for directory in args.directories]
         mean_noise = [args.data_dir and mean_noise_accuracy(directory, runs, args.data_dir)
-                      for directory, (_, runs) in zip(args.directories, studies)]
+                      for directory, (_, runs, _) in zip(args.directories, studies)]
     except (results.ResultsError, ValueError, OSError) as error:
         print(f"santurkar_plot.py: error: {error}", file=sys.stderr)
         return 2
-    for (rate, runs), at_mean in zip(studies, mean_noise):
+    for (rate, runs, diverged), at_mean in zip(studies, mean_noise):
         for line in accuracy_lines(rate, runs, at_mean) + probe_lines(rate, runs):
             print(line)
+        for network, epochs in diverged.items():
+            print(f"  {network}: {len(epochs)} runs diverged, from epoch {min(epochs)} "
+                  "(no probes saved)")
     studies.sort(key=lambda study: study[0])
     if not plot.available():
         print(plot.HINT)

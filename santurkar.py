@@ -20,7 +20,7 @@ step of each.
   lowest and highest of those losses (the "variation of the loss"), the
   smallest and largest ||g(x - eta g) - g|| ("gradient predictiveness": the
   smaller, the more predictive), and the largest ||g(x - eta g) - g|| /
-  ||eta g|| ("effective beta-smoothness").
+  ||eta g|| ("effective beta-smoothness"); and ||g||.
 
 The probes change nothing in training. They work on a copy of the network
 made at the step (after backward, before the update: network.train's
@@ -89,6 +89,7 @@ def flat(gradients):
 
 
 def cosine(a, b):
+    """The cosine of the angle between two vectors."""
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
@@ -104,6 +105,9 @@ class Probes:
         self.records = []
 
     def on_step(self, X, y):
+        """Called by network.train between a step's backward pass and its
+        update, with the step's batch: probe the step if it is the first of
+        `every`."""
         self.steps += 1
         if (self.steps - 1) % self.every:
             return
@@ -129,16 +133,16 @@ class Probes:
 
     def covariate_shift(self, probe, X, y, x, g):
         """Definition 2.1 for every Linear layer but the first (which has
-        nothing below it), numbered from 1: ics<i> = ||G - G'||, cos<i> =
-        cos(G, G'), grad<i> = ||G||, for W of the i-th Linear layer."""
+        nothing below it): for W of the n-th Linear layer, counted from 1,
+        ics<n> = ||G - G'||, cos<n> = cos(G, G') and grad<n> = ||G||."""
         record = {}
         for number, i in enumerate(self.linear[1:], start=2):
             # The layers below i take this step's update, as Network.update
             # computes it; i and above keep their weights.
             set_parameters(probe, {key: x[key] - self.lr * g[key] if key[0] < i else x[key]
                                    for key in x})
-            G, G_after = g[i, "W"].ravel().astype(np.float64), \
-                loss_and_gradient(probe, X, y)[1][i, "W"].ravel().astype(np.float64)
+            G = g[i, "W"].ravel().astype(np.float64)
+            G_after = loss_and_gradient(probe, X, y)[1][i, "W"].ravel().astype(np.float64)
             record[f"ics{number}"] = float(np.linalg.norm(G - G_after))
             record[f"cos{number}"] = cosine(G, G_after)
             record[f"grad{number}"] = float(np.linalg.norm(G))
@@ -146,8 +150,8 @@ class Probes:
 
     def landscape(self, probe, X, y, x, g):
         """The loss and gradient at x - eta g for eta = m lr, m in multiples:
-        the range of the losses, the range of ||g(x - eta g) - g||, and the
-        largest ||g(x - eta g) - g|| / ||eta g||."""
+        the range of the losses, the range of ||g(x - eta g) - g||, the
+        largest ||g(x - eta g) - g|| / ||eta g||, and ||g||."""
         g_flat = flat(g)
         losses, changes, smoothness = [], [], []
         for eta in (m * self.lr for m in self.multiples):

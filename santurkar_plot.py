@@ -24,6 +24,7 @@ import sys
 
 import numpy as np
 
+import mnist
 import plot
 import report
 import results
@@ -52,6 +53,10 @@ def read_study(directory):
         if row["status"] == "diverged":
             diverged.setdefault(row["network"], []).append(int(row["diverged_epoch"]))
     rates = {float(row["lr"]) for row in every_row}
+    if not rows:
+        raise results.ResultsError(f"{directory} has no finished runs: train them with "
+                                   "python3 main.py --study santurkar --results-dir "
+                                   f"{directory}")
     if len(rates) != 1:
         raise results.ResultsError(f"{directory} has runs at {len(rates)} learning rates: "
                                    "give one directory per rate")
@@ -158,7 +163,6 @@ def mean_noise_accuracy(directory, runs, data_dir):
     the identity, while the layers above it were trained on inputs scaled
     by E[sigma] on average.)"""
     import main
-    import mnist
     from layers import NoisyShift
     test = main.prepare(mnist.load(data_dir))["test"]
     rows = {(row["network"], int(row["seed"])): row["run"]
@@ -350,7 +354,7 @@ def main(argv=None):
         studies = [read_study(directory) for directory in args.directories]
         mean_noise = [args.data_dir and mean_noise_accuracy(directory, runs, args.data_dir)
                       for directory, (_, runs, _) in zip(args.directories, studies)]
-    except (results.ResultsError, ValueError, OSError) as error:
+    except (results.ResultsError, mnist.DataError, ValueError, OSError) as error:
         print(f"santurkar_plot.py: error: {error}", file=sys.stderr)
         return 2
     for (rate, runs, diverged), at_mean in zip(studies, mean_noise):

@@ -5,6 +5,7 @@ training. Needs no network and no MNIST.
 
     python3 test_santurkar.py
 """
+import tempfile
 import unittest
 
 import numpy as np
@@ -12,7 +13,9 @@ import numpy as np
 import layers
 import main
 import options
+import results
 import santurkar
+import santurkar_plot
 import sweep
 from test import GradientCase
 
@@ -231,6 +234,48 @@ class ProbesChangeNothing(unittest.TestCase):
         for key, array in runs[False]["weights"].items():
             np.testing.assert_array_equal(runs[True]["weights"][key], array)
         self.assertEqual(runs[True]["test_accuracy"], runs[False]["test_accuracy"])
+
+
+class StudyTables(unittest.TestCase):
+    """santurkar_plot.py's reading and verdicts, on a results directory of
+    made-up runs: `bn`'s gradient changes 10 times less than `plain`'s on
+    every seed, their losses' ranges differ by less than the seeds' spread."""
+
+    def test_the_ratios_and_their_verdicts(self):
+        with tempfile.TemporaryDirectory() as directory:
+            for network, change in (("bn", 0.1), ("plain", 1.0)):
+                for seed in range(3):
+                    history = [{"epoch": epoch, "train_loss": 1.0 / (epoch + 1),
+                                "val_loss": 1.0, "val_accuracy": 0.9, "seconds": 10.0}
+                               for epoch in range(3)]
+                    spread = 1 + seed if network == "bn" else 3 - seed
+                    probes = [{"step": step, "unit_p15": -1.0, "unit_p50": 0.1 * step,
+                               "unit_p85": 1.0, **{f"{name}{n}": 0.5 for name in ("ics", "cos",
+                                                                               "grad")
+                                                    for n in (2, 3)},
+                               "loss_min": 1.0, "loss_max": 1.0 + 0.01 * spread,
+                               "change_min": change, "change_max": change * (1 + seed / 10),
+                               "beta": 5.0, "grad": 1.0, "seconds": 0.1}
+                              for step in range(1, 1000, 50)]
+                    row = {"run": f"{network}_seed{seed}", "network": network, "seed": seed,
+                           "lr": 0.1, "init_scale": 1.0, "epochs": 2, "status": "finished",
+                           "test_accuracy": 0.9 + 0.01 * seed}
+                    results.save(directory, row, main.HISTORY_FIELDS[:5], history, None, probes)
+            rate, runs, diverged = santurkar_plot.read_study(directory)
+            lines = santurkar_plot.probe_lines(rate, runs)
+        self.assertEqual((rate, list(runs), diverged), (0.1, ["bn", "plain"], {}))
+
+        def verdict(measure):
+            return lines[lines.index(f"  {measure}") + 3]
+        self.assertIn("ratio per seed 0.1, 0.1, 0.1", verdict(
+            "max ||g(x - eta g) - g||, first epoch, median"))
+        self.assertTrue(verdict("max ||g(x - eta g) - g||, first epoch, median").endswith(
+            "smaller, x0.1"))
+        self.assertIn("ratio per seed 0.333, 1, 3", verdict(
+            "loss range along g, all steps, median"))
+        self.assertTrue(verdict("loss range along g, all steps, median").endswith(
+            "within noise"))
+        self.assertIn("bn 10%, plain 10%", lines[-1])      # 20 probes of 0.1 s in 2 epochs of 10 s
 
 
 class InitScaleLayers(unittest.TestCase):

@@ -1,9 +1,9 @@
 """Use a trained network: what it gets right and wrong on the test split, or
 on a CSV of your own digits.
 
-    python3 evaluate.py results/bn_seed0_weights.npz
-    python3 evaluate.py results/bn_seed0_weights.npz --csv my_digits.csv
-    python3 evaluate.py results/bn_seed0_weights.npz results/plain_seed0_weights.npz
+    python3 evaluate.py results/bn_seed0/weights.npz
+    python3 evaluate.py results/bn_seed0/weights.npz --csv my_digits.csv
+    python3 evaluate.py results/bn_seed0/weights.npz results/plain_seed0/weights.npz
 
 For each weights file written by main.py it prints the accuracy, the
 accuracy per digit, and the confusion matrix; with matplotlib installed it
@@ -22,11 +22,12 @@ import sys
 
 import numpy as np
 
+import files
 import main
 import mnist
-import network
 import options
 import plot
+import stopping
 
 DIGITS = 10
 
@@ -35,7 +36,7 @@ def detect(path):
     """(kind, dtype) of the network whose weights path holds: the kind of
     main.py's networks whose arrays have the file's names and shapes.
     ValueError, in one line, for any other file."""
-    stored = network.read_state(path)
+    stored = files.read_arrays(path)
     shapes = {key: array.shape for key, array in stored.items()}
     for kind in main.NETWORKS:
         expected = main.build_network(kind, np.random.default_rng(0)).state()
@@ -105,15 +106,23 @@ def parse_args(argv):
                     "main.py, on MNIST's test split or a CSV of your own; with matplotlib, a "
                     "figure of the mistakes.")
     parser.add_argument("weights", nargs="+", help="weights files written by main.py "
-                                                   "(results/<net>_seed<N>_weights.npz)")
+                                                   "(results/<run>/weights.npz)")
     parser.add_argument("--csv", help="evaluate on this CSV (MNIST's format: a label and 784 "
                                       "pixels a line) instead of the test split")
     parser.add_argument("--data-dir", default="data",
                         help=f"holds {mnist.TRAIN_FILE}, whose statistics normalize the images, "
                              f"and {mnist.TEST_FILE} (data)")
-    parser.add_argument("--figure", help="where to draw the mistakes (mistakes.png beside the "
-                                         "first weights file)")
-    return parser.parse_args(argv)
+    parser.add_argument("--figure", help="where to draw the mistakes, in the format its "
+                                         "extension names: .png, .pdf, .svg, ... (mistakes.png "
+                                         "beside the first weights file)")
+    args = parser.parse_args(argv)
+    if args.figure and plot.available():
+        extension = os.path.splitext(args.figure)[1][1:].lower()
+        formats = plot.figure_formats()
+        if extension not in formats:
+            parser.error(f"--figure {args.figure}: its extension names no format matplotlib "
+                         f"writes ({', '.join(sorted(formats))})")
+    return args
 
 
 def main_evaluate(argv=None):
@@ -124,10 +133,12 @@ def main_evaluate(argv=None):
         arrays = mnist.load(args.data_dir)
         where = (f"{args.csv}" if args.csv else
                  f"the test split of {os.path.join(args.data_dir, mnist.TEST_FILE)}")
-        evaluations = []
+        evaluations, images = [], {}       # images: one normalized copy per dtype, shared
         for path, net, kind in networks:
             dtype = net.layers[0].params["W"].dtype
-            X, y = images_to_evaluate(arrays, args.csv, dtype)
+            if dtype not in images:
+                images[dtype] = images_to_evaluate(arrays, args.csv, dtype)
+            X, y = images[dtype]
             net.loss.forward(net.scores(X), y)       # which computes the softmax too
             probabilities = net.loss.probs
             evaluations.append({"path": path, "kind": kind, "labels": y, "images": X,
@@ -146,9 +157,12 @@ def main_evaluate(argv=None):
     try:
         print(f"Figure: {plot.draw_mistakes(figure, evaluations)}")
     except OSError as error:
-        print(f"evaluate.py: error: cannot write {figure} ({error.strerror or error})",
-              file=sys.stderr)
-        return 2
+        # The report is printed. A figure asked for by --figure is an error;
+        # the default one, beside weights that may be read-only, a warning.
+        said = "error" if args.figure else "warning"
+        print(f"evaluate.py: {said}: cannot write {figure} ({error.strerror or error})"
+              + ("" if args.figure else "; choose where with --figure"), file=sys.stderr)
+        return 2 if args.figure else 0
     return 0
 
 
@@ -164,7 +178,4 @@ def shared_mistakes(evaluations):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main_evaluate())
-    except BrokenPipeError:          # evaluate.py | head: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(stopping.tool("evaluate.py", main_evaluate))

@@ -8,10 +8,22 @@ Conventions, for every layer:
     dX  (N, D_in)    dL/dX, what backward(dY) returns
     params / grads   two dicts with the same keys: the arrays the layer learns
                      and dL/d(array), which backward() fills in
-The chain rule for one layer: dX[n, i] = sum_j dY[n, j] * dY[n, j]/dX[n, i]
+The chain rule for one layer sums over every output element that X[n, i]
+reaches:
+    dX[n, i] = sum_m sum_j dY[m, j] * dY[m, j]/dX[n, i]
 (dY on the left of each product is the gradient dL/dY; on the right, a
-partial derivative of the output). Each backward() below computes it from a
-formula, without ever building the Jacobian of Y with respect to X.
+partial derivative of the output). Most of the sum is zero:
+- in Linear, ReLU and the softmax, a sample's output depends on that
+  sample's input only, so only m = n remains (and in ReLU, which is
+  elementwise, only j = i of it):
+    dX[n, i] = sum_j dY[n, j] dY[n, j]/dX[n, i];
+- in BatchNorm, an output column depends on its own input column only,
+  but, through the batch's mean and variance, on every sample of it, so
+  only j = i remains, a sum over the batch that BatchNorm's docstring
+  works out:
+    dX[n, i] = sum_m dY[m, i] dY[m, i]/dX[n, i].
+Each backward() below computes its sum from a formula, without ever
+building the Jacobian of Y with respect to X.
 
 A layer keeps the dtype it is given: float32 in, float32 out.
 """
@@ -54,10 +66,10 @@ class Linear(Layer):
         db = sum_n dY[n, :]      (D_out,)
         dX = dY W^T              (N, D_in)
 
-    Initialization: W ~ N(0, 2 / D_in) times init_scale (1 unless asked),
-    b = 0. This is He et al.'s (2015) initialization, which keeps the
-    variance of the activations steady through ReLU layers; the original
-    mnist-numpy project calls it "Xavier-He". (Xavier, or Glorot, is
+    Initialization: W = init_scale V with V ~ N(0, 2 / D_in) (init_scale is
+    1 unless asked), b = 0. This is He et al.'s (2015) initialization, which
+    keeps the variance of the activations steady through ReLU layers; the
+    original mnist-numpy project calls it "Xavier-He". (Xavier, or Glorot, is
     another: variance 2 / (D_in + D_out), made for tanh.)
     """
 
@@ -114,7 +126,8 @@ class BatchNorm(Layer):
         running_mean = (1 - momentum) running_mean + momentum mean
         running_var  = (1 - momentum) running_var  + momentum var N/(N-1)
     (the unbiased variance, as PyTorch does). With train=False the layer
-    normalizes with running_mean and running_var instead, and learns nothing.
+    normalizes with running_mean and running_var instead and leaves them as
+    they are; its backward pass (below) still fills dgamma and dbeta.
 
     Backward, in training. gamma and beta act on each x_hat[n] separately:
         dbeta  = sum_n dY[n]                      (D,)
@@ -126,7 +139,8 @@ class BatchNorm(Layer):
         d var  / d X[n] = 2 (X[n] - mean) / N = 2 x_hat[n] / (N s)
         d s    / d var  = -s^3 / 2
     (in d var, the term through mean vanishes: sum_m (X[m] - mean) = 0), so
-        d x_hat[m] / d X[n] = s [m = n] - s/N - (s/N) x_hat[m] x_hat[n].
+        d x_hat[m] / d X[n] = s delta(m, n) - s/N - (s/N) x_hat[m] x_hat[n],
+    where delta(m, n) is 1 if m = n and 0 otherwise.
     The chain rule, dX[n] = sum_m dx_hat[m] d x_hat[m] / d X[n], gives three
     terms, one for each path from X[n] to the loss:
         dX[n] = s dx_hat[n]                                   directly
@@ -138,12 +152,14 @@ class BatchNorm(Layer):
 
     The original mnist-numpy project's README writes dX as
         (len(dY) * dY - dbeta - x_hat * np.sum(dY * x_hat, axis=0)) / len(dY)
-    which is the bracket above, (1/N) (N G - sum_n G[n] - x_hat sum_n G[n] x_hat[n]),
-    for G = dY, without the factor gamma s. It is right when its dY means
-    dx_hat = gamma dY (and dbeta the column sum of that), and it is then
-    multiplied by s: dX = s * (that line). Taken with dY = dL/dY, it equals dX
-    exactly in the columns where gamma s = 1, for example where gamma = 1 and
-    var + eps = 1 (test.py checks these statements).
+    that is (1/N) (N G - sum_n G[n] - x_hat sum_n G[n] x_hat[n]) for G = its
+    dY, and does not say which dY it means. Two readings:
+    - G = dx_hat = gamma dY (and dbeta the column sum of that): the line is
+      the three terms above without their factor s, and dX = s * (the line).
+    - G = dY = dL/dY: the line lacks the factor gamma s, and equals dX only
+      in the columns where gamma s = 1, for example where gamma = 1 and
+      var + eps = 1.
+    test.py checks both readings.
 
     Backward, in evaluation (after forward(X, train=False)): running_mean and
     running_var are constants, so Y is affine in X, column by column:

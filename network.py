@@ -1,9 +1,10 @@
 """A sequential network of layers, trained with minibatch SGD."""
 import math
 import time
-import zipfile
 
 import numpy as np
+
+import files
 
 
 class Diverged(ArithmeticError):
@@ -38,12 +39,13 @@ class Network:
     def backward(self, dscores):
         """Backpropagate dscores = dL/dscores through every layer, last to
         first, filling each layer's grads."""
+        dY = dscores                    # the dY of the last layer
         for layer in reversed(self.layers[1:]):
-            dscores = layer.backward(dscores)
+            dY = layer.backward(dY)     # its dX: the dY of the layer before it
         # Speed: nothing needs dL/d(images), the first layer's dX, which for
         # a Linear first layer is the largest product of the step: skipped.
         # Plainly, the loop above would run over every layer.
-        self.layers[0].backward(dscores, need_dX=False)
+        self.layers[0].backward(dY, need_dX=False)
 
     def update(self, lr):
         """Vanilla SGD: p -= lr * dL/dp for every parameter p, in place."""
@@ -85,6 +87,9 @@ class Network:
             start = time.perf_counter()
             order = rng.permutation(n)
             losses = []
+            # Batches start at 0, batch_size, 2 batch_size, ... up to n - 2:
+            # a batch starting at n - 1 would hold one sample, which BatchNorm
+            # cannot normalize, and is left out.
             for first in range(0, n - 1, batch_size):
                 batch = order[first:first + batch_size]
                 loss = self.train_step(X[batch], y[batch], lr, on_step)
@@ -131,56 +136,10 @@ class Network:
         np.savez(file, **self.state())
 
     def load(self, file):
-        """Read arrays written by save() into this network, in place.
-
-        Every array is checked before any is written: a file that is not a
-        weights file of this architecture (missing, extra or misshapen
-        arrays, arrays that are not real numbers, or numbers this network's
-        dtype cannot hold) raises ValueError naming the array, and leaves
-        the network exactly as it was.
-        """
-        stored = read_state(file)
-        expected, converted = self.state(), {}
-        for key, array in expected.items():
-            if key not in stored:
-                raise ValueError(f"{file} has no array {key}: it was saved from "
-                                 "another architecture")
-            if stored[key].shape != array.shape:
-                raise ValueError(f"{file}: array {key} has shape {stored[key].shape}, "
-                                 f"this network needs {array.shape}")
-            if stored[key].dtype.kind not in "fiu" or not np.can_cast(
-                    stored[key].dtype, array.dtype, casting="same_kind"):
-                raise ValueError(f"{file}: array {key} holds {stored[key].dtype}, not real "
-                                 f"numbers that convert to {array.dtype}")
-            with np.errstate(over="ignore", invalid="ignore"):
-                converted[key] = stored[key].astype(array.dtype)
-            if not np.isfinite(converted[key]).all():
-                too_large = " (too large for it)" if np.isfinite(stored[key]).all() else ""
-                raise ValueError(f"{file}: array {key} holds numbers that are not finite "
-                                 f"in {array.dtype}{too_large}")
-        extra = sorted(set(stored) - set(expected))
-        if extra:
-            raise ValueError(f"{file} has arrays this network lacks ({', '.join(extra)}): "
-                             "it was saved from another architecture")
-        for key, array in expected.items():
-            array[...] = converted[key]
-
-
-def read_state(file):
-    """The arrays of a .npz file written by Network.save, by name. A file
-    that cannot be read, or is not such a file (a bare .npy, a zip of other
-    things), raises ValueError in one line."""
-    try:
-        with np.load(file, allow_pickle=False) as saved:
-            stored = {key: saved[key] for key in saved.files}
-    except OSError as error:
-        raise ValueError(f"cannot read {file}: {error.strerror or error}") from None
-    except (ValueError, EOFError, TypeError, zipfile.BadZipFile):
-        # TypeError: a .npy file, which np.load returns as a bare array.
-        # Not NumPy's message: for a non-.npz file it suggests unpickling it.
-        raise ValueError(f"{file} is not a .npz weights file written by Network.save") from None
-    for key, value in stored.items():
-        if not isinstance(value, np.ndarray):       # a member that is not .npy: its bytes
-            raise ValueError(f"{file} is not a .npz weights file written by Network.save "
-                             f"(its member {key} is not a NumPy array)")
-    return stored
+        """Read arrays written by save() into this network, in place. The
+        file is checked first (files.read_weights): one that is not a
+        weights file of this architecture raises ValueError in one line and
+        leaves the network exactly as it was."""
+        state = self.state()
+        for key, array in files.read_weights(file, state).items():
+            state[key][...] = array

@@ -2,12 +2,16 @@
 
 parse_args(argv, networks, train_size) returns the options as an
 argparse.Namespace, with --net, --seeds and --jobs resolved to lists and a
-number: main.py reads them as the settings of its runs.
+number: main.py reads them as the settings of its runs. args.recipe holds
+the original recipe's settings, which a run's name leaves out (results.py).
+Repeated --net, --lr, --init-scale and --seeds add up; a rate, scale or
+seed given twice is refused.
 """
 import argparse
 import math
 
 import mnist
+import results
 import sweep
 
 
@@ -54,18 +58,21 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
                  "their worker process, and the others finished; 2 a usage, data or write "
                  "error; 130, 143, 129 stopped by Ctrl-C, SIGTERM, SIGHUP.")
     parser.add_argument("--epochs", type=positive_int, default=50, help="epochs per network (50)")
-    parser.add_argument("--lr", type=positive_float, nargs="+", default=[1e-3], metavar="RATE",
-                        help="SGD learning rate; several rates train every network at each (1e-3)")
+    parser.add_argument("--lr", type=positive_float, nargs="+", action="extend", metavar="RATE",
+                        help="SGD learning rate; several rates (or --lr repeated) train every "
+                             "network at each (1e-3)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="minibatch size (128)")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=non_negative_int, default=0,
                        help="seeds initialization and shuffling: same seed, same result (0)")
-    seeds.add_argument("--seeds", type=non_negative_int, nargs="+", metavar="N",
+    seeds.add_argument("--seeds", type=non_negative_int, nargs="+", action="extend", metavar="N",
                        help="train every network from several seeds: one number K means "
-                            "seeds 0 to K-1, several numbers are the seeds themselves")
-    parser.add_argument("--init-scale", type=positive_float, nargs="+", default=[1.0],
+                            "seeds 0 to K-1, several numbers (or --seeds repeated) are the "
+                            "seeds themselves")
+    parser.add_argument("--init-scale", type=positive_float, nargs="+", action="extend",
                         metavar="K", help="multiply every Linear layer's initial (He) weights "
-                                          "by K; several values train at each (1)")
+                                          "by K; several values (or the option repeated) train at "
+                                          "each (1)")
     parser.add_argument("--init-scale-layers", choices=["all", "hidden"], default="all",
                         help="the Linear layers --init-scale multiplies: all, or the hidden "
                              "ones only (in bn, those a BatchNorm follows) (all)")
@@ -78,7 +85,8 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
                         help=f"holds {mnist.TRAIN_FILE} and {mnist.TEST_FILE}, fetched if "
                              "missing (data)")
     parser.add_argument("--results-dir", default="results",
-                        help="receives each run's history and weights, and summary.csv (results)")
+                        help="receives a directory per run (its settings, history and "
+                             "weights) and summary.csv (results)")
     parser.add_argument("--net", choices=[*networks, *study_networks, "all"], action="append",
                         help="network to train, may be repeated (bn and plain; with --study, "
                              "the study's); all: " + ", ".join(networks))
@@ -92,24 +100,29 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
                              "(all 50,000)")
     args = parser.parse_args(argv)
     args.study = getattr(args, "study", None)
-    args.init_scale_output = args.init_scale_layers == "all"
+    # The original recipe: a run's name says each setting that differs from it.
+    args.recipe = {"lr": 1e-3, "init_scale": 1.0, "init_scale_layers": "all",
+                   "epochs": parser.get_default("epochs"),
+                   "batch_size": parser.get_default("batch_size"), "limit": train_size,
+                   "dtype": parser.get_default("dtype")}
+    args.lr = args.lr or [args.recipe["lr"]]
+    args.init_scale = args.init_scale or [args.recipe["init_scale"]]
     if args.net is None:
         args.net = list(studies[args.study].TRAINS) if args.study else ["bn", "plain"]
     elif "all" in args.net:
         args.net = list(networks)
     args.net = list(dict.fromkeys(args.net))
+    for option, values in (("--lr", args.lr), ("--init-scale", args.init_scale),
+                           ("--seeds", args.seeds or [])):
+        repeated = [results.exact(value) for value in values if values.count(value) > 1]
+        if repeated:
+            parser.error(f"{option} {repeated[0]} is given twice: give each value once")
     if args.seeds is None:
         args.seeds = [args.seed]
     elif len(args.seeds) == 1:
         if args.seeds[0] == 0:
             parser.error("--seeds 0 trains nothing: give a count of seeds, or the seeds")
         args.seeds = list(range(args.seeds[0]))
-    else:
-        args.seeds = list(dict.fromkeys(args.seeds))
-    for option, values in (("--lr", args.lr), ("--init-scale", args.init_scale)):
-        repeated = [f"{value:g}" for value in values if values.count(value) > 1]
-        if repeated:
-            parser.error(f"{option} {repeated[0]} is given twice: give each value once")
     for option, directory in (("--data-dir", args.data_dir), ("--results-dir", args.results_dir)):
         if not directory.strip():
             parser.error(f"{option} is empty: name a directory")

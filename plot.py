@@ -5,13 +5,18 @@ them.
 
     python3 plot.py [results-dir] [--lr RATE] [--init-scale K]
 
-It draws from the runs that results-dir/summary.csv lists and their history
-files, and saves learning_curves.png and covariate_shift.png (for the runs
-of one learning rate and weight scale: --lr and --init-scale choose them,
-by default 1e-3 and 1 if there are such runs) and, if the runs have several
-rates or scales, learning_rates.png, all in results-dir. main.py draws them
-itself at the end of a run when matplotlib is installed. matplotlib is
-optional (pip install matplotlib): training and the tests never need it.
+It draws from the runs in results-dir (each run's directory: its run.csv
+and history.csv; see results.py) and saves learning_curves.png and
+covariate_shift.png (for the runs of one setting: --lr and --init-scale
+choose the learning rate and weight scale, by default 1e-3 and 1 if there
+are such runs; of these, the epochs, batch size, limit and dtype with the
+most runs) and, if the runs of those epochs, batch size, limit and dtype
+have several rates or scales, learning_rates.png, all in results-dir. Runs
+of different settings are never averaged together. It prints the figures'
+numbers too, which need no matplotlib; a missing or damaged summary.csv is
+rebuilt. main.py draws the figures itself at the end of a run when
+matplotlib is installed. matplotlib is optional (pip install matplotlib):
+training and the tests never need it.
 """
 import argparse
 import collections
@@ -23,8 +28,9 @@ import warnings
 
 import numpy as np
 
-import mnist
+import files
 import results
+import stopping
 
 COLORS = {"plain": "tab:orange", "bn": "tab:blue", "bn-after-relu": "tab:green"}   # in this order
 HINT = "Figures of the results need matplotlib: pip install matplotlib"
@@ -37,48 +43,64 @@ def available():
 
 
 def setting(row):
-    """(learning rate, weight scale) of a summary row; None for what a
-    summary written by an older main.py does not say."""
-    return tuple(float(row[key]) if row.get(key) else None for key in ("lr", "init_scale"))
+    """(learning rate, weight scale) of a run's record."""
+    return row["lr"], row["init_scale"]
+
+
+# What else a run's result depends on; runs that differ in any of these are
+# never drawn, or averaged, together.
+BUDGET = ("epochs", "batch_size", "limit", "dtype")
+
+
+def budget(row):
+    return tuple(row[key] for key in BUDGET)
 
 
 def choose_setting(rows, lr=None, init_scale=None):
-    """The rows of one (learning rate, weight scale): the one asked for,
-    else the original recipe's if there are such rows, else the first."""
-    settings = sorted({setting(row) for row in rows},
-                      key=lambda pair: [(value is None, value or 0) for value in pair])
+    """The rows of one setting, whose learning curves are drawn together:
+    the (learning rate, weight scale) asked for, else the original recipe's
+    if there are such rows, else the first; and of its runs, those of the
+    budget (epochs, batch size, limit, dtype) with the most runs."""
+    pairs = sorted({setting(row) for row in rows})
     if lr is None and init_scale is None:
-        chosen = DEFAULT_SETTING if DEFAULT_SETTING in settings else settings[0]
+        wanted = DEFAULT_SETTING if DEFAULT_SETTING in pairs else pairs[0]
     else:
-        wanted = [pair for pair in settings if pair[0] is not None and
-                  (lr is None or math.isclose(pair[0], lr)) and
-                  (init_scale is None or math.isclose(pair[1], init_scale))]
-        if not wanted:
-            asked = " and ".join(f"{name} {value:g}" for name, value in
+        matching = [pair for pair in pairs if (lr is None or math.isclose(pair[0], lr)) and
+                    (init_scale is None or math.isclose(pair[1], init_scale))]
+        if not matching:
+            asked = " and ".join(f"{name} {results.exact(value)}" for name, value in
                                  (("--lr", lr), ("--init-scale", init_scale)) if value is not None)
             raise results.ResultsError(f"no runs with {asked}; the runs have " + "; ".join(
-                f"lr {a:g}, scale {b:g}" for a, b in settings if a is not None))
-        chosen = wanted[0]
-    return chosen, [row for row in rows if setting(row) == chosen]
+                f"lr {results.exact(a)}, scale {results.exact(b)}" for a, b in pairs))
+        wanted = matching[0]
+    rows = [row for row in rows if setting(row) == wanted]
+    counts = collections.Counter(budget(row) for row in rows)
+    # The most runs; then the most epochs, the most samples, float32.
+    chosen = max(counts, key=lambda each: (counts[each], each[0], each[2], each[3] == "float32"))
+    return [row for row in rows if budget(row) == chosen]
 
 
-def describe(chosen):
-    rate, scale = chosen
-    if rate is None:
-        return "learning rate not recorded"
-    return f"lr {rate:g}" + (f", weight scale {scale:g}" if scale != 1 else "")
+def describe(row):
+    """The settings of a run that differ from the original recipe, in words,
+    as its name gives them: "lr 0.1, epochs 1, limit 1000"."""
+    suffix = row["run"][len(f"{row['network']}_seed{row['seed']}"):]
+    words = []
+    for part in suffix.split("_")[1:]:
+        word = next((word for word in results.SETTINGS.values() if word and part.startswith(word)),
+                    "")
+        words.append(f"{word} {part[len(word):]}" if word else part)
+    return ", ".join(words) or "the original recipe"
 
 
-def read_runs(results_dir, rows):
+def read_runs(rows):
     """{network: [(seed, test accuracy, history {field: array over epochs})]}
     for the finished runs among rows, networks in COLORS's order."""
     runs = {}
     for row in rows:
-        if row.get("status", "finished") != "finished":
+        if row["status"] != "finished":
             continue
-        history = results.read_history(results.history_path(results_dir, row["run"]))
-        runs.setdefault(row["network"], []).append(
-            (int(row["seed"]), float(row["test_accuracy"]), history))
+        history = results.read_history(os.path.join(row["directory"], results.HISTORY))
+        runs.setdefault(row["network"], []).append((row["seed"], row["test_accuracy"], history))
     order = [*COLORS, *sorted(set(runs) - set(COLORS))]
     return {network: runs[network] for network in order if network in runs}
 
@@ -208,21 +230,19 @@ def drift(runs):
 TARGETS = (results.TARGET_ACCURACY, 0.98)
 
 
-def sweep_points(results_dir, rows):
+def sweep_points(rows):
     """One point per run of a sweep: its network, lr, init_scale, status,
     test accuracy (NaN if it diverged) and {target: the first epoch after
     which its validation accuracy reached it, or None} for each of TARGETS."""
     points = []
     for row in rows:
-        lr, scale = setting(row)
-        if lr is None:
-            continue
-        history = results.read_history(results.history_path(results_dir, row["run"]))
+        history = results.read_history(os.path.join(row["directory"], results.HISTORY))
         reached = {target: next((int(epoch) for epoch, accuracy in
                                  zip(history["epoch"], history["val_accuracy"])
                                  if accuracy >= target), None) for target in TARGETS}
-        points.append({"network": row["network"], "lr": lr, "init_scale": scale,
-                       "epochs": row.get("epochs"), "status": row.get("status", "finished"),
+        points.append({"network": row["network"], "lr": row["lr"],
+                       "init_scale": row["init_scale"], "epochs": row["epochs"],
+                       "status": row["status"],
                        "test_accuracy": results.number(row["test_accuracy"]),
                        "epochs_to": reached})
     return points
@@ -302,7 +322,7 @@ def learning_rates(pyplot, points):
     if panels == 3:
         draw_sweep(axes[2], along(points, "init_scale", "lr", scale_lr),
                    lambda point: point["test_accuracy"])
-        axes[2].set(title=f"Test accuracy against the weight scale (lr {scale_lr:g})",
+        axes[2].set(title=f"Test accuracy against the weight scale (lr {results.exact(scale_lr)})",
                     xlabel="initial weights times K", ylabel="test accuracy")
     for each in axes:
         each.legend(loc="best")
@@ -331,7 +351,8 @@ def speed_lines(points):
                 seeds = ", ".join(str(epochs) for epochs in found)
                 cells.append(f"{np.mean(found):5.1f} ({len(found)}/{len(group)}: {seeds})" if found
                              else f"- (0/{len(group)})")
-            lines.append(f"{network:<13} {lr:>7g}  " + "  ".join(f"{c:<24}" for c in cells))
+            lines.append(f"{network:<13} {results.exact(lr):>7}  "
+                         + "  ".join(f"{c:<24}" for c in cells))
     return lines
 
 
@@ -373,14 +394,23 @@ def mistakes(pyplot, evaluations, shown=10):
     return figure
 
 
+def figure_formats():
+    """The file formats matplotlib writes, by extension (png, pdf, svg, ...)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+    return set(FigureCanvasBase.get_supported_filetypes())
+
+
 def draw_mistakes(path, evaluations):
-    """Draw mistakes() to path (PNG); returns path."""
+    """Draw mistakes() to path, in the format its extension names (PNG if
+    it has none); returns path."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot
+    extension = os.path.splitext(path)[1][1:].lower()
     figure = mistakes(pyplot, evaluations)
     try:
-        mnist.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
+        files.atomic_write(path, lambda file: figure.savefig(
+            file, format=extension if extension in figure_formats() else "png", dpi=80))
     finally:
         pyplot.close(figure)
     return path
@@ -388,7 +418,7 @@ def draw_mistakes(path, evaluations):
 
 def is_sweep(rows):
     """True if the rows have several learning rates or weight scales."""
-    return len({setting(row) for row in rows if setting(row)[0] is not None}) > 1
+    return len({setting(row) for row in rows}) > 1
 
 
 Selection = collections.namedtuple("Selection", "rows where runs points")
@@ -396,22 +426,29 @@ Selection = collections.namedtuple("Selection", "rows where runs points")
 
 def select(results_dir, names=None, lr=None, init_scale=None):
     """What the figures of results_dir show (of the runs named, if names are
-    given): the summary's rows; for the learning curves, the setting chosen
-    in words and its finished runs (see read_runs); and, if the rows are a
-    sweep over rates or scales, its points (see sweep_points)."""
-    rows = results.read_summary(results_dir)
+    given): the runs' records; for the learning curves, the setting chosen
+    (see choose_setting) in words and its finished runs (see read_runs);
+    and, if the runs of the chosen budget are a sweep over rates or scales,
+    its points (see sweep_points)."""
+    rows = results.read_records(results_dir)
     if names is not None:
         rows = [row for row in rows if row["run"] in names]
-    # The same network, seed, rate, scale and epochs under two names (two
-    # commands that both trained it) count once.
-    rows = list({(row["network"], row["seed"], setting(row), row.get("epochs")): row
+    # A run copied under another name counts once.
+    rows = list({(row["network"], row["seed"], setting(row), budget(row)): row
                  for row in rows}.values())
     if not rows:
-        raise results.ResultsError(f"{os.path.join(results_dir, results.SUMMARY)} lists no runs: "
-                                   "run main.py first, or name the directory it wrote")
-    chosen, chosen_rows = choose_setting(rows, lr, init_scale)
-    points = sweep_points(results_dir, rows) if is_sweep(rows) else []
-    return Selection(rows, describe(chosen), read_runs(results_dir, chosen_rows), points)
+        older = results.older_runs(results_dir)
+        if older:
+            raise results.ResultsError(
+                f"{results_dir}/ holds runs saved by an older main.py (flat files such as "
+                f"{older[0]}), which this plot.py does not read: train them again, or draw "
+                "them with the version that saved them")
+        raise results.ResultsError(f"{results_dir}/ holds no runs: run main.py first, or name "
+                                   "the directory it wrote")
+    chosen = choose_setting(rows, lr, init_scale)
+    same_budget = [row for row in rows if budget(row) == budget(chosen[0])]
+    points = sweep_points(same_budget) if is_sweep(same_budget) else []
+    return Selection(rows, describe(chosen[0]), read_runs(chosen), points)
 
 
 def draw(results_dir, names=None, lr=None, init_scale=None):
@@ -435,7 +472,7 @@ def draw_selected(results_dir, selection):
     for name, figure in figures:
         path = os.path.join(results_dir, name)
         try:
-            mnist.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
+            files.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
         except OSError as error:
             raise results.ResultsError(f"cannot write {path} ({error.strerror or error}): the "
                                        "figures go beside the results") from None
@@ -447,23 +484,29 @@ def draw_selected(results_dir, selection):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="plot.py", description="Draw the figures of main.py's results (needs matplotlib).")
+        prog="plot.py", description="Draw the figures of main.py's results (needs matplotlib), "
+                                    "and print their numbers.")
     parser.add_argument("results_dir", nargs="?", default="results",
-                        help="the directory main.py wrote (results)")
+                        help="the directory main.py wrote, or its summary.csv (results)")
     parser.add_argument("--lr", type=float, help="the learning rate of the runs whose learning "
                                                  "curves and covariate shift to draw (1e-3)")
     parser.add_argument("--init-scale", type=float, help="their weight scale (1)")
     args = parser.parse_args(argv)
-    if not available():
-        print(f"plot.py: error: {HINT}", file=sys.stderr)
-        return 2
+    directory = args.results_dir
+    if os.path.basename(directory) == results.SUMMARY and not os.path.isdir(directory):
+        directory = os.path.dirname(directory) or "."
     try:
-        selection = select(args.results_dir, lr=args.lr, init_scale=args.init_scale)
-        paths = draw_selected(args.results_dir, selection)
+        selection = select(directory, lr=args.lr, init_scale=args.init_scale)
+        results.refresh_summary(directory)
+        if not selection.runs and not selection.points:
+            print(f"plot.py: every run of {selection.where} in {directory}/ diverged: there "
+                  "are no curves to draw", file=sys.stderr)
+            return 1
+        if available():
+            print("Figures: " + ", ".join(draw_selected(directory, selection)))
     except results.ResultsError as error:
         print(f"plot.py: error: {error}", file=sys.stderr)
         return 2
-    print("Figures: " + ", ".join(paths))
     if selection.points:
         print("Epochs to reach a validation accuracy, mean over the seeds that reached it "
               "(how many of the seeds did):")
@@ -473,11 +516,10 @@ def main(argv=None):
         print(f"Covariate shift at the second ReLU's input ({selection.where}; means over seeds):")
         for line in drift(selection.runs):
             print("  " + line)
+    if not available():
+        print(HINT)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenPipeError:          # plot.py | head: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(stopping.tool("plot.py", main))

@@ -5,9 +5,12 @@ a sweep and, over several learning rates, each network's largest and best.
 """
 import itertools
 import os
+import shutil
 import statistics
 import sys
 import tempfile
+
+import numpy as np
 
 import mnist
 import plot
@@ -15,11 +18,15 @@ import results
 
 
 def show(text=""):
-    """print(text). If standard output is closed (main.py | head -1),
-    training goes on silently and its results are still saved."""
+    """print(text). If standard output is closed (main.py | head -1), or
+    cannot be written (> /dev/full: said once, on standard error), training
+    goes on silently and its results are still saved."""
     try:
         print(text, flush=True)
-    except BrokenPipeError:
+    except OSError as error:
+        if not isinstance(error, BrokenPipeError):
+            print(f"main.py: warning: cannot write standard output ({error.strerror or error}); "
+                  "training goes on, and its results are saved", file=sys.stderr, flush=True)
         # Everything printed from now on, Python's last flush included, is dropped.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
@@ -33,6 +40,25 @@ def check_writable(directory):
     except OSError as error:
         raise mnist.DataError(f"cannot write results to {directory}/ ({error.strerror}); "
                               "choose another with --results-dir") from None
+
+
+def check_space(args, runs, build_network):
+    """Fail now, not after minutes of training, if the results directory's
+    file system has less free space than the runs will write: each one's
+    weights (of the network build_network(kind, rng, dtype) makes), history
+    and record."""
+    weights = {kind: sum(array.nbytes for array in build_network(
+        kind, np.random.default_rng(0), np.dtype(args.dtype)).state().values())
+        for kind in {run.kind for run in runs}}
+    per_epoch, record = 300, 2000       # bytes: a history line, a run.csv and a summary row
+    need = sum(weights[run.kind] + per_epoch * (args.epochs + 1) + record
+               for run in runs)
+    free = shutil.disk_usage(args.results_dir).free
+    if free < need:
+        runs_said = f"{len(runs)} run{'s' if len(runs) > 1 else ''}"
+        raise mnist.DataError(f"{args.results_dir}/ has {free / 1e6:.1f} MB free, and the "
+                              f"{runs_said} will write about {need / 1e6:.1f} MB: free space "
+                              "there, or choose another directory with --results-dir")
 
 
 STATISTICS_HEADER = "  seeds    mean     std     min     max"
@@ -85,22 +111,25 @@ class RunNotSaved(Exception):
 class Progress:
     """What main.py shows and keeps as runs train and end: on_event, given
     to sweep.execute, prints each epoch's line and saves each run that
-    finishes or diverges; close() prints the table of this invocation."""
+    finishes or diverges; close() prints the table of this invocation. It
+    checks first that the results directory has room for the runs
+    (build_network: main.build_network, which says what a run weighs)."""
 
-    def __init__(self, args, runs, history_fields):
+    def __init__(self, args, runs, history_fields, build_network):
         self.args, self.runs, self.history_fields = args, runs, history_fields
         self.several = {"seed": len(args.seeds) > 1, "lr": len(args.lr) > 1,
                         "scale": len(args.init_scale) > 1}
         self.sweep = any(self.several.values())
-        self.saved = {}              # run: its row of summary.csv
+        self.saved = {}              # run: its record (results.py)
         self.lost = []
+        check_space(args, runs, build_network)
 
     def name(self, run):
         """The run in words, with what varies in this sweep: "bn seed 2 lr 0.1"."""
         parts = [run.kind]
         for key, value in (("seed", run.seed), ("lr", run.lr), ("scale", run.init_scale)):
             if self.several[key]:
-                parts.append(f"{key} {value:g}")
+                parts.append(f"{key} {results.exact(value)}")
         return " ".join(parts)
 
     def on_event(self, run, event, payload):
@@ -122,8 +151,7 @@ class Progress:
             show(f"{self.name(run):<{self.width()}} diverged: {payload}")
             if not self.sweep:
                 print(f"main.py: error: {self.name(run)} diverged: {payload}; its history until "
-                      f"then is saved, no weights. Try a smaller --lr (this run used {run.lr:g})",
-                      file=sys.stderr, flush=True)
+                      f"then is saved, no weights. {advice(run)}", file=sys.stderr, flush=True)
         else:
             self.lost.append(run)
             print(f"main.py: error: {self.name(run)}: {payload}; nothing of it was saved",
@@ -133,21 +161,32 @@ class Progress:
         return max(13, *(len(self.name(run)) for run in self.runs))
 
     def save(self, run, history, weights, probes, **outcome):
-        """Save a run's files and its row of summary.csv, all or nothing:
-        an interruption waits until they are written."""
-        row = {"run": results.run_name(run, self.several["lr"], self.several["scale"]),
-               "network": run.kind, "seed": run.seed, "lr": run.lr, "init_scale": run.init_scale,
-               "epochs": self.args.epochs,
-               results.EPOCHS_TO_TARGET: results.epochs_to_target(history),
-               "train_seconds": sum(record["seconds"] for record in history), **outcome}
-        with mnist.signals_deferred(*mnist.STOP_SIGNALS):
+        """Save a run's directory (results.py), all or nothing: once the
+        directory's lock is taken, an interruption waits until it is saved
+        and noted here. Says so if it replaces an earlier run."""
+        args = self.args
+        settings = {"lr": run.lr, "init_scale": run.init_scale,
+                    "init_scale_layers": getattr(args, "init_scale_layers", "all"),
+                    "epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
+                    "dtype": args.dtype}
+        record = {"run": results.run_name(run.kind, run.seed, settings, args.recipe),
+                  "network": run.kind, "seed": run.seed, **settings,
+                  results.EPOCHS_TO_TARGET: results.epochs_to_target(history),
+                  "train_seconds": sum(record["seconds"] for record in history), **outcome}
+        with results.saving(args.results_dir):
             try:
-                results.save(self.args.results_dir, row, self.history_fields, history, weights,
-                             probes)
-            except OSError as error:
-                raise RunNotSaved(f"cannot save {self.name(run)} in {self.args.results_dir}/ "
-                                  f"({error.strerror or error})") from None
-            self.saved[run] = row
+                earlier = results.save(args.results_dir, record, self.history_fields, history,
+                                       weights, probes)
+            except (OSError, results.ResultsError) as error:
+                raise RunNotSaved(f"cannot save {self.name(run)} in {args.results_dir}/ "
+                                  f"({getattr(error, 'strerror', None) or error})") from None
+            self.saved[run] = record
+        if earlier:
+            was = (f", whose test accuracy was {earlier['test_accuracy']:.4f}"
+                   if earlier.get("test_accuracy") is not None else "")
+            print(f"main.py: {self.name(run)} replaced the earlier run of the same settings in "
+                  f"{results.run_path(args.results_dir, record['run'])}/{was}",
+                  file=sys.stderr, flush=True)
 
     def finished(self):
         return {run: row for run, row in self.saved.items() if row["status"] == "finished"}
@@ -223,8 +262,8 @@ def sweep_table(args, rows):
                 f"{len(reached)} of {len(runs)}")
             divergence = f"{len(diverged)} (ep {min(diverged)})" if diverged else "-"
             seconds = statistics.mean(row["train_seconds"] for row in runs)
-            lines.append(f"{kind:<13} {lr:>7g} {scale:>6g}{statistics_part}  {target:>8}"
-                         f"  {divergence:>8}  {seconds:>7.1f}")
+            lines.append(f"{kind:<13} {results.exact(lr):>7} {results.exact(scale):>6}"
+                         f"{statistics_part}  {target:>8}  {divergence:>8}  {seconds:>7.1f}")
     lines.append(f"({to_target}: mean epochs to reach {results.TARGET_ACCURACY} validation "
                  "accuracy, or how many seeds reached it; diverged: how many seeds, "
                  "earliest epoch)")
@@ -234,7 +273,7 @@ def sweep_table(args, rows):
             accuracy.setdefault((row["network"], row["lr"], row["init_scale"]), {})[row["seed"]] = \
                 row["test_accuracy"]
     for (lr, scale) in sorted(groups):
-        where = f"lr {lr:g}, scale {scale:g}: " if len(groups) > 1 else ""
+        where = f"lr {results.exact(lr)}, scale {results.exact(scale)}: " if len(groups) > 1 else ""
         for first, second in itertools.combinations(args.net, 2):
             verdict = paired_verdict(first, second, accuracy.get((first, lr, scale), {}),
                                      accuracy.get((second, lr, scale), {}))
@@ -253,11 +292,13 @@ def rate_lines(args, rows, accuracy):
     lines = []
     for scale in args.init_scale:
         best = {}
-        scale_said = f" (scale {scale:g})" if len(args.init_scale) > 1 else ""
+        scale_said = f" (scale {results.exact(scale)})" if len(args.init_scale) > 1 else ""
         lines.append(f"\nOver the learning rates{scale_said}:")
         for kind in args.net:
             runs = {lr: [row for row in rows if (row["network"], row["lr"], row["init_scale"])
                          == (kind, lr, scale)] for lr in args.lr}
+            if not any(runs.values()):          # every run of it was lost: nothing to say
+                continue
             survived = [lr for lr, group in runs.items()
                         if group and all(row["status"] == "finished" for row in group)]
             reached = [lr for lr, group in runs.items() if group and all(
@@ -268,10 +309,11 @@ def rate_lines(args, rows, accuracy):
             lines.append(
                 f"  {kind:<13} largest lr at which no seed diverged: {largest(survived)}; at "
                 f"which every seed reached {results.TARGET_ACCURACY}: {largest(reached)}"
-                + (f"; best lr {best[kind]:g} ({means[best[kind]]:.4f})" if kind in best else ""))
+                + (f"; best lr {results.exact(best[kind])} ({means[best[kind]]:.4f})"
+                   if kind in best else ""))
         for first, second in itertools.combinations(best, 2):
-            verdict = paired_verdict(f"{first} (lr {best[first]:g})",
-                                     f"{second} (lr {best[second]:g})",
+            verdict = paired_verdict(f"{first} (lr {results.exact(best[first])})",
+                                     f"{second} (lr {results.exact(best[second])})",
                                      accuracy[first, best[first], scale],
                                      accuracy[second, best[second], scale])
             if verdict:
@@ -279,8 +321,17 @@ def rate_lines(args, rows, accuracy):
     return lines
 
 
+def advice(run):
+    """What to try after a run diverged: a smaller rate, and a weight scale
+    nearer He's if it was not 1."""
+    said = f"Try a smaller --lr (this run used {results.exact(run.lr)})"
+    if run.init_scale != 1:
+        said += f", or an --init-scale nearer 1 (it used {results.exact(run.init_scale)})"
+    return said
+
+
 def largest(rates):
-    return f"{max(rates):g}" if rates else "none"
+    return results.exact(max(rates)) if rates else "none"
 
 
 def draw_figures(results_dir, names):

@@ -1,66 +1,105 @@
-"""The files main.py leaves in its results directory, and reading them back
-(for plot.py and evaluate.py).
+"""The results directory: a directory per run, which is the run's whole
+record, and summary.csv, a table made from those records.
 
-For each run (one network trained from one seed, at one learning rate and
-one weight scale), named <run> = <net>_seed<N>, followed by _lr<rate> if the
-command trained several learning rates and _scale<K> if several weight
-scales:
-    <run>_history.csv   one row per epoch, from epoch 0 (before training)
-    <run>_weights.npz   the trained network (Network.save's format); a run
-                        that diverged has none
-    <run>_probes.csv    with --study santurkar, one row per probed step
-                        (santurkar.py); a run that diverged has none
-and, for the whole directory, summary.csv: one row per run whose files are
-there, whichever command made them.
+    results/
+        bn_seed0/                         network bn, seed 0, the original recipe
+            run.csv        the run's settings (network, seed, lr, init_scale,
+                           init_scale_layers, epochs, batch_size, limit, dtype),
+                           status and test accuracy: one row
+            history.csv    one row per epoch, from epoch 0 (before training)
+            weights.npz    the trained network (Network.save's format); a run
+                           that diverged has none
+            probes.csv     with --study santurkar, one row per probed step
+                           (santurkar.py); a run that diverged has none
+        plain_seed0_lr0.1_epochs1_limit1000/
+        summary.csv        every run.csv's row in one table, rebuilt from them
+                           whenever a run is saved
 
-A run's files and the new summary.csv are written as one unit, under the
-directory's lock (mnist.write_together): summary.csv is read again under
-the lock and the run's row merged into it, so that after any interruption,
-any failed write, and with any number of main.py processes saving into the
-directory, every row of summary.csv describes the files beside it.
+A run's name is <net>_seed<N> followed by every setting that differs from
+the original recipe, its value written exactly (repr: lr 0.1 and 0.1000001
+are two runs): runs of different settings never share a directory, and a
+run saved again with the same settings replaces the earlier one, which
+main.py says.
+
+summary.csv is only an index: any edit of it, or damage to it, is repaired
+at the next save (with a warning), and no run is ever lost through it.
+
+Why a directory per run: a run's files must change together or not at all.
+A new run is written whole into a hidden directory beside its place, then
+renamed into place; an earlier run of the same name is first renamed aside
+and removed afterwards. The renames are done with Ctrl-C, SIGTERM and SIGHUP
+held back (signals_deferred), so that a reader finds the earlier run's
+directory or the new one, never a mix of the two; if a process is killed
+(kill -9) between the two renames, the earlier run is put back at the next
+save. Any failure before the renames leaves the earlier run as it was.
+(One rename cannot replace a directory that holds files; Linux's renameat2
+with RENAME_EXCHANGE could, but Python's standard library has no call for
+it. One file per run, an archive, would keep the history from being read
+as the CSV it is.)
+
+Saving takes the directory's lock (directory_locked), so that processes
+saving into one directory take turns; the lock is waited for with signals
+working, so Ctrl-C ends a process that waits.
 """
+import contextlib
 import csv
 import io
 import math
 import os
+import shutil
+import signal
 import sys
+import tempfile
+
+try:
+    import fcntl                # POSIX; without it (Windows) saves are not locked
+except ImportError:
+    fcntl = None
 
 import numpy as np
 
-import mnist
+import files
 
 TARGET_ACCURACY = 0.94          # the original project's headline figure
 EPOCHS_TO_TARGET = f"epochs_to_{TARGET_ACCURACY}"
 SUMMARY = "summary.csv"
-SUMMARY_FIELDS = ["run", "network", "seed", "lr", "init_scale", "epochs", "status",
-                  "test_accuracy", "val_accuracy", "val_loss", EPOCHS_TO_TARGET,
-                  "diverged_epoch", "diverged_batch", "train_seconds"]
+RECORD, HISTORY, WEIGHTS, PROBES = "run.csv", "history.csv", "weights.npz", "probes.csv"
+# A run's settings, in the order its name gives them, with the word it uses.
+SETTINGS = {"lr": "lr", "init_scale": "scale", "init_scale_layers": "scaled",
+            "epochs": "epochs", "batch_size": "batch", "limit": "limit", "dtype": ""}
+FIELDS = ["run", "network", "seed", *SETTINGS, "status", "test_accuracy", "val_accuracy",
+          "val_loss", EPOCHS_TO_TARGET, "diverged_epoch", "diverged_batch", "train_seconds"]
+# How each field of a record is read back; the others stay text.
+TYPES = {"seed": int, "lr": float, "init_scale": float, "epochs": int, "batch_size": int,
+         "limit": int, "test_accuracy": float, "val_accuracy": float, "val_loss": float,
+         EPOCHS_TO_TARGET: int, "diverged_epoch": int, "diverged_batch": int,
+         "train_seconds": float}
 
 
 class ResultsError(Exception):
-    """A results file that cannot be read, explained in one line."""
+    """A results file that cannot be read or written, explained in one line."""
 
 
-def run_name(run, several_rates, several_scales):
-    """The <run> part of a run's file names (see above)."""
-    name = f"{run.kind}_seed{run.seed}"
-    if several_rates:
-        name += f"_lr{run.lr:g}"
-    if several_scales:
-        name += f"_scale{run.init_scale:g}"
-    return name
+# ---------------------------------------------------------------- names
+
+def exact(value):
+    """A setting as text, exactly: repr for a float (0.1, 0.1000001, 1e-05),
+    without a trailing .0 (2.0 is written 2)."""
+    text = repr(value) if isinstance(value, float) else str(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
-def history_path(directory, name):
-    return os.path.join(directory, f"{name}_history.csv")
+def run_name(network, seed, settings, recipe):
+    """The name of a run: <network>_seed<seed>, then _<word><value> for each
+    of SETTINGS whose value in settings differs from the recipe's."""
+    return f"{network}_seed{seed}" + "".join(
+        f"_{word}{exact(settings[key])}" for key, word in SETTINGS.items()
+        if settings[key] != recipe[key])
 
 
-def weights_path(directory, name):
-    return os.path.join(directory, f"{name}_weights.npz")
-
-
-def probes_path(directory, name):
-    return os.path.join(directory, f"{name}_probes.csv")
+def run_path(directory, name, *what):
+    """The path of a run's directory, or of the file `what` in it."""
+    return os.path.join(directory, name, *what)
 
 
 def epochs_to_target(history):
@@ -70,40 +109,172 @@ def epochs_to_target(history):
                  if record["val_accuracy"] >= TARGET_ACCURACY), None)
 
 
+# ---------------------------------------------------------------- saving
+
+@contextlib.contextmanager
+def saving(directory):
+    """Within `with saving(directory)`, this process holds the directory's
+    lock (waited for with signals working: Ctrl-C ends the wait) and Ctrl-C,
+    SIGTERM and SIGHUP are held back until the block ends: a save, and
+    whatever the caller notes of it, is done whole."""
+    with directory_locked(directory), signals_deferred(*STOP_SIGNALS):
+        yield
+
+
+def save(directory, record, history_fields, history, weights=None, probes=None):
+    """Save a run, within `with saving(directory)`: its record (a dict of
+    FIELDS), its history, its weights (None for a run that diverged) and its
+    probes' records (a list of dicts, if it has any), as one directory; then rebuild summary.csv. Returns the record of the
+    earlier run of the same name that this one replaced, or None. Raises
+    ResultsError, and changes nothing, if the run cannot be saved; problems
+    after the run is in place (summary.csv, removing the earlier run) are
+    warnings on standard error."""
+    name = record["run"]
+    place = run_path(directory, name)
+    tidy(directory)
+    earlier = None
+    if os.path.lexists(place):
+        if not os.path.isfile(run_path(directory, name, RECORD)):
+            raise ResultsError(f"{place} is in the way: it is not a run's directory (it "
+                               f"has no {RECORD}); move it away")
+        earlier = read_record(directory, name) or {"run": name}   # damaged: replaced too
+    summary_before = summary_bytes(directory)
+    new = aside = None
+    try:
+        new = tempfile.mkdtemp(dir=directory, prefix=f".{name}.new-")
+        write_run(new, record, history_fields, history, weights, probes)
+        if earlier is not None:
+            aside = tempfile.mkdtemp(dir=directory, prefix=f".{name}.old-")
+            os.rename(place, os.path.join(aside, name))
+        try:
+            os.rename(new, place)
+        except OSError:
+            if aside:
+                os.rename(os.path.join(aside, name), place)
+            raise
+    except OSError as error:
+        if aside:
+            with contextlib.suppress(OSError):
+                os.rmdir(aside)
+        raise ResultsError(error.strerror or str(error)) from None
+    finally:
+        if new:
+            shutil.rmtree(new, ignore_errors=True)
+    if aside:
+        remove_aside(aside, place)
+    write_summary(directory, summary_before)
+    return earlier
+
+
+def write_run(run_directory, record, history_fields, history, weights, probes=None):
+    """Write a run's files into run_directory (a new, empty directory)."""
+    os.chmod(run_directory, 0o755)                   # mkdtemp makes it private (0700)
+    with open(os.path.join(run_directory, RECORD), "wb") as file:
+        write_rows(file, FIELDS, [record])
+    with open(os.path.join(run_directory, HISTORY), "wb") as file:
+        write_rows(file, history_fields, history)
+    if weights is not None:
+        with open(os.path.join(run_directory, WEIGHTS), "wb") as file:
+            file.write(npz_bytes(weights))
+    if probes:
+        with open(os.path.join(run_directory, PROBES), "wb") as file:
+            write_rows(file, list(probes[0]), probes)
+
+
+def remove_aside(aside, place):
+    try:
+        shutil.rmtree(aside)
+    except OSError as error:
+        print(f"warning: {place}/ is saved, but the earlier run it replaces could not be "
+              f"removed ({error.strerror or error}): it is left in {aside}/", file=sys.stderr)
+
+
+def tidy(directory):
+    """Under the lock: remove what a killed save left (a half-written new
+    run), put back an earlier run set aside by a save killed between its two
+    renames, and retry removing earlier runs that could not be removed."""
+    for entry in os.listdir(directory):
+        path = os.path.join(directory, entry)
+        if not (entry.startswith(".") and os.path.isdir(path)):
+            continue
+        if ".new-" in entry:
+            shutil.rmtree(path, ignore_errors=True)
+        elif ".old-" in entry:
+            name = entry[1:].rsplit(".old-", 1)[0]
+            with contextlib.suppress(OSError):
+                if not os.path.lexists(run_path(directory, name)):
+                    os.rename(os.path.join(path, name), run_path(directory, name))
+                shutil.rmtree(path)
+
+
+def write_summary(directory, before=None):
+    """Rebuild summary.csv from the runs' records. `before`, if given, is
+    what summary.csv should have held (made from the records before this
+    save): a summary.csv that differs from it was edited or damaged, which
+    a warning says. A summary.csv written by an older main.py is kept, as
+    summary-older.csv. A summary.csv that cannot be written is a warning:
+    the runs themselves are saved."""
+    path = os.path.join(directory, SUMMARY)
+    try:
+        with open(path, "rb") as file:
+            found = file.read()
+    except FileNotFoundError:
+        found = None
+    except OSError as error:
+        found = error
+    header = found.split(b"\n", 1)[0] if isinstance(found, bytes) else b""
+    if b"network" in header and b"batch_size" not in header:       # an older main.py's
+        keep = next(name for name in (os.path.join(directory, f"summary-older{suffix}.csv")
+                                      for suffix in ("", *range(2, 1000)))
+                    if not os.path.lexists(name))
+        try:
+            os.rename(path, keep)
+        except OSError as error:                # never overwritten: it may be all there is
+            print(f"warning: {path} was written by an older main.py and cannot be kept as "
+                  f"{keep} ({error.strerror or error}): it is left as it was", file=sys.stderr)
+            return
+        print(f"warning: {path} was written by an older main.py, which kept each run as "
+              f"flat files (left as they were): it is kept as {keep}", file=sys.stderr)
+    elif before is not None and isinstance(found, bytes) and found != before:
+        print(f"warning: {path} did not match the runs' own records (edited, damaged or a "
+              "run removed): it is rebuilt from them", file=sys.stderr)
+    try:
+        files.atomic_write(path, lambda file: file.write(summary_bytes(directory, warn=False)))
+    except OSError as error:
+        print(f"warning: cannot write {path} ({error.strerror or error}); the runs are saved "
+              "in their own directories, and the next save rebuilds it", file=sys.stderr)
+
+
+def refresh_summary(directory):
+    """Rebuild summary.csv if it is missing or does not match the runs'
+    records (plot.py does, before drawing), with a warning if it was
+    damaged; under the lock, as a save."""
+    with saving(directory):
+        expected = summary_bytes(directory, warn=False)
+        with contextlib.suppress(OSError), open(os.path.join(directory, SUMMARY), "rb") as file:
+            if file.read() == expected:
+                return
+        write_summary(directory, expected)
+
+
+def summary_bytes(directory, warn=True):
+    """The bytes of summary.csv made from the runs' records in directory;
+    warn: say which records cannot be read."""
+    buffer = io.BytesIO()
+    write_rows(buffer, FIELDS, read_records(directory, warn))
+    return buffer.getvalue()
+
+
 def write_rows(file, fields, rows):
-    """Write rows (dicts) as CSV with a header line to a binary file."""
+    """Write rows (dicts) as CSV with a header line to a binary file;
+    floats are written exactly (repr), None as an empty value."""
     text = io.TextIOWrapper(file, newline="")
     writer = csv.DictWriter(text, fields, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: float(value) if isinstance(value, np.floating) else value
+                      for key, value in row.items()} for row in rows)
     text.flush()
     text.detach()
-
-
-def save(directory, row, history_fields, history, weights=None, probes=None):
-    """Save a run: its history, its weights (None for a run that diverged:
-    an older weights file of the same name is then removed, since it would
-    no longer match the history), its probes' records if it has any (the
-    same for an older file of them) and its row of summary.csv, as one unit."""
-    name = row["run"]
-
-    def write_summary(file):
-        try:
-            rows = [other for other in read_summary(directory) if other["run"] != name]
-        except ResultsError as error:
-            print(f"warning: {error}; it is written anew", file=sys.stderr)
-            rows = []
-        write_rows(file, SUMMARY_FIELDS, sorted(rows + [row], key=summary_order))
-    writers = {history_path(directory, name): lambda file: write_rows(file, history_fields, history),
-               os.path.join(directory, SUMMARY): write_summary}
-    if weights is not None:
-        writers[weights_path(directory, name)] = lambda file: file.write(npz_bytes(weights))
-    if probes:
-        writers[probes_path(directory, name)] = lambda file: write_rows(file, list(probes[0]),
-                                                                        probes)
-    mnist.write_together(writers, remove=[path for path in (weights_path(directory, name),
-                                                            probes_path(directory, name))
-                                          if path not in writers])
 
 
 def npz_bytes(arrays):
@@ -115,9 +286,146 @@ def npz_bytes(arrays):
     return buffer.getvalue()
 
 
-def summary_order(row):
-    return (str(row["network"]), float(row.get("lr") or 0), float(row.get("init_scale") or 1),
-            int(row["seed"]))
+# The signals that ask a program to stop: Ctrl-C, kill, a closed terminal.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def signals_deferred(*signals):
+    """Within `with signals_deferred(SIGINT, ...)`, those signals are only
+    noted; when the block ends, each is handled as it would have been.
+
+    (Blocking them with pthread_sigmask would not do: it holds a signal back
+    from this thread only, and the BLAS library's threads would take it.)
+    Python runs signal handlers in the main thread only, which is where
+    this is used."""
+    noted = []
+    previous = {number: signal.signal(number, lambda number, frame: noted.append(number))
+                for number in signals}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in noted:
+            if callable(previous[number]):
+                previous[number](number, None)
+            elif previous[number] == signal.SIG_DFL:
+                os.kill(os.getpid(), number)
+
+
+@contextlib.contextmanager
+def directory_locked(directory):
+    """Within `with directory_locked(d)`, this process alone, of those that
+    lock d, holds d's lock (an advisory flock, released at the end). If
+    another holds it, a line on standard error says what we wait for; the
+    wait can be ended by any signal whose handler raises (Ctrl-C)."""
+    if fcntl is None:
+        yield
+        return
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process to finish saving into {directory}/ "
+                  "(it holds the directory's lock)", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)                # closing releases the lock
+
+
+# ---------------------------------------------------------------- reading
+
+def run_directories(directory):
+    """{name: path} of the runs in directory: the directories that hold a
+    run.csv, and an earlier run set aside by a save that was killed before
+    its new run took its place."""
+    try:
+        entries = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        raise ResultsError(f"{directory}/ does not exist: run main.py first, or name the "
+                           "directory it wrote") from None
+    except OSError as error:
+        raise ResultsError(f"cannot read {directory}/ ({error.strerror or error})") from None
+    runs = {}
+    for entry in entries:
+        path = os.path.join(directory, entry)
+        if not entry.startswith(".") and os.path.isfile(os.path.join(path, RECORD)):
+            runs[entry] = path
+    for entry in entries:
+        if entry.startswith(".") and ".old-" in entry:
+            name = entry[1:].rsplit(".old-", 1)[0]
+            if name not in runs and os.path.isfile(os.path.join(directory, entry, name, RECORD)):
+                runs[name] = os.path.join(directory, entry, name)
+    return runs
+
+
+def read_record(directory, name, path=None):
+    """The record of run `name` (run.csv's row, its values typed), or None
+    if it has none that can be read."""
+    try:
+        return parse_record(read_rows(os.path.join(path or run_path(directory, name), RECORD)))
+    except ResultsError:
+        return None
+
+
+def parse_record(rows):
+    """The one row of a run.csv, its values typed as TYPES says (an empty
+    value is None). ResultsError if it is not one row of a run's settings."""
+    if len(rows) != 1:
+        raise ResultsError(f"it has {len(rows)} rows, not one")
+    record = dict(rows[0])
+    record.setdefault("init_scale", "1")         # a weight scale not recorded is He's, 1
+    record.setdefault("init_scale_layers", "all")   # ... and applied to every layer
+    for field in ("run", "network", "status", *SETTINGS):
+        if not record.get(field):
+            raise ResultsError(f"it has no {field}")
+    try:
+        for field, kind in TYPES.items():
+            if record.get(field) not in (None, ""):
+                record[field] = kind(record[field])
+            else:
+                record[field] = None
+    except ValueError as error:
+        raise ResultsError(f"{field}: {error}") from None
+    if record["status"] == "finished" and record["test_accuracy"] is None:
+        raise ResultsError("it finished but has no test_accuracy")
+    return record
+
+
+UNREADABLE = set()      # the records whose warning this process has printed
+
+
+def read_records(directory, warn=True):
+    """The records of every run in directory, in the order of summary.csv
+    (network, settings, seed), each with its "directory". A run whose run.csv
+    cannot be read is left out, with a warning (if warn)."""
+    records = []
+    for name, path in run_directories(directory).items():
+        try:
+            record = parse_record(read_rows(os.path.join(path, RECORD)))
+        except ResultsError as error:
+            if warn and path not in UNREADABLE:          # said once, not at every save
+                UNREADABLE.add(path)
+                print(f"warning: {name} is left out of {SUMMARY} and the figures: its {RECORD} "
+                      f"cannot be read ({error})", file=sys.stderr)
+            continue
+        record["run"], record["directory"] = name, path
+        records.append(record)
+    return sorted(records, key=lambda record: (
+        record["network"], *(record[key] for key in SETTINGS), record["seed"]))
+
+
+def older_runs(directory):
+    """The history files an older main.py left in directory (flat files
+    <net>_seed<N>_history.csv), which this version does not read."""
+    with contextlib.suppress(OSError):
+        return sorted(entry for entry in os.listdir(directory)
+                      if entry.endswith("_history.csv") and "_seed" in entry)
+    return []
 
 
 def read_rows(path):
@@ -145,24 +453,6 @@ def read_rows(path):
     return rows
 
 
-def read_summary(directory):
-    """The rows of directory/summary.csv whose history file is there (none
-    if there is no summary.csv). Rows written before the file had a run
-    column name their files <net>_seed<N>."""
-    path = os.path.join(directory, SUMMARY)
-    if not os.path.exists(path):
-        return []
-    rows = []
-    for row in read_rows(path):
-        if not row.get("network") or not row.get("seed"):
-            raise ResultsError(f"{path} has no network and seed columns: it is not "
-                               "main.py's summary")
-        row.setdefault("run", f"{row['network']}_seed{row['seed']}")
-        if os.path.exists(history_path(directory, row["run"])):
-            rows.append(row)
-    return rows
-
-
 def read_history(path):
     """A history CSV as {field: array over epochs} (floats)."""
     records = read_rows(path)
@@ -175,6 +465,6 @@ def read_history(path):
         raise ResultsError(f"{path}: {error}") from None
 
 
-def number(text):
-    """A summary.csv value as a float (NaN if empty)."""
-    return float(text) if text not in ("", None) else math.nan
+def number(value):
+    """A record's value as a float (NaN if None or empty)."""
+    return float(value) if value not in ("", None) else math.nan

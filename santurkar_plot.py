@@ -18,6 +18,7 @@ network's measure is the larger.
 """
 import argparse
 import io
+import math
 import os
 import statistics
 import sys
@@ -44,9 +45,9 @@ PROBE_PAIRS = (("bn", "plain"), ("bn-noisy", "plain-noisy"), ("bn-noisy", "plain
 def read_study(directory):
     """(learning rate, {network: {seed: (test accuracy, history, probes)}}
     for the finished runs of directory, history and probes each {field:
-    array}, {network: the epochs in which its diverged runs diverged}). ResultsError if the
-    runs have no probes or several rates."""
-    every_row = results.read_summary(directory)
+    array}, {network: the epochs in which its diverged runs diverged}).
+    ResultsError if the runs have no probes or several rates."""
+    every_row = results.read_records(directory)
     rows = [row for row in every_row if row["status"] == "finished"]
     diverged = {}
     for row in every_row:
@@ -62,12 +63,12 @@ def read_study(directory):
                                    "give one directory per rate")
     runs = {}
     for row in rows:
-        path = results.probes_path(directory, row["run"])
+        path = os.path.join(row["directory"], results.PROBES)
         if not os.path.exists(path):
             raise results.ResultsError(f"{path} is missing: train with --study santurkar")
         runs.setdefault(row["network"], {})[int(row["seed"])] = (
             float(row["test_accuracy"]),
-            results.read_history(results.history_path(directory, row["run"])),
+            results.read_history(os.path.join(row["directory"], results.HISTORY)),
             results.read_history(path))
     return rates.pop(), {network: runs[network] for network in COLORS if network in runs}, diverged
 
@@ -107,9 +108,11 @@ def largest(field):
 
 def unit_movement(probes):
     """How far unit 0's median input to the second ReLU moves from one
-    probe to the next (after the first epoch), on average."""
+    probe to the next (after the first epoch, if the run is longer), on
+    average."""
     later = probes["step"] > EARLY_STEPS
-    return float(np.mean(np.abs(np.diff(probes["unit_p50"][later]))))
+    medians = probes["unit_p50"][later] if later.sum() > 1 else probes["unit_p50"]
+    return float(np.mean(np.abs(np.diff(medians))))
 
 
 MEASURES = [
@@ -165,13 +168,13 @@ def mean_noise_accuracy(directory, runs, data_dir):
     import main
     from layers import NoisyShift
     test = main.prepare(mnist.load(data_dir))["test"]
-    rows = {(row["network"], int(row["seed"])): row["run"]
-            for row in results.read_summary(directory)}
+    rows = {(row["network"], row["seed"]): row["directory"]
+            for row in results.read_records(directory)}
     accuracies = {}
     for network in (name for name in runs if name in main.STUDY_NETWORKS):
         for seed in runs[network]:
             net = main.build_network(network, np.random.default_rng(0))
-            net.load(results.weights_path(directory, rows[network, seed]))
+            net.load(os.path.join(rows[network, seed], results.WEIGHTS))
             for layer in net.layers:
                 if isinstance(layer, NoisyShift):
                     mean_scale = np.float32((1 + layer.n_sigma) / 2)
@@ -182,8 +185,12 @@ def mean_noise_accuracy(directory, runs, data_dir):
 
 def ratio_verdict(first_values, second_values):
     """The noise rule on log10(first / second), seed by seed, in words."""
-    compared = report.seed_differences({seed: np.log10(v) for seed, v in first_values.items()},
-                                       {seed: np.log10(v) for seed, v in second_values.items()})
+    values = [*first_values.values(), *second_values.values()]
+    if not all(math.isfinite(value) and value > 0 for value in values):
+        return "not compared: a value is 0 or missing (a run too short?)"
+    compared = report.seed_differences(
+        {seed: math.log10(value) for seed, value in first_values.items()},
+        {seed: math.log10(value) for seed, value in second_values.items()})
     if compared is None:
         return "fewer than 2 seeds"
     differences, mean, spread, higher, counts = compared

@@ -1,14 +1,19 @@
-"""How main.py stops: Ctrl-C, SIGTERM and SIGHUP each end it at once, with
-the exit status a shell expects (130, 143, 129), after it has said what was
-saved and what was not.
+"""How the programs stop: Ctrl-C, SIGTERM and SIGHUP each end main.py,
+plot.py and evaluate.py at once, with the exit status a shell expects (130,
+143, 129), after main.py has said what was saved and what was not, and
+after any temporary file is removed.
 
     with stopping.signals_stop_main():     # the handlers, for main.py's run
         ...                                # raises KeyboardInterrupt or Stopped
+
+    sys.exit(stopping.tool("plot.py", main))   # the same for a smaller tool
 """
 import contextlib
+import os
 import signal
+import sys
 
-import mnist
+import results
 
 
 class Stopped(BaseException):
@@ -29,7 +34,7 @@ def stop_on_first_signal(number, frame):
     """The handler of Ctrl-C, SIGTERM and SIGHUP while main.py runs. The
     first stops it; later ones are ignored, so that a second Ctrl-C cannot
     interrupt the stopping itself (ending workers, removing their data)."""
-    for each in mnist.STOP_SIGNALS:
+    for each in results.STOP_SIGNALS:
         signal.signal(each, signal.SIG_IGN)
     if number == signal.SIGINT:
         raise KeyboardInterrupt
@@ -52,10 +57,69 @@ def signals_stop_main():
     process ends, so that a late one cannot change the exit status the
     user was told of."""
     previous = {number: signal.signal(number, stop_on_first_signal)
-                for number in mnist.STOP_SIGNALS}
+                for number in results.STOP_SIGNALS}
     try:
         yield
     finally:
         if all(signal.getsignal(number) == stop_on_first_signal for number in previous):
             for number, handler in previous.items():
                 signal.signal(number, handler)
+
+
+def tool(name, main):
+    """Run main() (a command-line tool's; it returns the exit status) and
+    return its exit status. Ctrl-C, SIGTERM and SIGHUP end it with one line
+    on standard error and their status, once its `finally` blocks have run
+    (a figure's temporary file is removed). A closed standard output (tool |
+    head) ends it quietly; one that cannot be written (> /dev/full), with
+    one line and status 2. Never a traceback for either."""
+    stdout, sys.stdout = sys.stdout, Output(sys.stdout)
+    try:
+        with signals_stop_main():
+            status = main()
+            sys.stdout.flush()
+    except STOPS as stop:
+        how, status = how_stopped(stop)
+        print(f"{name}: {how}", file=sys.stderr)
+    except BrokenPipeError:              # the reader has what it wanted
+        status = 0
+    except OutputFailed as failed:
+        print(f"{name}: error: cannot write standard output ({failed})", file=sys.stderr)
+        status = 2
+    finally:
+        sys.stdout = stdout
+    try:
+        sys.stdout.flush()
+    except OSError:                      # what stays in its buffer is dropped
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return status
+
+
+class OutputFailed(Exception):
+    """Standard output could not be written (a full disk): not an OSError,
+    so that no handler of the tool's own file errors takes it for one."""
+
+
+class Output:
+    """sys.stdout, whose write errors, but a closed pipe's, are OutputFailed."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.guarded(self.stream.write, text)
+
+    def flush(self):
+        return self.guarded(self.stream.flush)
+
+    @staticmethod
+    def guarded(function, *args):
+        try:
+            return function(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise OutputFailed(error.strerror or str(error)) from None
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)

@@ -31,7 +31,7 @@ import threading
 
 import numpy as np
 
-import mnist
+import results
 from network import Diverged
 
 Run = collections.namedtuple("Run", "kind seed lr init_scale")
@@ -104,7 +104,7 @@ class Workers:
                     self.give(self.idle.pop(), pending)
                 self.listen(on_event)
         finally:
-            with mnist.signals_deferred(*JOB_SIGNALS, signal.SIGTERM):
+            with results.signals_deferred(*JOB_SIGNALS, signal.SIGTERM):
                 self.stop()
 
     def give(self, worker, pending):
@@ -272,7 +272,7 @@ def temporary_directory(prefix):
     try:
         yield directory
     finally:
-        with mnist.signals_deferred(*JOB_SIGNALS, signal.SIGTERM):
+        with results.signals_deferred(*JOB_SIGNALS, signal.SIGTERM):
             shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -16,6 +16,7 @@ from unittest import mock
 
 import numpy as np
 
+import files
 import main
 import mnist
 
@@ -187,7 +188,7 @@ class CsvFiles(TempDir):
             file.write(b"half")
             raise KeyboardInterrupt
         with self.assertRaises(KeyboardInterrupt):
-            mnist.atomic_write(path, interrupted)
+            files.atomic_write(path, interrupted)
         self.assertEqual(os.listdir(self.directory), ["results.csv"])
         with open(path, "rb") as file:
             self.assertEqual(file.read(), b"old")
@@ -333,7 +334,7 @@ class Fetch(TempDir):
 
 
 class WeightsFiles(TempDir):
-    """Network.load and network.read_state on good and bad .npz files."""
+    """Network.load and files.read_weights on good and bad .npz files."""
 
     def test_load_names_the_missing_or_misshapen_array(self):
         rng = np.random.default_rng(0)

@@ -258,9 +258,12 @@ class StudyTables(unittest.TestCase):
                                "beta": 5.0, "grad": 1.0, "seconds": 0.1}
                               for step in range(1, 1000, 50)]
                     row = {"run": f"{network}_seed{seed}", "network": network, "seed": seed,
-                           "lr": 0.1, "init_scale": 1.0, "epochs": 2, "status": "finished",
-                           "test_accuracy": 0.9 + 0.01 * seed}
-                    results.save(directory, row, main.HISTORY_FIELDS[:5], history, None, probes)
+                           "lr": 0.1, "init_scale": 1.0, "init_scale_layers": "all",
+                           "epochs": 2, "batch_size": 128, "limit": 1000, "dtype": "float32",
+                           "status": "finished", "test_accuracy": 0.9 + 0.01 * seed}
+                    with results.saving(directory):
+                        results.save(directory, row, main.HISTORY_FIELDS[:5], history, None,
+                                     probes)
             rate, runs, diverged = santurkar_plot.read_study(directory)
             lines = santurkar_plot.probe_lines(rate, runs)
         self.assertEqual((rate, list(runs), diverged), (0.1, ["bn", "plain"], {}))

@@ -1,0 +1,94 @@
+"""Files that are never half-written or half-read: a file written whole or not
+at all (atomic_write), and the arrays of a weights file, checked before a
+network takes any of them (read_weights).
+"""
+import contextlib
+import os
+import tempfile
+
+import numpy as np
+
+
+def atomic_write(path, write):
+    """Call write(file) on a new temporary file beside path, then rename it
+    to path: path is either untouched or complete, never half-written. The
+    temporary file is removed whatever stops the write (an error, or a
+    signal that the program turns into an exception, as main.py, plot.py
+    and evaluate.py do)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    try:
+        os.chmod(temporary, 0o644)                  # mkstemp makes it private (0600)
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be used, explained in one line."""
+
+
+def read_arrays(file):
+    """The arrays of a .npz file written by Network.save, by name.
+
+    Any file that cannot be read, or is not such a file (a bare .npy, a zip
+    of other things, a file with any byte damaged), raises WeightsError in
+    one line: a damaged zip can fail inside zipfile, zlib or NumPy's header
+    parser with almost any exception (NotImplementedError for an unknown
+    compression method, RuntimeError for the encrypted flag, a tokenizer
+    error for a damaged array header, MemoryError for an absurd shape), so
+    every Exception is turned into the same line."""
+    not_ours = f"{file} is not a .npz weights file written by Network.save"
+    try:
+        with contextlib.ExitStack() as stack:
+            # A path is opened here, so that it is closed whatever np.load raises.
+            source = (stack.enter_context(open(file, "rb"))
+                      if isinstance(file, (str, os.PathLike)) else file)
+            with np.load(source, allow_pickle=False) as saved:
+                stored = {key: saved[key] for key in saved.files}
+    except OSError as error:
+        if error.strerror:                          # missing, unreadable, a directory
+            raise WeightsError(f"cannot read {file}: {error.strerror}") from None
+        raise WeightsError(not_ours) from None
+    except Exception:       # see above; NumPy's own words can suggest unpickling it
+        raise WeightsError(not_ours) from None
+    for key, value in stored.items():
+        if not isinstance(value, np.ndarray):       # a member that is not .npy: its bytes
+            raise WeightsError(f"{not_ours} (its member {key} is not a NumPy array)")
+    return stored
+
+
+def read_weights(file, expected):
+    """The arrays of the weights file `file`, converted to the dtypes of
+    `expected` ({name: array}, a network's state()). Every array is checked
+    before any is returned: a file that is not a weights file of this
+    architecture (missing, extra or misshapen arrays, arrays that are not
+    real numbers, or numbers the expected dtype cannot hold) raises
+    WeightsError naming the array."""
+    stored = read_arrays(file)
+    converted = {}
+    for key, array in expected.items():
+        if key not in stored:
+            raise WeightsError(f"{file} has no array {key}: it was saved from another "
+                               "architecture")
+        if stored[key].shape != array.shape:
+            raise WeightsError(f"{file}: array {key} has shape {stored[key].shape}, "
+                               f"this network needs {array.shape}")
+        if stored[key].dtype.kind not in "fiu" or not np.can_cast(
+                stored[key].dtype, array.dtype, casting="same_kind"):
+            raise WeightsError(f"{file}: array {key} holds {stored[key].dtype}, not real "
+                               f"numbers that convert to {array.dtype}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            converted[key] = stored[key].astype(array.dtype)
+        if not np.isfinite(converted[key]).all():
+            too_large = " (too large for it)" if np.isfinite(stored[key]).all() else ""
+            raise WeightsError(f"{file}: array {key} holds numbers that are not finite "
+                               f"in {array.dtype}{too_large}")
+    extra = sorted(set(stored) - set(expected))
+    if extra:
+        raise WeightsError(f"{file} has arrays this network lacks ({', '.join(extra)}): "
+                           "it was saved from another architecture")
+    return converted

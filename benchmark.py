@@ -129,7 +129,7 @@ def train_torch(run, splits, settings, on_epoch):
     with warnings.catch_warnings():
         # The workers' arrays are read-only (mapped from files); nothing writes to them.
         warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-        X, y = (torch.from_numpy(a[:settings.limit]) for a in splits["train"])
+        X, y = (torch.from_numpy(a) for a in splits["train"])
         validation, test = ((torch.from_numpy(X), torch.from_numpy(y).long())
                             for X, y in (splits["validation"], splits["test"]))
     y = y.long()
@@ -293,6 +293,8 @@ def compare_accuracy(argv):
         sys.exit("benchmark.py: error: the comparison needs PyTorch, which this Python cannot "
                  "import; run it from a virtual environment with numpy and torch==2.13.0")
     splits = main.prepare(mnist.load(settings.data_dir), np.dtype(settings.dtype))
+    X, y = splits["train"]
+    splits["train"] = X[:settings.limit], y[:settings.limit]      # as main.py trains
     runs = [sweep.Run(kind, seed, lr, scale) for lr in settings.lr for scale in settings.init_scale
             for seed in settings.seeds for kind in settings.net]
     print(f"NumPy {np.__version__}, PyTorch {torch}, {cpu_description()}: "

@@ -58,6 +58,7 @@ NETWORKS = {
                        before=True, after=False, activation=Sigmoid, sizes=SIZES,
                        init_std=INIT_STD),
 }
+TRAINS = tuple(NETWORKS)           # what `--study ioffe-szegedy` trains
 OPTIONS = {"lr": LEARNING_RATE, "epochs": EPOCHS, "batch_size": BATCH_SIZE}
 
 

@@ -9,19 +9,20 @@ Conventions, for every layer:
     params / grads   two dicts with the same keys: the arrays the layer learns
                      and dL/d(array), which backward() fills in
 The chain rule for one layer sums over every output element that X[n, i]
-reaches:
-    dX[n, i] = sum_m sum_j dY[m, j] * dY[m, j]/dX[n, i]
-(dY on the left of each product is the gradient dL/dY; on the right, a
-partial derivative of the output). Most of the sum is zero:
+reaches, writing J[m, j, n, i] = partial Y[m, j] / partial X[n, i] for the
+partial derivative of one output element with respect to one input element
+(the Jacobian of Y with respect to X):
+    dX[n, i] = sum_m sum_j dY[m, j] J[m, j, n, i]
+Most of the sum is zero:
 - in Linear, ReLU and the softmax, a sample's output depends on that
   sample's input only, so only m = n remains (and in ReLU, which is
   elementwise, only j = i of it):
-    dX[n, i] = sum_j dY[n, j] dY[n, j]/dX[n, i];
+    dX[n, i] = sum_j dY[n, j] J[n, j, n, i];
 - in BatchNorm, an output column depends on its own input column only,
   but, through the batch's mean and variance, on every sample of it, so
   only j = i remains, a sum over the batch that BatchNorm's docstring
   works out:
-    dX[n, i] = sum_m dY[m, i] dY[m, i]/dX[n, i].
+    dX[n, i] = sum_m dY[m, i] J[m, i, n, i].
 Each backward() below computes its sum from a formula, without ever
 building the Jacobian of Y with respect to X.
 
@@ -101,11 +102,11 @@ class ReLU(Layer):
     """
 
     def forward(self, X, train=True):
-        self.active = X > 0
+        self.mask = X > 0
         return np.maximum(X, 0)
 
     def backward(self, dY, need_dX=True):
-        return dY * self.active if need_dX else None
+        return dY * self.mask if need_dX else None
 
 
 class Sigmoid(Layer):
@@ -273,3 +274,56 @@ class SoftmaxCrossEntropyLoss:
         dscores[np.arange(N), self.labels] -= 1          # p - onehot(y)
         return dscores / N
 
+
+
+class NoisyShift(Layer):
+    """A distribution shift that changes at every training step: Santurkar,
+    Tsipras, Ilyas and Madry's "noisy BatchNorm" (2018, arXiv:1805.11604,
+    sec. 2.1 and Algorithm 1), placed after a BatchNorm (or where one would
+    be) to give the layers above it a shifting input on purpose.
+
+    Shapes: X, Y, dY, dX, scale, shift all (N, D).
+
+    Noise, drawn from rng at each forward pass in training (one step), for
+    each unit j and then each sample n:
+        mu[j]       ~ U(-n_mu, n_mu)          sigma[j]    ~ U(1, n_sigma)
+        shift[n, j] ~ U(mu[j] - r_mu, mu[j] + r_mu)
+        scale[n, j] ~ N(sigma[j], r_sigma^2)  (r_sigma taken as a standard
+                                               deviation; the paper does not say)
+    Forward, in training:    Y = scale * X + shift      (elementwise)
+    Forward, in evaluation:  Y = X                      (no noise, nothing drawn)
+    Backward: the noise is a constant of the step, so
+        dX = dY * scale     (in evaluation, dX = dY)
+    and there is nothing to learn.
+
+    With hold = True a forward pass in training reuses the noise of the last
+    one instead of drawing new (for a gradient check, and for probes that
+    look at the same step again): drawing nothing, it leaves rng as it was.
+    """
+
+    def __init__(self, rng, n_mu=0.5, n_sigma=1.25, r_mu=0.1, r_sigma=0.1):
+        super().__init__()
+        self.rng = rng
+        self.n_mu, self.n_sigma, self.r_mu, self.r_sigma = n_mu, n_sigma, r_mu, r_sigma
+        self.hold = False
+        self.scale = self.shift = None
+
+    def draw(self, N, D, dtype):
+        """New noise, scale and shift (N, D), for a step on N samples of D units."""
+        mu = self.rng.uniform(-self.n_mu, self.n_mu, D)
+        sigma = self.rng.uniform(1, self.n_sigma, D)
+        self.shift = self.rng.uniform(mu - self.r_mu, mu + self.r_mu, (N, D)).astype(dtype)
+        self.scale = self.rng.normal(sigma, self.r_sigma, (N, D)).astype(dtype)
+
+    def forward(self, X, train=True):
+        self.training = train
+        if not train:
+            return X
+        if not self.hold:
+            self.draw(*X.shape, X.dtype)
+        return self.scale * X + self.shift
+
+    def backward(self, dY, need_dX=True):
+        if not need_dX:
+            return None
+        return dY * self.scale if self.training else dY

@@ -6,20 +6,23 @@ MNIST with minibatch SGD, and their test accuracy.
     python3 main.py --net all --seeds 5          # every network from seeds 0-4
     python3 main.py --net all --seeds 3 --lr 0.001 0.1 1
                                                  # ... and several learning rates
+    python3 main.py --study santurkar --seeds 3 --lr 0.001 0.1
+                                                 # a study: its networks and probes
     python3 main.py --study ioffe-szegedy --seeds 3 --results-dir results/ioffe-szegedy
-                                                 # a study: its networks, recipe and probe
+                                                 # a study with its own recipe and data
 
 Read from the top: the sizes of the split, the networks (build_network),
 the split and its normalization (prepare, normalizer), the covariate-shift
 probe (shift), what a study replaces (experiment), one run (train_run: one
 network trained from one seed, at one learning rate and one initial weight
 scale), and main(), which trains every run the options ask for and prints a
-line per epoch, then the table of test accuracies. A study (STUDIES) is a
-module of its own that gives its networks, recipe, data preparation and
-probe. The program around the experiment has modules of its own:
-options.py (the command line), report.py (the lines, tables and saving),
-stopping.py (Ctrl-C and other signals), sweep.py (runs side by side in
-worker processes), results.py (the files each run leaves).
+line per epoch, then the table of test accuracies. A study's networks and
+probes live in its own module, named in STUDIES (santurkar.py: Santurkar et
+al.'s noisy BatchNorm, internal covariate shift and loss landscape;
+ioffe_szegedy.py: Ioffe & Szegedy's own MNIST network, recipe and Figure 1). The program around the experiment has
+modules of its own: options.py (the command line), report.py (the lines,
+tables and saving), stopping.py (Ctrl-C and other signals), sweep.py (runs side by
+side in worker processes), results.py (the files each run leaves).
 """
 import collections
 import math
@@ -31,16 +34,18 @@ import numpy as np
 
 import ioffe_szegedy
 import mnist
-from layers import BatchNorm, Linear, ReLU, SoftmaxCrossEntropyLoss
+import santurkar
+from layers import BatchNorm, Linear, NoisyShift, ReLU, SoftmaxCrossEntropyLoss
 from network import Diverged, Network
 
 TRAIN_SIZE, VALIDATION_SIZE = 50_000, 10_000
 # A network: Linear layers of `sizes`; after each hidden one, a BatchNorm if
-# `before`, then the activation, then a BatchNorm if `after`. Initial
-# weights: He's N(0, 2/D_in), or N(0, init_std^2) if init_std is given.
+# `before`, then the activation, then a BatchNorm if `after`; with `noise`, a
+# layers.NoisyShift at both places, after the BatchNorm where there is one.
+# Initial weights: He's N(0, 2/D_in), or N(0, init_std^2) if init_std is given.
 Architecture = collections.namedtuple("Architecture",
-                                      "description before after activation sizes init_std",
-                                      defaults=(ReLU, (784, 256, 128, 10), None))
+                                      "description before after activation sizes noise init_std",
+                                      defaults=(ReLU, (784, 256, 128, 10), False, None))
 NETWORKS = {
     "bn": Architecture("BatchNorm before and after each ReLU (the original project's network 1)",
                        before=True, after=True),
@@ -48,15 +53,15 @@ NETWORKS = {
                           before=False, after=False),
     "bn-after-relu": Architecture("BatchNorm only after each ReLU", before=False, after=True),
 }
-# The studies beyond the original experiment, run with --study NAME. Each
-# module gives NETWORKS (Architecture fields by name), OPTIONS (its defaults
-# for the command line), prepare_pixels (like normalizer below), and probe
-# with PROBE_FIELDS (like shift and SHIFT_FIELDS below).
-STUDIES = {"ioffe-szegedy": ioffe_szegedy}
-# Every network build_network builds: the original project's (--net all),
-# then the studies'.
-ARCHITECTURES = {**NETWORKS, **{name: Architecture(**fields) for study in STUDIES.values()
-                                for name, fields in study.NETWORKS.items()}}
+# The studies: each has networks of its own (the fields of an Architecture),
+# which `--study NAME` trains with the original ones it names (TRAINS), and
+# probes: at every step (Probes, see santurkar.py), or after each epoch in
+# place of shift (probe, PROBE_FIELDS); a study may also have a recipe
+# (OPTIONS) and data (prepare_pixels) of its own (see ioffe_szegedy.py).
+# `--net all` stays the original project's networks.
+STUDIES = {"santurkar": santurkar, "ioffe-szegedy": ioffe_szegedy}
+STUDY_NETWORKS = {name: Architecture(**fields) for study in STUDIES.values()
+                  for name, fields in study.NETWORKS.items()}
 # Covariate shift, as in Ioffe & Szegedy's Figure 1(b, c): percentiles of the
 # input to the second hidden layer's ReLU, for one unit and for all its units
 # together, on a fixed batch of validation images, before training (epoch 0)
@@ -68,31 +73,34 @@ TRAINING_FIELDS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds"]
 HISTORY_FIELDS = [*TRAINING_FIELDS, *SHIFT_FIELDS]
 
 
-def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0):
-    """The network `kind`, a key of ARCHITECTURES, with its sizes unless
-    others are given; every Linear layer's initial weights are multiplied by
-    init_scale."""
-    architecture = ARCHITECTURES[kind]
+def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0, scale_output=True):
+    """The network `kind`, a key of NETWORKS or STUDY_NETWORKS, with its
+    sizes unless others are given; the initial weights of every hidden
+    Linear layer, and of the output layer unless scale_output is False, are
+    multiplied by init_scale. Its NoisyShift layers, if any, draw from rng."""
+    architecture = NETWORKS[kind] if kind in NETWORKS else STUDY_NETWORKS[kind]
     sizes = sizes or architecture.sizes
 
-    def linear(in_dim, out_dim):
+    def linear(in_dim, out_dim, scale):
         # Linear draws He's N(0, 2/in_dim): a fixed std is that draw rescaled.
         he_std = math.sqrt(2 / in_dim)
-        scale = init_scale * (architecture.init_std or he_std) / he_std
-        return Linear(in_dim, out_dim, rng, dtype, scale)
+        return Linear(in_dim, out_dim, rng, dtype,
+                      scale * (architecture.init_std or he_std) / he_std)
+
+    def normalization(batchnorm, dim):
+        """What follows a Linear layer or an activation: a BatchNorm if
+        `batchnorm`, then the noise if the architecture has it."""
+        return ([BatchNorm(dim, dtype=dtype)] if batchnorm else []) + (
+            [NoisyShift(rng)] if architecture.noise else [])
 
     def hidden(in_dim, out_dim):
-        layers = [linear(in_dim, out_dim)]
-        if architecture.before:
-            layers.append(BatchNorm(out_dim, dtype=dtype))
-        layers.append(architecture.activation())
-        if architecture.after:
-            layers.append(BatchNorm(out_dim, dtype=dtype))
-        return layers
+        return [linear(in_dim, out_dim, init_scale),
+                *normalization(architecture.before, out_dim), architecture.activation(),
+                *normalization(architecture.after, out_dim)]
     layers = [layer for in_dim, out_dim in zip(sizes[:-2], sizes[1:-1])
               for layer in hidden(in_dim, out_dim)]
-    return Network(layers + [linear(sizes[-2], sizes[-1])],
-                   SoftmaxCrossEntropyLoss())
+    output = linear(sizes[-2], sizes[-1], init_scale if scale_output else 1.0)
+    return Network(layers + [output], SoftmaxCrossEntropyLoss())
 
 
 def prepare(arrays, dtype=np.float32, train_file=mnist.TRAIN_FILE, prepare_pixels=None):
@@ -157,12 +165,12 @@ def shift(network, images):
 
 
 def experiment(settings):
-    """(prepare_pixels, probe, its fields) of the study settings.study names
-    (see STUDIES), or of the original experiment."""
+    """(prepare_pixels, probe, its fields) of the runs: those of the study
+    settings.study names (see STUDIES) where it has its own, else the
+    original experiment's."""
     study = STUDIES.get(getattr(settings, "study", None))
-    if study is None:
-        return normalizer, shift, SHIFT_FIELDS
-    return study.prepare_pixels, study.probe, study.PROBE_FIELDS
+    return (getattr(study, "prepare_pixels", normalizer), getattr(study, "probe", shift),
+            getattr(study, "PROBE_FIELDS", SHIFT_FIELDS))
 
 
 # ---------------------------------------------------------------- one run
@@ -176,9 +184,12 @@ def train_run(run, splits, settings, on_epoch):
     Raises network.Diverged, with the history until then, if the loss stops
     being finite."""
     rng = np.random.default_rng(run.seed)
-    network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale)
-    X, y = splits["train"]
+    network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale,
+                            scale_output=getattr(settings, "init_scale_layers", "all") == "all")
+    Probes = getattr(STUDIES.get(getattr(settings, "study", None)), "Probes", None)
+    probes = Probes and Probes(network, run.lr)
     _, measure, _ = experiment(settings)
+    X, y = splits["train"]
     probe = splits["validation"][0][:PROBE_IMAGES]
     val_loss, val_accuracy = network.evaluate(*splits["validation"])
     before = {"epoch": 0, "train_loss": math.nan, "val_loss": val_loss,
@@ -191,13 +202,14 @@ def train_run(run, splits, settings, on_epoch):
     # Diverged: NumPy's own warnings about it would only add noise.
     with np.errstate(over="ignore", invalid="ignore"):
         try:
-            history = network.train(X[:settings.limit], y[:settings.limit], settings.epochs,
-                                    run.lr, settings.batch_size, rng,
-                                    validation=splits["validation"], on_epoch=after_epoch)
+            history = network.train(X, y, settings.epochs, run.lr, settings.batch_size, rng,
+                                    validation=splits["validation"], on_epoch=after_epoch,
+                                    on_step=probes and probes.on_step)
         except Diverged as error:
             raise Diverged(error.loss, error.epoch, error.batch, [before] + error.history) from None
     return {"history": [before] + history, "weights": network.state(),
-            "test_accuracy": network.accuracy(*splits["test"])}
+            "test_accuracy": network.accuracy(*splits["test"]),
+            **({"probes": probes.records} if probes else {})}
 
 
 # ---------------------------------------------------------------- the program
@@ -213,7 +225,7 @@ def main(argv=None):
     import report
     import stopping
     import sweep
-    args = options.parse_args(argv, ARCHITECTURES, TRAIN_SIZE, STUDIES)
+    args = options.parse_args(argv, NETWORKS, TRAIN_SIZE, STUDIES, STUDY_NETWORKS)
     prepare_pixels, _, probe_fields = experiment(args)
     with stopping.signals_stop_main():
         try:

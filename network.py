@@ -53,16 +53,19 @@ class Network:
             for name, param in layer.params.items():
                 param -= lr * layer.grads[name]
 
-    def train_step(self, X, y, lr):
+    def train_step(self, X, y, lr, on_step=None):
         """One SGD step on the batch (X, y): forward, loss, backward and
-        update. Returns the batch's loss."""
+        update, with on_step(X, y) called between backward and update, if
+        given. Returns the batch's loss."""
         loss = self.loss.forward(self.forward(X, train=True), y)
         self.backward(self.loss.backward())
+        if on_step is not None:         # a probe: it sees this step's gradient, before the step
+            on_step(X, y)
         self.update(lr)
         return loss
 
     def train(self, X, y, epochs, lr, batch_size, rng, validation=None,
-              on_epoch=None):
+              on_epoch=None, on_step=None):
         """Minibatch SGD over (X, y) for `epochs` epochs.
 
         Every epoch visits the samples in a new order drawn from rng (a
@@ -71,7 +74,8 @@ class Network:
         one sample. validation, an (X, y) pair, is evaluated after each epoch.
         Returns the history: one dict per epoch with epoch, train_loss (the
         mean of the batch losses), val_loss, val_accuracy and seconds; each
-        is also passed to on_epoch(record) as its epoch ends.
+        is also passed to on_epoch(record) as its epoch ends. on_step, if
+        given, is passed to every train_step.
         Raises Diverged at the first batch whose loss is NaN or infinite,
         with the history of the epochs before it.
         """
@@ -88,7 +92,7 @@ class Network:
             # cannot normalize, and is left out.
             for first in range(0, n - 1, batch_size):
                 batch = order[first:first + batch_size]
-                loss = self.train_step(X[batch], y[batch], lr)
+                loss = self.train_step(X[batch], y[batch], lr, on_step)
                 if not math.isfinite(loss):
                     raise Diverged(loss, epoch, first // batch_size + 1, history)
                 losses.append(loss)

@@ -1,11 +1,11 @@
 """main.py's command line: its options, checked, with one-line errors.
 
-parse_args(argv, networks, train_size, studies) returns the options as an
+parse_args(argv, networks, train_size) returns the options as an
 argparse.Namespace, with --net, --seeds and --jobs resolved to lists and a
 number: main.py reads them as the settings of its runs. args.recipe holds
-the recipe's settings (the original one's, or with --study the study's),
-which a run's name leaves out (results.py). With --study, the study's
-OPTIONS are the defaults, which options given explicitly override.
+the recipe's settings (the original one's, or that of the study named by
+--study, whose OPTIONS are then the defaults), which a run's name leaves
+out (results.py).
 Repeated --net, --lr, --init-scale and --seeds add up; a rate, scale or
 seed given twice is refused.
 """
@@ -43,19 +43,20 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def parse_args(argv, networks, train_size, studies=None):
+def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     """main.py's options from argv (a list of strings; None: sys.argv[1:]).
-    networks is main.ARCHITECTURES ({name: main.Architecture}), train_size
-    main.TRAIN_SIZE: --limit's default and largest value, studies
-    main.STUDIES ({name: module}): --net all is the networks of no study."""
-    studies = studies or {}
-    original = [name for name in networks
-                if not any(name in study.NETWORKS for study in studies.values())]
+    networks is main.NETWORKS ({name: main.Architecture}), train_size
+    main.TRAIN_SIZE: --limit's default and largest value; for --study,
+    studies is main.STUDIES ({name: its module, whose TRAINS names the
+    networks it trains, and OPTIONS, if any, its recipe}) and
+    study_networks main.STUDY_NETWORKS (the studies' own networks, as
+    networks)."""
+    studies, study_networks = studies or {}, study_networks or {}
     parser = OneLineParser(
         prog="main.py",
         description="Train fully connected networks, with and without BatchNorm, on MNIST.",
         epilog="networks: " + "; ".join(f"{name}: {network.description}"
-                                for name, network in networks.items())
+                                for name, network in {**networks, **study_networks}.items())
                + ". Exit status: 0 every run finished; 1 some runs diverged or were lost with "
                  "their worker process, and the others finished; 2 a usage, data or write "
                  "error; 130, 143, 129 stopped by Ctrl-C, SIGTERM, SIGHUP.")
@@ -75,6 +76,9 @@ def parse_args(argv, networks, train_size, studies=None):
                         metavar="K", help="multiply every Linear layer's initial (He) weights "
                                           "by K; several values (or the option repeated) train at "
                                           "each (1)")
+    parser.add_argument("--init-scale-layers", choices=["all", "hidden"], default="all",
+                        help="the Linear layers --init-scale multiplies: all, or the hidden "
+                             "ones only (in bn, those a BatchNorm follows) (all)")
     parser.add_argument("--jobs", type=positive_int,
                         help="runs trained at once, each in its own process (the number of "
                              "cores when several seeds, rates or scales are given; else 1)")
@@ -86,43 +90,49 @@ def parse_args(argv, networks, train_size, studies=None):
     parser.add_argument("--results-dir", default="results",
                         help="receives a directory per run (its settings, history and "
                              "weights) and summary.csv (results)")
-    parser.add_argument("--net", choices=[*networks, "all"], action="append",
-                        help="network to train, may be repeated (bn and plain; all: the "
-                             "original project's networks, or the study's)")
+    parser.add_argument("--net", choices=[*networks, *study_networks, "all"], action="append",
+                        help="network to train, may be repeated (bn and plain; with --study, "
+                             "the study's); all: " + ", ".join(networks))
+    if studies:
+        parser.add_argument("--study", choices=list(studies),
+                            help="train a study's networks with its probes: "
+                                 + "; ".join(f"{name}: {', '.join(study.TRAINS)}"
+                                             for name, study in studies.items()))
     parser.add_argument("--limit", type=positive_int, default=train_size,
                         help="train on the first N training samples only, for quick runs "
                              "(all 50,000)")
-    parser.add_argument("--study", choices=studies,
-                        help="run a study instead of the original experiment: its networks, "
-                             "epochs, batch size, rate, data and probe, unless given otherwise")
-    study = studies.get(parser.parse_known_args(argv)[0].study)
-    if study:       # its epochs and batch size; its rate is args.recipe's, below
-        parser.set_defaults(**{key: value for key, value in study.OPTIONS.items()
-                               if key != "lr"})
+    study = studies.get(getattr(parser.parse_known_args(argv)[0], "study", None))
+    recipe = getattr(study, "OPTIONS", {})
+    # A study's recipe: its epochs and batch size are the defaults, its rate args.recipe's.
+    parser.set_defaults(**{key: value for key, value in recipe.items() if key != "lr"})
     args = parser.parse_args(argv)
+    args.study = getattr(args, "study", None)
     # The recipe: a run's name says each setting that differs from it.
-    args.recipe = {"lr": study.OPTIONS["lr"] if study else 1e-3, "init_scale": 1.0,
+    args.recipe = {"lr": recipe.get("lr", 1e-3), "init_scale": 1.0, "init_scale_layers": "all",
                    "epochs": parser.get_default("epochs"),
                    "batch_size": parser.get_default("batch_size"), "limit": train_size,
                    "dtype": parser.get_default("dtype")}
     args.lr = args.lr or [args.recipe["lr"]]
     args.init_scale = args.init_scale or [args.recipe["init_scale"]]
-    # A study trains its own networks (on its data, with its probe), and only them.
-    allowed = list(study.NETWORKS) if study else original
     if args.net is None:
-        args.net = allowed if study else ["bn", "plain"]
+        args.net = list(studies[args.study].TRAINS) if args.study else ["bn", "plain"]
     elif "all" in args.net:
-        args.net = allowed
+        args.net = list(networks)
     args.net = list(dict.fromkeys(args.net))
-    for net in args.net:
-        owner = next((name for name, other in studies.items() if net in other.NETWORKS), None)
-        if study and net not in allowed:
-            parser.error(f"--net {net} is not a network of --study {args.study} "
-                         f"({', '.join(allowed)})")
-        if not study and owner:
-            parser.error(f"--net {net} is a network of a study: add --study {owner}")
-    # Where the study's own figures and table come from (report.py says it).
-    args.study_program = f"{study.__name__}.py" if study else None
+    # A study with data and a probe of its own trains its networks alone, and
+    # they need it.
+    for name, each in studies.items():
+        if hasattr(each, "prepare_pixels") and args.study == name:
+            strangers = [net for net in args.net if net not in each.TRAINS]
+            if strangers:
+                parser.error(f"--net {strangers[0]} is not a network of --study {name} "
+                             f"({', '.join(each.TRAINS)})")
+        elif hasattr(each, "prepare_pixels"):
+            strangers = [net for net in args.net if net in each.NETWORKS]
+            if strangers:
+                parser.error(f"--net {strangers[0]} is a network of a study: add --study {name}")
+    # A study with a program of its own draws its figures (report.py says so).
+    args.study_program = f"{study.__name__}.py" if hasattr(study, "main") else None
     for option, values in (("--lr", args.lr), ("--init-scale", args.init_scale),
                            ("--seeds", args.seeds or [])):
         repeated = [results.exact(value) for value in values if values.count(value) > 1]
@@ -141,7 +151,7 @@ def parse_args(argv, networks, train_size, studies=None):
     if args.jobs is None:
         # One seed, rate and scale: the original experiment, one network
         # after the other, each timed alone. A sweep: one run per core,
-        # measured faster (README).
+        # measured faster (docs/usage.md, Sweeps).
         args.jobs = 1 if runs == 1 else sweep.available_cores()
     args.jobs = min(args.jobs, runs * len(args.net))
     if not 2 <= args.limit <= train_size:
@@ -149,7 +159,7 @@ def parse_args(argv, networks, train_size, studies=None):
     if args.batch_size > args.limit:
         parser.error(f"--batch-size {args.batch_size} is larger than the training set "
                      f"({args.limit} samples)")
-    if args.batch_size < 2 and any(networks[net].before or networks[net].after
-                                   for net in args.net):
+    every = {**networks, **study_networks}
+    if args.batch_size < 2 and any(every[net].before or every[net].after for net in args.net):
         parser.error("--batch-size must be at least 2 for networks with BatchNorm")
     return args

@@ -72,26 +72,35 @@ def statistics_line(values):
             f"{min(values):.4f}  {max(values):.4f}")
 
 
-def paired_verdict(first, second, first_accuracy, second_accuracy):
-    """Compare two sets of runs seed by seed: first_accuracy and
-    second_accuracy are {seed: test accuracy}. A difference counts only if
-    it has the same sign on every seed and its mean exceeds the spread of
-    the seeds (the larger standard deviation of the two sets' accuracies);
-    otherwise it is within noise. None if fewer than 2 seeds are shared."""
-    seeds = [seed for seed in first_accuracy if seed in second_accuracy]
+def seed_differences(first_values, second_values):
+    """The noise rule, for two sets of runs compared seed by seed
+    ({seed: value} each): a difference counts only if it has the same sign
+    on every seed and its mean exceeds the spread of the seeds (the larger
+    standard deviation of the two sets' values). Returns (differences, their
+    mean, the spread, how many seeds first is higher on, whether it counts),
+    or None if fewer than 2 seeds are shared."""
+    seeds = [seed for seed in first_values if seed in second_values]
     if len(seeds) < 2:
         return None
-    differences = [first_accuracy[seed] - second_accuracy[seed] for seed in seeds]
+    differences = [first_values[seed] - second_values[seed] for seed in seeds]
     mean = statistics.mean(differences)
-    spread = max(statistics.stdev([accuracy[seed] for seed in seeds])
-                 for accuracy in (first_accuracy, second_accuracy))
+    spread = max(statistics.stdev([values[seed] for seed in seeds])
+                 for values in (first_values, second_values))
     higher = sum(difference > 0 for difference in differences)
-    if abs(mean) > spread and higher in (0, len(seeds)):
-        verdict = f"{first if mean > 0 else second} is better"
-    else:
-        verdict = "within noise"
+    return differences, mean, spread, higher, abs(mean) > spread and higher in (0, len(seeds))
+
+
+def paired_verdict(first, second, first_accuracy, second_accuracy):
+    """Compare two sets of runs seed by seed by the noise rule
+    (seed_differences): first_accuracy and second_accuracy are {seed: test
+    accuracy}. None if fewer than 2 seeds are shared."""
+    compared = seed_differences(first_accuracy, second_accuracy)
+    if compared is None:
+        return None
+    differences, mean, spread, higher, counts = compared
+    verdict = f"{first if mean > 0 else second} is better" if counts else "within noise"
     return (f"{first} - {second}: {mean:+.4f} on average ({min(differences):+.4f} to "
-            f"{max(differences):+.4f}), {first} higher on {higher} of {len(seeds)} seeds; "
+            f"{max(differences):+.4f}), {first} higher on {higher} of {len(differences)} seeds; "
             f"seeds' spread {spread:.4f}: {verdict}")
 
 
@@ -132,11 +141,12 @@ class Progress:
                  f"{payload['seconds']:.2f} s")
         elif event == "done":
             last = payload["history"][-1]
-            self.save(run, payload["history"], payload["weights"], status="finished",
+            self.save(run, payload["history"], payload["weights"], payload.get("probes"),
+                      status="finished",
                       test_accuracy=payload["test_accuracy"], val_accuracy=last["val_accuracy"],
                       val_loss=last["val_loss"])
         elif event == "diverged":
-            self.save(run, payload.history, None, status="diverged",
+            self.save(run, payload.history, None, None, status="diverged",
                       diverged_epoch=payload.epoch, diverged_batch=payload.batch)
             show(f"{self.name(run):<{self.width()}} diverged: {payload}")
             if not self.sweep:
@@ -150,13 +160,15 @@ class Progress:
     def width(self):
         return max(13, *(len(self.name(run)) for run in self.runs))
 
-    def save(self, run, history, weights, **outcome):
+    def save(self, run, history, weights, probes, **outcome):
         """Save a run's directory (results.py), all or nothing: once the
         directory's lock is taken, an interruption waits until it is saved
         and noted here. Says so if it replaces an earlier run."""
         args = self.args
-        settings = {"lr": run.lr, "init_scale": run.init_scale, "epochs": args.epochs,
-                    "batch_size": args.batch_size, "limit": args.limit, "dtype": args.dtype}
+        settings = {"lr": run.lr, "init_scale": run.init_scale,
+                    "init_scale_layers": getattr(args, "init_scale_layers", "all"),
+                    "epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
+                    "dtype": args.dtype}
         record = {"run": results.run_name(run.kind, run.seed, settings, args.recipe),
                   "network": run.kind, "seed": run.seed, **settings,
                   results.EPOCHS_TO_TARGET: results.epochs_to_target(history),
@@ -164,7 +176,7 @@ class Progress:
         with results.saving(args.results_dir):
             try:
                 earlier = results.save(args.results_dir, record, self.history_fields, history,
-                                       weights)
+                                       weights, probes)
             except (OSError, results.ResultsError) as error:
                 raise RunNotSaved(f"cannot save {self.name(run)} in {args.results_dir}/ "
                                   f"({getattr(error, 'strerror', None) or error})") from None

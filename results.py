@@ -3,11 +3,14 @@ record, and summary.csv, a table made from those records.
 
     results/
         bn_seed0/                         network bn, seed 0, the original recipe
-            run.csv        the run's settings (network, seed, lr, init_scale, epochs,
-                           batch_size, limit, dtype), status and test accuracy: one row
+            run.csv        the run's settings (network, seed, lr, init_scale,
+                           init_scale_layers, epochs, batch_size, limit, dtype),
+                           status and test accuracy: one row
             history.csv    one row per epoch, from epoch 0 (before training)
             weights.npz    the trained network (Network.save's format); a run
                            that diverged has none
+            probes.csv     with --study santurkar, one row per probed step
+                           (santurkar.py); a run that diverged has none
         plain_seed0_lr0.1_epochs1_limit1000/
         summary.csv        every run.csv's row in one table, rebuilt from them
                            whenever a run is saved
@@ -60,10 +63,10 @@ import files
 TARGET_ACCURACY = 0.94          # the original project's headline figure
 EPOCHS_TO_TARGET = f"epochs_to_{TARGET_ACCURACY}"
 SUMMARY = "summary.csv"
-RECORD, HISTORY, WEIGHTS = "run.csv", "history.csv", "weights.npz"
+RECORD, HISTORY, WEIGHTS, PROBES = "run.csv", "history.csv", "weights.npz", "probes.csv"
 # A run's settings, in the order its name gives them, with the word it uses.
-SETTINGS = {"lr": "lr", "init_scale": "scale", "epochs": "epochs", "batch_size": "batch",
-            "limit": "limit", "dtype": ""}
+SETTINGS = {"lr": "lr", "init_scale": "scale", "init_scale_layers": "scaled",
+            "epochs": "epochs", "batch_size": "batch", "limit": "limit", "dtype": ""}
 FIELDS = ["run", "network", "seed", *SETTINGS, "status", "test_accuracy", "val_accuracy",
           "val_loss", EPOCHS_TO_TARGET, "diverged_epoch", "diverged_batch", "train_seconds"]
 # How each field of a record is read back; the others stay text.
@@ -118,10 +121,10 @@ def saving(directory):
         yield
 
 
-def save(directory, record, history_fields, history, weights=None):
+def save(directory, record, history_fields, history, weights=None, probes=None):
     """Save a run, within `with saving(directory)`: its record (a dict of
-    FIELDS), its history and its weights (None for a run that diverged), as
-    one directory; then rebuild summary.csv. Returns the record of the
+    FIELDS), its history, its weights (None for a run that diverged) and its
+    probes' records (a list of dicts, if it has any), as one directory; then rebuild summary.csv. Returns the record of the
     earlier run of the same name that this one replaced, or None. Raises
     ResultsError, and changes nothing, if the run cannot be saved; problems
     after the run is in place (summary.csv, removing the earlier run) are
@@ -139,7 +142,7 @@ def save(directory, record, history_fields, history, weights=None):
     new = aside = None
     try:
         new = tempfile.mkdtemp(dir=directory, prefix=f".{name}.new-")
-        write_run(new, record, history_fields, history, weights)
+        write_run(new, record, history_fields, history, weights, probes)
         if earlier is not None:
             aside = tempfile.mkdtemp(dir=directory, prefix=f".{name}.old-")
             os.rename(place, os.path.join(aside, name))
@@ -163,7 +166,7 @@ def save(directory, record, history_fields, history, weights=None):
     return earlier
 
 
-def write_run(run_directory, record, history_fields, history, weights):
+def write_run(run_directory, record, history_fields, history, weights, probes=None):
     """Write a run's files into run_directory (a new, empty directory)."""
     os.chmod(run_directory, 0o755)                   # mkdtemp makes it private (0700)
     with open(os.path.join(run_directory, RECORD), "wb") as file:
@@ -173,6 +176,9 @@ def write_run(run_directory, record, history_fields, history, weights):
     if weights is not None:
         with open(os.path.join(run_directory, WEIGHTS), "wb") as file:
             file.write(npz_bytes(weights))
+    if probes:
+        with open(os.path.join(run_directory, PROBES), "wb") as file:
+            write_rows(file, list(probes[0]), probes)
 
 
 def remove_aside(aside, place):
@@ -373,6 +379,7 @@ def parse_record(rows):
         raise ResultsError(f"it has {len(rows)} rows, not one")
     record = dict(rows[0])
     record.setdefault("init_scale", "1")         # a weight scale not recorded is He's, 1
+    record.setdefault("init_scale_layers", "all")   # ... and applied to every layer
     for field in ("run", "network", "status", *SETTINGS):
         if not record.get(field):
             raise ResultsError(f"it has no {field}")

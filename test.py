@@ -10,8 +10,10 @@ about a second.
     python3 -m unittest          every test of the project: these, how
                                  layers and training behave (test_training.py),
                                  the data and the program (test_data.py,
-                                 test_program.py), the exercise checker's
-                                 own tests (test_exercises.py)
+                                 test_program.py), the results store
+                                 (test_results.py), the exercise checker's
+                                 own tests (test_exercises.py), the docs'
+                                 links (test_docs.py)
 
 A gradient check compares a backward pass with central differences,
     df/dx ~= (f(x + epsilon) - f(x - epsilon)) / (2 epsilon),
@@ -66,7 +68,7 @@ def report(what, error, tolerance=None, must_exceed=False):
     line = f"{what:<60} {error:7.1e}"
     if tolerance is not None:
         met = error > tolerance if must_exceed else error < tolerance
-        line += f" {'>' if must_exceed else '<'} {tolerance:.0e}" + ("" if met else "   NOT MET")
+        line += f" {'>' if must_exceed else '<'} {tolerance:.1e}" + ("" if met else "   NOT MET")
     REPORT.append(line)
 
 
@@ -135,6 +137,56 @@ class GradientCase(unittest.TestCase):
             self.assertGradient(f"{name} d{key}", f, param, layer.grads[key].copy())
 
 
+class LayerGradients(GradientCase):
+    def setUp(self):
+        self.rng = np.random.default_rng(0)
+
+    def test_linear(self):
+        layer = layers.Linear(7, 5, rng=self.rng, dtype=np.float64)
+        layer.params["b"][:] = self.rng.standard_normal(5)
+        self.check_layer("Linear", layer, self.rng.standard_normal((6, 7)))
+
+    def test_relu_away_from_the_kink(self):
+        X = self.rng.standard_normal((6, 9))
+        X += np.sign(X) * 0.1     # no element within 0.1 of the kink at 0
+        self.check_layer("ReLU", layers.ReLU(), X)
+
+    def test_batchnorm_training_mode(self):
+        for N in (2, 3, 8, 64):
+            layer = layers.BatchNorm(5, dtype=np.float64)
+            layer.params["gamma"][:] = self.rng.standard_normal(5)
+            layer.params["beta"][:] = self.rng.standard_normal(5)
+            X = 3 + 2 * self.rng.standard_normal((N, 5))
+            if N == 2:
+                # x_hat is then +-1 but for eps, and dX ~ eps / gap^2 is tiny
+                # for rows far apart, while close rows curve it sharply:
+                # rows 0.2-0.4 apart keep dX large enough and smooth enough.
+                gap = (0.2 + 0.2 * self.rng.random(5)) * self.rng.choice([-1, 1], 5)
+                X[1] = X[0] + gap
+            with self.subTest(N=N):           # a failure at one N does not hide the others
+                self.check_layer(f"BatchNorm N={N}", layer, X)
+
+    def test_batchnorm_evaluation_mode(self):
+        # After forward(train=False) the statistics are the running ones,
+        # constants: backward must not reuse a training batch's x_hat or s.
+        layer = layers.BatchNorm(4, dtype=np.float64)
+        layer.params["gamma"][:] = self.rng.standard_normal(4)
+        layer.params["beta"][:] = self.rng.standard_normal(4)
+        layer.forward(5 + 3 * self.rng.standard_normal((7, 4)), train=True)   # another batch
+        layer.running_mean[:] = self.rng.standard_normal(4)
+        layer.running_var[:] = 1 + self.rng.random(4)
+        self.check_layer("BatchNorm (evaluation)", layer, self.rng.standard_normal((5, 4)),
+                         train=False)
+
+    def test_softmax_cross_entropy(self):
+        loss = layers.SoftmaxCrossEntropyLoss()
+        scores = 3 * self.rng.standard_normal((8, 6))
+        labels = self.rng.integers(0, 6, 8)
+        loss.forward(scores, labels)
+        self.assertGradient("SoftmaxCrossEntropyLoss dscores",
+                            lambda: loss.forward(scores, labels), scores, loss.backward())
+
+
 class Pitfalls(GradientCase):
     """Three ways a gradient check fails a backward pass that is right:
     each is shown on a right one, with the error it gives."""
@@ -196,56 +248,6 @@ class Pitfalls(GradientCase):
 
 
 # ---------------------------------------------------------------- layers
-
-class LayerGradients(GradientCase):
-    def setUp(self):
-        self.rng = np.random.default_rng(0)
-
-    def test_linear(self):
-        layer = layers.Linear(7, 5, rng=self.rng, dtype=np.float64)
-        layer.params["b"][:] = self.rng.standard_normal(5)
-        self.check_layer("Linear", layer, self.rng.standard_normal((6, 7)))
-
-    def test_relu_away_from_the_kink(self):
-        X = self.rng.standard_normal((6, 9))
-        X += np.sign(X) * 0.1     # no element within 0.1 of the kink at 0
-        self.check_layer("ReLU", layers.ReLU(), X)
-
-    def test_batchnorm_training_mode(self):
-        for N in (2, 3, 8, 64):
-            layer = layers.BatchNorm(5, dtype=np.float64)
-            layer.params["gamma"][:] = self.rng.standard_normal(5)
-            layer.params["beta"][:] = self.rng.standard_normal(5)
-            X = 3 + 2 * self.rng.standard_normal((N, 5))
-            if N == 2:
-                # x_hat is then +-1 but for eps, and dX ~ eps / gap^2 is tiny
-                # for rows far apart, while close rows curve it sharply:
-                # rows 0.2-0.4 apart keep dX large enough and smooth enough.
-                gap = (0.2 + 0.2 * self.rng.random(5)) * self.rng.choice([-1, 1], 5)
-                X[1] = X[0] + gap
-            with self.subTest(N=N):           # a failure at one N does not hide the others
-                self.check_layer(f"BatchNorm N={N}", layer, X)
-
-    def test_batchnorm_evaluation_mode(self):
-        # After forward(train=False) the statistics are the running ones,
-        # constants: backward must not reuse a training batch's x_hat or s.
-        layer = layers.BatchNorm(4, dtype=np.float64)
-        layer.params["gamma"][:] = self.rng.standard_normal(4)
-        layer.params["beta"][:] = self.rng.standard_normal(4)
-        layer.forward(5 + 3 * self.rng.standard_normal((7, 4)), train=True)   # another batch
-        layer.running_mean[:] = self.rng.standard_normal(4)
-        layer.running_var[:] = 1 + self.rng.random(4)
-        self.check_layer("BatchNorm (evaluation)", layer, self.rng.standard_normal((5, 4)),
-                         train=False)
-
-    def test_softmax_cross_entropy(self):
-        loss = layers.SoftmaxCrossEntropyLoss()
-        scores = 3 * self.rng.standard_normal((8, 6))
-        labels = self.rng.integers(0, 6, 8)
-        loss.forward(scores, labels)
-        self.assertGradient("SoftmaxCrossEntropyLoss dscores",
-                            lambda: loss.forward(scores, labels), scores, loss.backward())
-
 
 class StagedBatchNorm(GradientCase):
     """BatchNorm as a graph of small named steps, forward then backward one
@@ -465,7 +467,7 @@ class OriginalProjectChecks(GradientCase):
 # ---------------------------------------------------------------- the tutorial's open exercises
 
 class ExerciseChecks(GradientCase):
-    """What tells a learner that an exercise of README's is done: each check
+    """What tells a learner that a tutorial exercise is done: each check
     takes the learner's code as an argument, and says what is wrong first:
     the dtype, the input changed, evaluation mode, and only then a gradient
     (with its worst element). test_exercises.py proves that each passes a
@@ -553,18 +555,23 @@ class Exercises(ExerciseChecks):
 
     def test_layernorm(self):
         if not hasattr(layers, "LayerNorm"):
-            self.fail("layers.py has no LayerNorm yet (README, Exercises)")
+            self.fail("layers.py has no LayerNorm yet (docs/tutorial.md, Exercises)")
         self.check_layernorm(layers.LayerNorm)
 
     def test_linear_without_bias(self):
         # In `bn`, 0.b and 4.b, the biases of the Linear layers before a
         # BatchNorm, learn nothing (and 3.beta, which the exercise keeps).
         try:
-            self.check_bias_free_linear(lambda i, o, rng: layers.Linear(i, o, rng, np.float64,
-                                                                        bias=False),
-                                        main.build_network)
+            layers.Linear(2, 2, bias=False)
         except TypeError as error:
-            self.fail(f"Linear(..., bias=False) does not work yet ({error})")
+            missing = f"Linear(..., bias=False) does not work yet ({error})"
+        else:
+            missing = None
+        if missing:
+            self.fail(missing)
+        self.check_bias_free_linear(lambda i, o, rng: layers.Linear(i, o, rng, np.float64,
+                                                                    bias=False),
+                                    main.build_network)
 
 
 # ---------------------------------------------------------------- running
@@ -600,15 +607,18 @@ def run(argv):
     output = io.StringIO()
     result = unittest.TextTestRunner(stream=output, verbosity=0).run(
         in_reading_order([Exercises] if argv else LESSON))
-    print("What each check compared: its worst error, and the tolerance it must stay below")
-    print("(or, shown where a check must fail, exceed):")
+    if REPORT:
+        print("What each check compared: its worst error, and the tolerance it must stay "
+              "below\n(or, shown where a check must fail, exceed):")
     for line in REPORT:
         print("  " + line)
     failed = {getattr(test, "test_case", test).id()          # a subTest counts for its test
               for test, _ in result.failures + result.errors}
     failed |= {test.id() for test in result.unexpectedSuccesses}
     if failed:
-        print(output.getvalue())
+        # unittest's account of each failure, without its own count at the
+        # end, which counts each failing batch size (a subTest) apart.
+        print(output.getvalue().rsplit("\n" + "-" * 70 + "\n", 1)[0])
     for test, reason in result.skipped:
         print(f"skipped: {test.id().split('.', 1)[1]}: {reason}")
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""

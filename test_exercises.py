@@ -1,7 +1,7 @@
 """The exercise checker of test.py (ExerciseChecks) passes a right answer
 and fails each wrong one, saying what is wrong. The answers are made from
-the layers that exist, so that README's exercises stay open; they live here,
-off the reading path.
+the layers that exist, so that the tutorial's exercises stay open; they
+live here, off the reading path.
 
     python3 -m unittest test_exercises
 """

@@ -452,6 +452,40 @@ class DamagedWeights(ResultsCase):
                                   "by Network.save\n", damage)
 
 
+class TestPyOptions(unittest.TestCase):
+    """test.py parses its options like every other tool: an unknown one
+    (a typo of --exercises) is refused before any test runs, --help runs
+    nothing, and a full standard output is one line, not a traceback."""
+
+    def run_test_py(self, *argv, stdout=subprocess.PIPE):
+        process = subprocess.run([sys.executable, os.path.join(HERE, "test.py"), *argv],
+                                 cwd=HERE, stdout=stdout, stderr=subprocess.PIPE, text=True,
+                                 timeout=120)
+        return process.returncode, process.stdout or "", process.stderr
+
+    def test_an_unknown_option_is_refused_in_one_line(self):
+        for argv in (["--exercise"], ["--exercises", "more"], ["-x"]):
+            status, out, err = self.run_test_py(*argv)
+            self.assertEqual(status, 2, argv)
+            self.assertEqual(out, "", argv)            # no test ran
+            self.assertEqual(err.count("\n"), 1, err)
+            self.assertIn("usage: python3 test.py [--exercises]", err)
+
+    def test_help_runs_nothing(self):
+        status, out, err = self.run_test_py("--help")
+        self.assertEqual((status, err), (0, ""))
+        self.assertTrue(out.startswith("usage: python3 test.py [--exercises]"), out)
+        self.assertNotIn("passed", out)
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "no /dev/full here")
+    def test_a_full_standard_output_is_one_line(self):
+        with open("/dev/full", "w") as full:
+            status, _, err = self.run_test_py(stdout=full)
+        self.assertNotEqual(status, 0)
+        self.assertEqual(err, "test.py: error: cannot write the report (No space left on "
+                              "device)\n")
+
+
 # ------------------------------------------------ 7. a full stdout, signals in a figure's write
 
 @unittest.skipUnless(os.path.exists("/dev/full"), "no /dev/full here")

@@ -1,0 +1,383 @@
+"""The tables and figures of Santurkar et al.'s study (santurkar.py), from the
+results of `python3 main.py --study santurkar`, one directory per rate:
+
+    python3 santurkar_plot.py DIR [DIR ...] [--figures FIGURE-DIR] [--data-dir MNIST-DIR]
+
+For each directory (its runs all at one learning rate) it prints, over the
+seeds: the test accuracy and the last epoch's training loss of each
+network, and the paired verdicts that the study's claims need (with
+--data-dir, also the noisy networks' test accuracy with the noise at its
+mean); then each probe's measure, seed by seed, with the verdicts. With matplotlib it draws santurkar_accuracy.png, santurkar_ics.png
+and santurkar_landscape.png into FIGURE-DIR (by default the first DIR);
+without it, it says so in one line.
+
+Every verdict is the study's noise rule (report.seed_differences): a
+difference counts only if it has the same sign on every seed and its mean
+exceeds the larger standard deviation of the two sets. The probes' measures
+are compared as log10 of the ratio, seed by seed: positive when the first
+network's measure is the larger.
+"""
+import argparse
+import io
+import math
+import os
+import statistics
+import sys
+
+import numpy as np
+
+import mnist
+import plot
+import report
+import results
+
+COLORS = {"bn": "tab:blue", "plain": "tab:orange", "bn-noisy": "tab:cyan",
+          "plain-noisy": "tab:red"}
+EARLY_STEPS = 400           # the first epoch: 391 steps of 128 of the 50,000 samples
+SMOOTHING = 5               # the figures show running means over this many probes
+# (first, second) pairs the claims compare: the noise in bn and in plain,
+# bn against plain with and without it, and the noisy bn against the
+# standard network (Santurkar et al.'s comparison).
+ACCURACY_PAIRS = (("bn-noisy", "bn"), ("plain-noisy", "plain"), ("bn", "plain"),
+                  ("bn-noisy", "plain-noisy"), ("bn-noisy", "plain"))
+PROBE_PAIRS = (("bn", "plain"), ("bn-noisy", "plain-noisy"), ("bn-noisy", "plain"))
+
+
+def read_study(directory):
+    """(learning rate, {network: {seed: (test accuracy, history, probes)}}
+    for the finished runs of directory, history and probes each {field:
+    array}, {network: the epochs in which its diverged runs diverged}).
+    ResultsError if the runs have no probes or several rates."""
+    every_row = results.read_records(directory)
+    rows = [row for row in every_row if row["status"] == "finished"]
+    diverged = {}
+    for row in every_row:
+        if row["status"] == "diverged":
+            diverged.setdefault(row["network"], []).append(int(row["diverged_epoch"]))
+    rates = {float(row["lr"]) for row in every_row}
+    if not rows:
+        raise results.ResultsError(f"{directory} has no finished runs: train them with "
+                                   "python3 main.py --study santurkar --results-dir "
+                                   f"{directory}")
+    if len(rates) != 1:
+        raise results.ResultsError(f"{directory} has runs at {len(rates)} learning rates: "
+                                   "give one directory per rate")
+    runs = {}
+    for row in rows:
+        path = os.path.join(row["directory"], results.PROBES)
+        if not os.path.exists(path):
+            raise results.ResultsError(f"{path} is missing: train with --study santurkar")
+        runs.setdefault(row["network"], {})[int(row["seed"])] = (
+            float(row["test_accuracy"]),
+            results.read_history(os.path.join(row["directory"], results.HISTORY)),
+            results.read_history(path))
+    return rates.pop(), {network: runs[network] for network in COLORS if network in runs}, diverged
+
+
+# ---------------------------------------------------------------- the measures
+# Each takes a run's probes {field: array over probed steps} and returns one
+# number; the tables compare them seed by seed.
+
+def early(probes, field):
+    return probes[field][probes["step"] <= EARLY_STEPS]
+
+
+def median_relative_ics(layer, steps=None):
+    def measure(probes):
+        ratio = probes[f"ics{layer}"] / probes[f"grad{layer}"]
+        return float(np.median(ratio if steps is None else ratio[probes["step"] <= steps]))
+    return measure
+
+
+def median_of(field, steps=None):
+    def measure(probes):
+        values = probes[field] if steps is None else probes[field][probes["step"] <= steps]
+        return float(np.median(values))
+    return measure
+
+
+def loss_range(steps=None):
+    def measure(probes):
+        ranges = probes["loss_max"] - probes["loss_min"]
+        return float(np.median(ranges if steps is None else ranges[probes["step"] <= steps]))
+    return measure
+
+
+def largest(field):
+    return lambda probes: float(np.max(probes[field]))
+
+
+def unit_movement(probes):
+    """How far unit 0's median input to the second ReLU moves from one
+    probe to the next (after the first epoch, if the run is longer), on
+    average."""
+    later = probes["step"] > EARLY_STEPS
+    medians = probes["unit_p50"][later] if later.sum() > 1 else probes["unit_p50"]
+    return float(np.mean(np.abs(np.diff(medians))))
+
+
+MEASURES = [
+    ("ICS ||G - G'|| / ||G||, layer 2, median", median_relative_ics(2)),
+    ("ICS ||G - G'|| / ||G||, layer 3, median", median_relative_ics(3)),
+    ("1 - cos(G, G'), layer 2, median", lambda p: 1 - median_of("cos2")(p)),
+    ("1 - cos(G, G'), layer 3, median", lambda p: 1 - median_of("cos3")(p)),
+    ("loss range along g, first epoch, median", loss_range(EARLY_STEPS)),
+    ("loss range along g, all steps, median", loss_range()),
+    ("max ||g(x - eta g) - g||, first epoch, median", median_of("change_max", EARLY_STEPS)),
+    ("max ||g(x - eta g) - g||, all steps, median", median_of("change_max")),
+    ("effective beta-smoothness, median", median_of("beta")),
+    ("effective beta-smoothness, largest", largest("beta")),
+    ("unit 0's median into ReLU 2, moved per probe", unit_movement),
+]
+
+
+# ---------------------------------------------------------------- the tables
+
+def accuracy_lines(rate, runs, mean_noise=None):
+    """The test accuracy, the last epoch's training loss (with the noise,
+    as trained), and, if mean_noise ({network: {seed: accuracy}}) is given,
+    the noisy networks' test accuracy with the noise at its mean; each with
+    the paired verdicts of ACCURACY_PAIRS."""
+    tables = [("test accuracy", {network: {seed: run[0] for seed, run in seeds.items()}
+                                 for network, seeds in runs.items()}),
+              ("train loss, last epoch", {network: {seed: float(run[1]["train_loss"][-1])
+                                                    for seed, run in seeds.items()}
+                                          for network, seeds in runs.items()})]
+    if mean_noise:
+        tables.append(("test accuracy, noise at its mean",
+                       {**tables[0][1], **mean_noise}))
+    lines = []
+    for title, values in tables:
+        lines.append(f"\nlr {rate:g}: {title:<33}{report.STATISTICS_HEADER}")
+        for network, by_seed in values.items():
+            lines.append(f"  {network:<44}"
+                         + report.statistics_line([by_seed[seed] for seed in sorted(by_seed)]))
+        for first, second in ACCURACY_PAIRS:
+            if first in values and second in values:
+                verdict = report.paired_verdict(first, second, values[first], values[second])
+                if verdict:
+                    lines.append("  " + verdict.replace("is better", "is higher"))
+    return lines
+
+
+def mean_noise_accuracy(directory, runs, data_dir):
+    """{network: {seed: test accuracy}} of the noisy networks' saved weights,
+    evaluated with every NoisyShift replaced by its mean: Y = E[sigma] X,
+    E[sigma] = (1 + n_sigma) / 2, E[mu] = 0. (In evaluation NoisyShift is
+    the identity, while the layers above it were trained on inputs scaled
+    by E[sigma] on average.)"""
+    import main
+    from layers import NoisyShift
+    test = main.prepare(mnist.load(data_dir))["test"]
+    rows = {(row["network"], row["seed"]): row["directory"]
+            for row in results.read_records(directory)}
+    accuracies = {}
+    for network in (name for name in runs if name in main.STUDY_NETWORKS):
+        for seed in runs[network]:
+            net = main.build_network(network, np.random.default_rng(0))
+            net.load(os.path.join(rows[network, seed], results.WEIGHTS))
+            for layer in net.layers:
+                if isinstance(layer, NoisyShift):
+                    mean_scale = np.float32((1 + layer.n_sigma) / 2)
+                    layer.forward = lambda X, train=True, scale=mean_scale: X * scale
+            accuracies.setdefault(network, {})[seed] = net.accuracy(*test)
+    return accuracies
+
+
+def ratio_verdict(first_values, second_values):
+    """The noise rule on log10(first / second), seed by seed, in words."""
+    values = [*first_values.values(), *second_values.values()]
+    if not all(math.isfinite(value) and value > 0 for value in values):
+        return "not compared: a value is 0 or missing (a run too short?)"
+    compared = report.seed_differences(
+        {seed: math.log10(value) for seed, value in first_values.items()},
+        {seed: math.log10(value) for seed, value in second_values.items()})
+    if compared is None:
+        return "fewer than 2 seeds"
+    differences, mean, spread, higher, counts = compared
+    ratios = ", ".join(f"{10 ** d:.3g}" for d in differences)
+    said = (f"{'larger' if mean > 0 else 'smaller'}, x{10 ** mean:.3g}" if counts
+            else "within noise")
+    return f"ratio per seed {ratios}; log10 spread {spread:.2f}: {said}"
+
+
+def probe_lines(rate, runs):
+    lines = [f"\nlr {rate:g}: the probes (per network, each seed's value; then the first "
+             "network's over the second's)"]
+    for name, measure in MEASURES:
+        values = {network: {seed: measure(run[2]) for seed, run in seeds.items()}
+                  for network, seeds in runs.items()}
+        lines.append(f"  {name}")
+        for network, by_seed in values.items():
+            lines.append(f"    {network:<12} " + "  ".join(
+                f"{by_seed[seed]:.3g}" for seed in sorted(by_seed)))
+        for first, second in PROBE_PAIRS:
+            if first in values and second in values:
+                lines.append(f"    {first} / {second}: "
+                             + ratio_verdict(values[first], values[second]))
+    seconds = {network: statistics.mean(run[2]["seconds"].sum() / run[1]["seconds"][1:].sum()
+                                        for run in seeds.values())
+               for network, seeds in runs.items()}
+    lines.append("  probes' share of the epochs' seconds: " + ", ".join(
+        f"{network} {share:.0%}" for network, share in seconds.items()))
+    return lines
+
+
+# ---------------------------------------------------------------- the figures
+
+def seed_band(arrays):
+    """Mean, min and max over seeds of arrays of one length (cut to the shortest)."""
+    length = min(len(array) for array in arrays)
+    stacked = np.array([array[:length] for array in arrays])
+    return stacked.mean(axis=0), stacked.min(axis=0), stacked.max(axis=0)
+
+
+def accuracy_figure(pyplot, studies):
+    figure, axes = pyplot.subplots(2, len(studies), figsize=(5.2 * len(studies), 6.6),
+                                   squeeze=False)
+    for error, loss, (rate, runs, diverged) in zip(axes[0], axes[1], studies):
+        for network, seeds in runs.items():
+            histories = [run[1] for run in seeds.values()]
+            epochs = histories[0]["epoch"][1:min(len(h["epoch"]) for h in histories)]
+            tests = [run[0] for run in seeds.values()]
+            for axis, values, label in (
+                    (error, [1 - h["val_accuracy"][1:] for h in histories],
+                     f"{network}: test accuracy {np.mean(tests):.4f}"),
+                    (loss, [h["train_loss"][1:] for h in histories], network)):
+                mean, low, high = seed_band(values)
+                axis.plot(epochs, mean, color=COLORS[network], label=label)
+                axis.fill_between(epochs, low, high, color=COLORS[network], alpha=0.2,
+                                  linewidth=0)
+        for network, epochs in diverged.items():        # a legend line, no curve
+            error.plot([], [], color=COLORS[network], linestyle=":",
+                       label=f"{network}: {len(epochs)} seeds diverged (epoch {min(epochs)})")
+        error.set(title=f"lr {rate:g}", ylabel="validation error (1 - accuracy)", yscale="log")
+        loss.set(xlabel="epoch", ylabel="training loss (with the noise)", yscale="log")
+        for axis in (error, loss):
+            axis.legend(fontsize=8, loc="upper right")
+            axis.grid(alpha=0.3, which="both")
+    figure.suptitle("The noisy networks beside the others (mean of the seeds, band min-max; "
+                    "test accuracy after the last epoch)", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def running_mean(values):
+    return np.convolve(values, np.ones(SMOOTHING) / SMOOTHING, mode="valid")
+
+
+def probe_band(axis, seeds, low_field, high_field=None, color=None, label=None, transform=None):
+    """Over the probed steps: the seeds' mean of low_field (and of high_field:
+    a band between the two), or of transform(probes), as running means over
+    SMOOTHING probes."""
+    probes = [run[2] for run in seeds.values()]
+    steps = running_mean(probes[0]["step"][:min(len(p["step"]) for p in probes)])
+    values = [transform(p) if transform else p[low_field] for p in probes]
+    low = running_mean(seed_band(values)[0])
+    if high_field is None:
+        axis.plot(steps, low, color=color, label=label, linewidth=1)
+        return
+    high = running_mean(seed_band([p[high_field] for p in probes])[0])
+    axis.fill_between(steps, low, high, color=color, alpha=0.35, linewidth=0, label=label)
+
+
+def ics_figure(pyplot, studies):
+    figure, axes = pyplot.subplots(len(studies), 4, figsize=(14, 3.1 * len(studies)),
+                                   squeeze=False)
+    for row, (rate, runs, _) in zip(axes, studies):
+        for network, seeds in runs.items():
+            for column, layer in enumerate((2, 3)):
+                probe_band(row[2 * column], seeds, None, color=COLORS[network], label=network,
+                           transform=lambda p, layer=layer: p[f"ics{layer}"] / p[f"grad{layer}"])
+                probe_band(row[2 * column + 1], seeds, f"cos{layer}", color=COLORS[network],
+                           label=network)
+        for column, layer in enumerate((2, 3)):
+            row[2 * column].set(yscale="log", title=f"lr {rate:g}: ||G - G'|| / ||G||, "
+                                f"layer {layer}", xlabel="step")
+            row[2 * column + 1].set(title=f"lr {rate:g}: cos(G, G'), layer {layer}",
+                                    xlabel="step")
+        for axis in row:
+            axis.grid(alpha=0.3)
+        row[0].legend(fontsize=8)
+    figure.suptitle("Internal covariate shift (Santurkar et al.'s Definition 2.1): mean of the "
+                    f"seeds, running mean over {SMOOTHING} probes",
+                    fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def landscape_figure(pyplot, studies):
+    figure, axes = pyplot.subplots(len(studies), 3, figsize=(15, 3.6 * len(studies)),
+                                   squeeze=False)
+    for row, (rate, runs, _) in zip(axes, studies):
+        for network in ("plain", "bn"):
+            if network not in runs:
+                continue
+            color = COLORS[network]
+            probe_band(row[0], runs[network], "loss_min", "loss_max", color, network)
+            probe_band(row[1], runs[network], "change_min", "change_max", color, network)
+            probe_band(row[2], runs[network], "beta", color=color, label=network)
+        row[0].set(yscale="log", title=f"lr {rate:g}: loss at x - eta g (band: its range)",
+                   xlabel="step")
+        row[1].set(yscale="log", title=f"lr {rate:g}: ||g(x - eta g) - g|| (band: its range)",
+                   xlabel="step")
+        row[2].set(yscale="log", title=f"lr {rate:g}: effective beta-smoothness", xlabel="step")
+        for axis in row:
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=8)
+    figure.suptitle("The loss landscape along the gradient, eta = 0.5, 1, 2, 4 x lr "
+                    "(Santurkar et al.'s Fig. 4): mean of the seeds, running mean over "
+                    f"{SMOOTHING} probes", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def draw(studies, directory):
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+    from PIL import Image
+    paths = []
+    for name, make in (("accuracy", accuracy_figure), ("ics", ics_figure),
+                       ("landscape", landscape_figure)):
+        figure = make(pyplot, studies)
+        paths.append(os.path.join(directory, f"santurkar_{name}.png"))
+        # In 256 colors (Pillow comes with matplotlib): a third of the bytes.
+        rendered = io.BytesIO()
+        figure.savefig(rendered, format="png", dpi=80)
+        pyplot.close(figure)
+        Image.open(rendered).convert("RGB").quantize(256).save(paths[-1], optimize=True)
+    return paths
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="santurkar_plot.py", description=__doc__.split("\n")[0])
+    parser.add_argument("directories", nargs="+", metavar="DIR",
+                        help="results of main.py --study santurkar, one learning rate each")
+    parser.add_argument("--figures", help="where the figures go (the first DIR)")
+    parser.add_argument("--data-dir", help="MNIST's directory: evaluate the noisy networks' "
+                                           "weights with the noise at its mean too")
+    args = parser.parse_args(argv)
+    try:
+        studies = [read_study(directory) for directory in args.directories]
+        mean_noise = [args.data_dir and mean_noise_accuracy(directory, runs, args.data_dir)
+                      for directory, (_, runs, _) in zip(args.directories, studies)]
+    except (results.ResultsError, mnist.DataError, ValueError, OSError) as error:
+        print(f"santurkar_plot.py: error: {error}", file=sys.stderr)
+        return 2
+    for (rate, runs, diverged), at_mean in zip(studies, mean_noise):
+        for line in accuracy_lines(rate, runs, at_mean) + probe_lines(rate, runs):
+            print(line)
+        for network, epochs in diverged.items():
+            print(f"  {network}: {len(epochs)} runs diverged, from epoch {min(epochs)} "
+                  "(no probes saved)")
+    studies.sort(key=lambda study: study[0])
+    if not plot.available():
+        print(plot.HINT)
+        return 0
+    print("Figures: " + ", ".join(draw(studies, args.figures or args.directories[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

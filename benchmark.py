@@ -292,9 +292,8 @@ def compare_accuracy(argv):
     if torch is None:
         sys.exit("benchmark.py: error: the comparison needs PyTorch, which this Python cannot "
                  "import; run it from a virtual environment with numpy and torch==2.13.0")
-    splits = main.prepare(mnist.load(settings.data_dir), np.dtype(settings.dtype))
-    X, y = splits["train"]
-    splits["train"] = X[:settings.limit], y[:settings.limit]      # as main.py trains
+    splits = main.prepare(mnist.load(settings.data_dir), np.dtype(settings.dtype),
+                          limit=settings.limit)
     runs = [sweep.Run(kind, seed, lr, scale) for lr in settings.lr for scale in settings.init_scale
             for seed in settings.seeds for kind in settings.net]
     print(f"NumPy {np.__version__}, PyTorch {torch}, {cpu_description()}: "

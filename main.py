@@ -4,25 +4,17 @@ MNIST with minibatch SGD, and their test accuracy.
     python3 main.py                              # the original experiment
     python3 main.py --epochs 1 --limit 5000      # a quick run
     python3 main.py --net all --seeds 5          # every network from seeds 0-4
-    python3 main.py --net all --seeds 3 --lr 0.001 0.1 1
-                                                 # ... and several learning rates
-    python3 main.py --study santurkar --seeds 3 --lr 0.001 0.1
-                                                 # a study: its networks and probes
-    python3 main.py --study ioffe-szegedy --seeds 3 --results-dir results/ioffe-szegedy
-                                                 # a study with its own recipe and data
+    python3 main.py --net all --seeds 3 --lr 0.001 0.1 1   # ... and several rates
+    python3 main.py --study ioffe-szegedy --seeds 3        # a study (STUDIES)
 
-Read from the top: the sizes of the split, the networks (build_network),
-the split and its normalization (prepare, normalizer), the covariate-shift
-probe (shift), what a study replaces (experiment), one run (train_run: one
-network trained from one seed, at one learning rate and one initial weight
-scale), and main(), which trains every run the options ask for and prints a
-line per epoch, then the table of test accuracies. A study's networks and
-probes live in its own module, named in STUDIES (santurkar.py: Santurkar et
-al.'s noisy BatchNorm, internal covariate shift and loss landscape;
-ioffe_szegedy.py: Ioffe & Szegedy's own MNIST network, recipe and Figure 1). The program around the experiment has
-modules of its own: options.py (the command line), report.py (the lines,
-tables and saving), stopping.py (Ctrl-C and other signals), sweep.py (runs side by
-side in worker processes), results.py (the files each run leaves).
+Read from the top: the networks (build_network), the split and its
+normalization (prepare), the covariate-shift probe (shift), one run
+(train_run: one network from one seed, at one rate and one weight scale),
+and main(), which trains every run the options ask for. A study's networks,
+recipe and probes live in a module of its own, named in STUDIES; the
+program around the experiment too: options.py (the command line), report.py
+(the lines, tables and saving), stopping.py (signals), sweep.py (runs in
+worker processes), results.py (what each run leaves).
 """
 import collections
 import math
@@ -53,19 +45,15 @@ NETWORKS = {
                           before=False, after=False),
     "bn-after-relu": Architecture("BatchNorm only after each ReLU", before=False, after=True),
 }
-# The studies: each has networks of its own (the fields of an Architecture),
-# which `--study NAME` trains with the original ones it names (TRAINS), and
-# probes: at every step (Probes, see santurkar.py), or after each epoch in
-# place of shift (probe, PROBE_FIELDS); a study may also have a recipe
-# (OPTIONS) and data (prepare_pixels) of its own (see ioffe_szegedy.py).
-# `--net all` stays the original project's networks.
+# The studies, each run by `--study NAME`: a module with its networks (the
+# fields of an Architecture) and what it replaces of the original experiment
+# (see experiment() below). `--net all` stays the original networks.
 STUDIES = {"santurkar": santurkar, "ioffe-szegedy": ioffe_szegedy}
 STUDY_NETWORKS = {name: Architecture(**fields) for study in STUDIES.values()
                   for name, fields in study.NETWORKS.items()}
 # Covariate shift, as in Ioffe & Szegedy's Figure 1(b, c): percentiles of the
-# input to the second hidden layer's ReLU, for one unit and for all its units
-# together, on a fixed batch of validation images, before training (epoch 0)
-# and after each epoch.
+# second ReLU's input, for one unit and for all its units, on fixed validation
+# images, before training (epoch 0) and after each epoch.
 PERCENTILES = (15, 50, 85)
 PROBE_IMAGES, PROBE_UNIT = 500, 0
 SHIFT_FIELDS = [f"{which}_p{q}" for which in ("unit", "layer") for q in PERCENTILES]
@@ -88,8 +76,7 @@ def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0, scale
                       scale * (architecture.init_std or he_std) / he_std)
 
     def normalization(batchnorm, dim):
-        """What follows a Linear layer or an activation: a BatchNorm if
-        `batchnorm`, then the noise if the architecture has it."""
+        """A BatchNorm if `batchnorm`, then the noise if the network has it."""
         return ([BatchNorm(dim, dtype=dtype)] if batchnorm else []) + (
             [NoisyShift(rng)] if architecture.noise else [])
 
@@ -103,13 +90,14 @@ def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0, scale
     return Network(layers + [output], SoftmaxCrossEntropyLoss())
 
 
-def prepare(arrays, dtype=np.float32, train_file=mnist.TRAIN_FILE, prepare_pixels=None):
-    """Split MNIST's training file into train (its first TRAIN_SIZE rows) and
-    validation (its last VALIDATION_SIZE), and normalize train, validation
-    and test with the global mean and standard deviation of the train split
-    (or prepare them with prepare_pixels(train images, dtype), a function
-    like normalizer that returns the function applied to every split).
-    Returns {"train": (X, y), "validation": (X, y), "test": (X, y)}."""
+def prepare(arrays, dtype=np.float32, train_file=mnist.TRAIN_FILE, prepare_pixels=None,
+            limit=None):
+    """Split MNIST's training file into train (its first TRAIN_SIZE rows, or
+    only the first `limit`) and validation (its last VALIDATION_SIZE), and
+    normalize train, validation and test with the global mean and standard
+    deviation of the train split (or prepare them with prepare_pixels(train
+    images, dtype), a function like normalizer). Returns {"train": (X, y),
+    "validation": (X, y), "test": (X, y)}."""
     images, labels = arrays["x_train"], arrays["y_train"]
     needed = TRAIN_SIZE + VALIDATION_SIZE
     if len(images) < needed:
@@ -122,7 +110,8 @@ def prepare(arrays, dtype=np.float32, train_file=mnist.TRAIN_FILE, prepare_pixel
               f"{TRAIN_SIZE:,} (train) and its last {VALIDATION_SIZE:,} (validation), and leaves "
               f"the {len(images) - needed:,} between them out", file=sys.stderr)
     normalize = (prepare_pixels or normalizer)(images[:TRAIN_SIZE], dtype)
-    return {"train": (normalize(images[:TRAIN_SIZE]), labels[:TRAIN_SIZE]),
+    train = limit or TRAIN_SIZE
+    return {"train": (normalize(images[:train]), labels[:train]),
             "validation": (normalize(images[-VALIDATION_SIZE:]), labels[-VALIDATION_SIZE:]),
             "test": (normalize(arrays["x_test"]), arrays["y_test"])}
 
@@ -165,12 +154,13 @@ def shift(network, images):
 
 
 def experiment(settings):
-    """(prepare_pixels, probe, its fields) of the runs: those of the study
-    settings.study names (see STUDIES) where it has its own, else the
-    original experiment's."""
-    study = STUDIES.get(getattr(settings, "study", None))
+    """What the runs use where a study (settings.study, a key of STUDIES)
+    has its own, else the original experiment's: (prepare_pixels, the probe
+    after each epoch, its fields, Probes: a class of probes at every step
+    or None)."""
+    study = STUDIES.get(settings.study)
     return (getattr(study, "prepare_pixels", normalizer), getattr(study, "probe", shift),
-            getattr(study, "PROBE_FIELDS", SHIFT_FIELDS))
+            getattr(study, "PROBE_FIELDS", SHIFT_FIELDS), getattr(study, "Probes", None))
 
 
 # ---------------------------------------------------------------- one run
@@ -185,10 +175,9 @@ def train_run(run, splits, settings, on_epoch):
     being finite."""
     rng = np.random.default_rng(run.seed)
     network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale,
-                            scale_output=getattr(settings, "init_scale_layers", "all") == "all")
-    Probes = getattr(STUDIES.get(getattr(settings, "study", None)), "Probes", None)
+                            scale_output=settings.init_scale_layers == "all")
+    _, measure, _, Probes = experiment(settings)
     probes = Probes and Probes(network, run.lr)
-    _, measure, _ = experiment(settings)
     X, y = splits["train"]
     probe = splits["validation"][0][:PROBE_IMAGES]
     val_loss, val_accuracy = network.evaluate(*splits["validation"])
@@ -221,21 +210,16 @@ def main(argv=None):
     directory; returns the exit status (see options.py)."""
     # The program around the experiment is imported here, not at the top:
     # test.py and a Python session import main.py for its networks alone.
-    import options
-    import report
-    import stopping
-    import sweep
+    import options, report, stopping, sweep
     args = options.parse_args(argv, NETWORKS, TRAIN_SIZE, STUDIES, STUDY_NETWORKS)
-    prepare_pixels, _, probe_fields = experiment(args)
+    prepare_pixels, _, probe_fields, _ = experiment(args)
     with stopping.signals_stop_main():
         try:
             report.check_writable(args.results_dir)
             started = time.perf_counter()
             splits = prepare(mnist.load(args.data_dir), np.dtype(args.dtype),
                              train_file=os.path.join(args.data_dir, mnist.TRAIN_FILE),
-                             prepare_pixels=prepare_pixels)
-            X, y = splits["train"]
-            splits["train"] = X[:args.limit], y[:args.limit]
+                             prepare_pixels=prepare_pixels, limit=args.limit)
             report.show(f"Data: {args.limit:,} train, {len(splits['validation'][0]):,} "
                         f"validation, {len(splits['test'][0]):,} test samples "
                         f"({time.perf_counter() - started:.1f} s)")

@@ -151,6 +151,9 @@ class LayerGradients(GradientCase):
         X += np.sign(X) * 0.1     # no element within 0.1 of the kink at 0
         self.check_layer("ReLU", layers.ReLU(), X)
 
+    def test_sigmoid(self):
+        self.check_layer("Sigmoid", layers.Sigmoid(), 3 * self.rng.standard_normal((6, 9)))
+
     def test_batchnorm_training_mode(self):
         for N in (2, 3, 8, 64):
             layer = layers.BatchNorm(5, dtype=np.float64)
@@ -177,6 +180,15 @@ class LayerGradients(GradientCase):
         layer.running_var[:] = 1 + self.rng.random(4)
         self.check_layer("BatchNorm (evaluation)", layer, self.rng.standard_normal((5, 4)),
                          train=False)
+
+    def test_noisy_shift_with_the_noise_of_its_step(self):
+        # The noise is drawn anew at each forward pass in training: held, the
+        # central differences see the same function the backward pass does.
+        layer = layers.NoisyShift(np.random.default_rng(2))
+        X = self.rng.standard_normal((7, 5))
+        layer.forward(X)
+        layer.hold = True
+        self.check_layer("NoisyShift", layer, X)
 
     def test_softmax_cross_entropy(self):
         loss = layers.SoftmaxCrossEntropyLoss()

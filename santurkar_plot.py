@@ -1,5 +1,7 @@
-"""The tables and figures of Santurkar et al.'s study (santurkar.py), from the
-results of `python3 main.py --study santurkar`, one directory per rate:
+"""The tables and figures of Santurkar et al.'s study (santurkar.py).
+
+They are made from the results of `python3 main.py --study santurkar`, one
+directory per rate:
 
     python3 santurkar_plot.py DIR [DIR ...] [--figures FIGURE-DIR] [--data-dir MNIST-DIR]
 
@@ -7,9 +9,10 @@ For each directory (its runs all at one learning rate) it prints, over the
 seeds: the test accuracy and the last epoch's training loss of each
 network, and the paired verdicts that the study's claims need (with
 --data-dir, also the noisy networks' test accuracy with the noise at its
-mean); then each probe's measure, seed by seed, with the verdicts. With matplotlib it draws santurkar_accuracy.png, santurkar_ics.png
-and santurkar_landscape.png into FIGURE-DIR (by default the first DIR);
-without it, it says so in one line.
+mean); then each probe's measure, seed by seed, with the verdicts. With
+matplotlib it draws santurkar_accuracy.png, santurkar_ics.png and
+santurkar_landscape.png into FIGURE-DIR (by default the first DIR); without
+it, it says so in one line.
 
 Every verdict is the study's noise rule (report.seed_differences): a
 difference counts only if it has the same sign on every seed and its mean

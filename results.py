@@ -15,6 +15,10 @@ record, and summary.csv, a table made from those records.
         summary.csv        every run.csv's row in one table, rebuilt from them
                            whenever a run is saved
 
+Any other file in a run's directory (a user's notes, evaluate.py's
+mistakes.png) is the user's: a run saved again carries it over into its new
+directory.
+
 A run's name is <net>_seed<N> followed by every setting that differs from
 the original recipe, its value written exactly (repr: lr 0.1 and 0.1000001
 are two runs): runs of different settings never share a directory, and a
@@ -27,7 +31,9 @@ at the next save (with a warning), and no run is ever lost through it.
 Why a directory per run: a run's files must change together or not at all.
 A new run is written whole into a hidden directory beside its place, then
 renamed into place; an earlier run of the same name is first renamed aside
-and removed afterwards. The renames are done with Ctrl-C, SIGTERM and SIGHUP
+and removed afterwards, once the user's files in it are carried over. Only
+hidden directories that a save made (their name and a marker file in them
+say so) are ever removed. The renames are done with Ctrl-C, SIGTERM and SIGHUP
 held back (signals_deferred), so that a reader finds the earlier run's
 directory or the new one, never a mix of the two; if a process is killed
 (kill -9) between the two renames, the earlier run is put back at the next
@@ -46,6 +52,7 @@ import csv
 import io
 import math
 import os
+import re
 import shutil
 import signal
 import sys
@@ -64,6 +71,7 @@ TARGET_ACCURACY = 0.94          # the original project's headline figure
 EPOCHS_TO_TARGET = f"epochs_to_{TARGET_ACCURACY}"
 SUMMARY = "summary.csv"
 RECORD, HISTORY, WEIGHTS, PROBES = "run.csv", "history.csv", "weights.npz", "probes.csv"
+RUN_FILES = (RECORD, HISTORY, WEIGHTS, PROBES)      # what a save writes: a run's own files
 # A run's settings, in the order its name gives them, with the word it uses.
 SETTINGS = {"lr": "lr", "init_scale": "scale", "init_scale_layers": "scaled",
             "epochs": "epochs", "batch_size": "batch", "limit": "limit", "dtype": ""}
@@ -141,34 +149,85 @@ def save(directory, record, history_fields, history, weights=None, probes=None):
     summary_before = summary_bytes(directory)
     new = aside = None
     try:
-        new = tempfile.mkdtemp(dir=directory, prefix=f".{name}.new-")
-        write_run(new, record, history_fields, history, weights, probes)
+        new = temporary_directory(directory, name, "new")
+        os.mkdir(os.path.join(new, name))
+        write_run(os.path.join(new, name), record, history_fields, history, weights, probes)
         if earlier is not None:
-            aside = tempfile.mkdtemp(dir=directory, prefix=f".{name}.old-")
+            aside = temporary_directory(directory, name, "old")
             os.rename(place, os.path.join(aside, name))
         try:
-            os.rename(new, place)
+            os.rename(os.path.join(new, name), place)
         except OSError:
             if aside:
                 os.rename(os.path.join(aside, name), place)
             raise
     except OSError as error:
-        if aside:
-            with contextlib.suppress(OSError):
-                os.rmdir(aside)
+        if aside and not os.path.lexists(os.path.join(aside, name)):
+            shutil.rmtree(aside, ignore_errors=True)
         raise ResultsError(error.strerror or str(error)) from None
     finally:
         if new:
             shutil.rmtree(new, ignore_errors=True)
     if aside:
+        carry_over(os.path.join(aside, name), place)
         remove_aside(aside, place)
     write_summary(directory, summary_before)
     return earlier
 
 
+# A save's temporary directories: .<run>.new-XXXXXXXX (the new run, written
+# whole in it before it takes its place) and .<run>.old-XXXXXXXX (the earlier
+# run, set aside in it), each holding MARKER and the run's directory, <run>/. Only a directory of that name that holds
+# the marker is ever removed or read as a run set aside: a user's own hidden
+# directory is never touched.
+MARKER = ".made-by-main.py"
+TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<kind>new|old)-[A-Za-z0-9_]{8}")
+
+
+def temporary_directory(directory, name, kind):
+    """A new temporary directory of a save of run `name`: kind "new" or "old"."""
+    path = tempfile.mkdtemp(dir=directory, prefix=f".{name}.{kind}-")
+    try:
+        with open(os.path.join(path, MARKER), "wb"):
+            pass
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return path
+
+
+def temporary(directory, entry):
+    """(run name, "new" or "old") if entry is a temporary directory a save
+    made (its name and its marker say so), else None."""
+    match = TEMPORARY.fullmatch(entry)
+    path = os.path.join(directory, entry)
+    if match and not os.path.islink(path) and os.path.isfile(os.path.join(path, MARKER)):
+        return match["name"], match["kind"]
+    return None
+
+
+def carry_over(earlier, place):
+    """Move into the run directory `place` every file of the earlier run's
+    directory that is not a run's own (a user's notes, evaluate.py's
+    mistakes.png, a directory of the user's): a run saved again keeps them.
+    What cannot be moved stays in `earlier`, which is then not removed."""
+    for entry in users_files(earlier):
+        if not os.path.lexists(os.path.join(place, entry)):
+            with contextlib.suppress(OSError):
+                os.rename(os.path.join(earlier, entry), os.path.join(place, entry))
+
+
+def users_files(run_directory):
+    """The entries of a run's directory that a save did not write (none if
+    it cannot be read)."""
+    try:
+        return sorted(entry for entry in os.listdir(run_directory) if entry not in RUN_FILES)
+    except OSError:
+        return []
+
+
 def write_run(run_directory, record, history_fields, history, weights, probes=None):
     """Write a run's files into run_directory (a new, empty directory)."""
-    os.chmod(run_directory, 0o755)                   # mkdtemp makes it private (0700)
     with open(os.path.join(run_directory, RECORD), "wb") as file:
         write_rows(file, FIELDS, [record])
     with open(os.path.join(run_directory, HISTORY), "wb") as file:
@@ -182,6 +241,13 @@ def write_run(run_directory, record, history_fields, history, weights, probes=No
 
 
 def remove_aside(aside, place):
+    """Remove the earlier run set aside, unless something of the user's
+    could not be carried over from it."""
+    kept = users_files(os.path.join(aside, os.path.basename(place)))
+    if kept:
+        print(f"warning: {place}/ is saved, but {', '.join(kept)} of the earlier run "
+              f"could not be moved into it: it is left in {aside}/", file=sys.stderr)
+        return
     try:
         shutil.rmtree(aside)
     except OSError as error:
@@ -195,16 +261,21 @@ def tidy(directory):
     renames, and retry removing earlier runs that could not be removed."""
     for entry in os.listdir(directory):
         path = os.path.join(directory, entry)
-        if not (entry.startswith(".") and os.path.isdir(path)):
+        found = temporary(directory, entry)
+        if found is None:
             continue
-        if ".new-" in entry:
+        name, kind = found
+        if kind == "new":
             shutil.rmtree(path, ignore_errors=True)
-        elif ".old-" in entry:
-            name = entry[1:].rsplit(".old-", 1)[0]
+        else:
+            earlier, place = os.path.join(path, name), run_path(directory, name)
             with contextlib.suppress(OSError):
-                if not os.path.lexists(run_path(directory, name)):
-                    os.rename(os.path.join(path, name), run_path(directory, name))
-                shutil.rmtree(path)
+                if os.path.isdir(earlier) and not os.path.lexists(place):
+                    os.rename(earlier, place)
+                elif os.path.isdir(earlier):
+                    carry_over(earlier, place)
+                if not users_files(earlier):
+                    shutil.rmtree(path)
 
 
 def write_summary(directory, before=None):
@@ -356,8 +427,8 @@ def run_directories(directory):
         if not entry.startswith(".") and os.path.isfile(os.path.join(path, RECORD)):
             runs[entry] = path
     for entry in entries:
-        if entry.startswith(".") and ".old-" in entry:
-            name = entry[1:].rsplit(".old-", 1)[0]
+        name, kind = temporary(directory, entry) or (None, None)
+        if kind == "old":
             if name not in runs and os.path.isfile(os.path.join(directory, entry, name, RECORD)):
                 runs[name] = os.path.join(directory, entry, name)
     return runs

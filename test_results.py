@@ -97,7 +97,7 @@ class ResultsCase(MainProgramCase):
         """{file: (its bytes, its inode)} of every file of results/."""
         found = {}                               # (what a save set aside is left out)
         for name in self.saved():
-            if name.startswith("."):
+            if name.startswith(".") or os.path.isdir(self.path(f"results/{name}")):
                 continue
             with open(self.path(f"results/{name}"), "rb") as file:
                 found[name] = (file.read(), os.fstat(file.fileno()).st_ino)
@@ -254,9 +254,10 @@ class FilesChangeTogether(ResultsCase):
     def test_a_save_killed_between_its_two_renames_is_put_back(self):
         # kill -9 after the earlier run was set aside, before the new one
         # took its place; and a new run half-written.
-        aside = tempfile.mkdtemp(dir=self.path("results"), prefix=f".{run('plain')}.old-")
+        aside = results.temporary_directory(self.path("results"), run("plain"), "old")
         os.rename(self.place, os.path.join(aside, run("plain")))
-        os.makedirs(self.path(f"results/.{run('bn')}.new-x1y2"))
+        os.makedirs(results.temporary_directory(self.path("results"), run("bn"), "new")
+                    + "/" + run("bn"))
         self.assertEqual([row["run"] for row in results.read_records(self.path("results"))],
                          [run("plain")])                              # still read, from aside
         status, _, err = self.main_process("--net", "bn")
@@ -662,6 +663,60 @@ class EvaluateFigure(ResultsCase):
         self.assertEqual(status, 0, err)
         self.assertIn("accuracy ", out)
         self.assertTrue(err.startswith("evaluate.py: warning: cannot write "), err)
+
+
+# ---------------------------------------------------------------- a hostile review, fifth round
+
+class UsersFilesAreKept(ResultsCase):
+    def test_a_run_saved_again_keeps_the_users_files_in_its_directory(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        place = self.path(f"results/{run('plain')}")
+        self.write(f"results/{run('plain')}/notes.txt", b"mine")
+        self.write(f"results/{run('plain')}/mistakes.png", b"evaluate.py's figure")
+        earlier = self.contents()
+        os.makedirs(f"{place}/nested")
+        self.write(f"results/{run('plain')}/nested/deeper.txt", b"mine too")
+        status, _, err = self.main_process("--net", "plain")
+        self.assertEqual(status, 0, err)
+        self.assertIn("replaced the earlier run", err)
+        after = self.contents()
+        for name in ("notes.txt", "mistakes.png"):
+            self.assertEqual(after[f"{run('plain')}/{name}"][0],
+                             earlier[f"{run('plain')}/{name}"][0], name)
+        with open(f"{place}/nested/deeper.txt") as file:
+            self.assertEqual(file.read(), "mine too")
+        self.assertNotEqual(after[f"{run('plain')}/run.csv"][1],
+                            earlier[f"{run('plain')}/run.csv"][1])   # the run itself is new
+        self.assertEqual(sorted(os.listdir(place)), sorted(
+            ["history.csv", "run.csv", "weights.npz", "notes.txt", "mistakes.png", "nested"]))
+        self.assertEqual([entry for entry in self.results() if entry.startswith(".")], [])
+
+    def test_a_save_killed_after_the_swap_still_carries_the_users_files_over(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        place = self.path(f"results/{run('plain')}")
+        self.write(f"results/{run('plain')}/notes.txt", b"mine")
+        # kill -9 after the new run took its place, before notes.txt was moved.
+        aside = results.temporary_directory(self.path("results"), run("plain"), "old")
+        shutil.copytree(place, os.path.join(aside, run("plain")))
+        os.remove(os.path.join(place, "notes.txt"))
+        self.assertEqual(self.run_main("--net", "bn")[0], 0)
+        with open(os.path.join(place, "notes.txt")) as file:
+            self.assertEqual(file.read(), "mine")
+        self.assertFalse(os.path.exists(aside))
+
+    def test_hidden_directories_of_the_users_are_never_removed(self):
+        os.makedirs(self.path("results"))
+        mine = [".mystuff.new-ideas", f".{run('plain')}.old-2026", f".{run('plain')}.new-abcd1234"]
+        for name in mine:
+            os.makedirs(self.path(f"results/{name}/{run('plain')}"))
+            self.write(f"results/{name}/{run('plain')}/run.csv", b"of the user's")
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        self.assertEqual([entry for entry in self.results() if entry.startswith(".")],
+                         sorted(mine))
+        for name in mine:
+            with open(self.path(f"results/{name}/{run('plain')}/run.csv")) as file:
+                self.assertEqual(file.read(), "of the user's")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ SETTINGS = {"lr": "lr", "init_scale": "scale", "init_scale_layers": "scaled",
             "epochs": "epochs", "batch_size": "batch", "limit": "limit", "dtype": ""}
 FIELDS = ["run", "network", "seed", *SETTINGS, "status", "test_accuracy", "val_accuracy",
           "val_loss", EPOCHS_TO_TARGET, "diverged_epoch", "diverged_batch", "train_seconds"]
+STATUSES = ("finished", "diverged")
 # How each field of a record is read back; the others stay text.
 TYPES = {"seed": int, "lr": float, "init_scale": float, "epochs": int, "batch_size": int,
          "limit": int, "test_accuracy": float, "val_accuracy": float, "val_loss": float,
@@ -142,7 +143,7 @@ def save(directory, record, history_fields, history, weights=None, probes=None):
     tidy(directory)
     earlier = None
     if os.path.lexists(place):
-        if not os.path.isfile(run_path(directory, name, RECORD)):
+        if not os.path.lexists(run_path(directory, name, RECORD)):
             raise ResultsError(f"{place} is in the way: it is not a run's directory (it "
                                f"has no {RECORD}); move it away")
         earlier = read_record(directory, name) or {"run": name}   # damaged: replaced too
@@ -286,15 +287,10 @@ def write_summary(directory, before=None):
     summary-older.csv. A summary.csv that cannot be written is a warning:
     the runs themselves are saved."""
     path = os.path.join(directory, SUMMARY)
-    try:
-        with open(path, "rb") as file:
-            found = file.read()
-    except FileNotFoundError:
-        found = None
-    except OSError as error:
-        found = error
+    found = read_summary(directory)
     header = found.split(b"\n", 1)[0] if isinstance(found, bytes) else b""
-    if b"network" in header and b"batch_size" not in header:       # an older main.py's
+    if (b"network" in header and b"batch_size" not in header         # an older main.py's
+            and older_runs(directory)):
         keep = next(name for name in (os.path.join(directory, f"summary-older{suffix}.csv")
                                       for suffix in ("", *range(2, 1000)))
                     if not os.path.lexists(name))
@@ -309,6 +305,9 @@ def write_summary(directory, before=None):
     elif before is not None and isinstance(found, bytes) and found != before:
         print(f"warning: {path} did not match the runs' own records (edited, damaged or a "
               "run removed): it is rebuilt from them", file=sys.stderr)
+    elif isinstance(found, files.NotARegularFile) and not os.path.isdir(path):
+        print(f"warning: {found}: it is replaced by one rebuilt from the runs' own records",
+              file=sys.stderr)
     try:
         files.atomic_write(path, lambda file: file.write(summary_bytes(directory, warn=False)))
     except OSError as error:
@@ -322,10 +321,20 @@ def refresh_summary(directory):
     damaged; under the lock, as a save."""
     with saving(directory):
         expected = summary_bytes(directory, warn=False)
-        with contextlib.suppress(OSError), open(os.path.join(directory, SUMMARY), "rb") as file:
-            if file.read() == expected:
-                return
-        write_summary(directory, expected)
+        if read_summary(directory) != expected:
+            write_summary(directory, expected)
+
+
+def read_summary(directory):
+    """The bytes of directory's summary.csv; None if there is none; the
+    error (OSError, files.NotARegularFile) if it cannot be read or is not
+    a regular file of at most LARGEST_CSV bytes."""
+    try:
+        return files.read_regular(os.path.join(directory, SUMMARY), LARGEST_CSV)
+    except FileNotFoundError:
+        return None
+    except (OSError, files.NotARegularFile) as error:
+        return error
 
 
 def summary_bytes(directory, warn=True):
@@ -424,12 +433,12 @@ def run_directories(directory):
     runs = {}
     for entry in entries:
         path = os.path.join(directory, entry)
-        if not entry.startswith(".") and os.path.isfile(os.path.join(path, RECORD)):
+        if not entry.startswith(".") and os.path.lexists(os.path.join(path, RECORD)):
             runs[entry] = path
     for entry in entries:
         name, kind = temporary(directory, entry) or (None, None)
         if kind == "old":
-            if name not in runs and os.path.isfile(os.path.join(directory, entry, name, RECORD)):
+            if name not in runs and os.path.lexists(os.path.join(directory, entry, name, RECORD)):
                 runs[name] = os.path.join(directory, entry, name)
     return runs
 
@@ -451,9 +460,16 @@ def parse_record(rows):
     record = dict(rows[0])
     record.setdefault("init_scale", "1")         # a weight scale not recorded is He's, 1
     record.setdefault("init_scale_layers", "all")   # ... and applied to every layer
-    for field in ("run", "network", "status", *SETTINGS):
+    for field in ("run", "network", "seed", "status", *SETTINGS):
         if not record.get(field):
             raise ResultsError(f"it has no {field}")
+    implied = f"{record['network']}_seed{record['seed']}"
+    if record["run"] != implied and not record["run"].startswith(implied + "_"):
+        raise ResultsError(f"its run {record['run']} is not of network {record['network']}, "
+                           f"seed {record['seed']}")
+    if record["status"] not in STATUSES:
+        raise ResultsError(f"its status {record['status']!r} is not one of "
+                           f"{', '.join(STATUSES)}")
     try:
         for field, kind in TYPES.items():
             if record.get(field) not in (None, ""):
@@ -478,11 +494,16 @@ def read_records(directory, warn=True):
     for name, path in run_directories(directory).items():
         try:
             record = parse_record(read_rows(os.path.join(path, RECORD)))
+            why = None if record["run"] == name else (
+                f"its {RECORD} is that of {record['run']} (a copy of its directory?): a run "
+                f"counts only under its own name")
         except ResultsError as error:
+            why = f"its {RECORD} cannot be read ({error})"
+        if why:
             if warn and path not in UNREADABLE:          # said once, not at every save
                 UNREADABLE.add(path)
-                print(f"warning: {name} is left out of {SUMMARY} and the figures: its {RECORD} "
-                      f"cannot be read ({error})", file=sys.stderr)
+                print(f"warning: {name} is left out of {SUMMARY} and the figures: {why}",
+                      file=sys.stderr)
             continue
         record["run"], record["directory"] = name, path
         records.append(record)
@@ -499,26 +520,34 @@ def older_runs(directory):
     return []
 
 
+# The most bytes read of a CSV file: main.py's are far smaller (a history of
+# 50 epochs is 10 kB, a study's probes.csv a few MB).
+LARGEST_CSV = 64 * 2**20
+
+
 def read_rows(path):
     """The rows of a CSV file with a header line, as dicts. ResultsError,
     naming the file and the line, if a row has more or fewer values than the
-    header (a file cut short, say). A byte-order mark is skipped."""
+    header (a file cut short, say), or if it is not a regular file of at most
+    LARGEST_CSV bytes. A byte-order mark is skipped."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as file:
-            reader = csv.reader(file)
-            header = next(reader, None)
-            if not header:
-                raise ResultsError(f"{path} is empty: it has no header line")
-            rows = []
-            for line, values in enumerate(reader, start=2):
-                if not values:
-                    continue
-                if len(values) != len(header):
-                    raise ResultsError(f"{path}: line {line} has {len(values)} values, the "
-                                       f"header {len(header)} (a file cut short?)")
-                rows.append(dict(zip(header, values)))
+        text = files.read_regular(path, LARGEST_CSV).decode("utf-8-sig")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        if not header:
+            raise ResultsError(f"{path} is empty: it has no header line")
+        rows = []
+        for line, values in enumerate(reader, start=2):
+            if not values:
+                continue
+            if len(values) != len(header):
+                raise ResultsError(f"{path}: line {line} has {len(values)} values, the "
+                                   f"header {len(header)} (a file cut short?)")
+            rows.append(dict(zip(header, values)))
     except OSError as error:
         raise ResultsError(f"cannot read {path} ({error.strerror})") from None
+    except files.NotARegularFile as error:
+        raise ResultsError(str(error)) from None
     except (UnicodeDecodeError, csv.Error) as error:
         raise ResultsError(f"{path} is not a CSV file of main.py's ({error})") from None
     return rows

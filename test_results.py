@@ -719,5 +719,119 @@ class UsersFilesAreKept(ResultsCase):
                 self.assertEqual(file.read(), "of the user's")
 
 
+class DamagedRecords(ResultsCase):
+    def setUp(self):
+        super().setUp()
+        status, _, err = self.main_process("--net", "plain", "--seeds", "2", "--jobs", "1")
+        self.assertEqual(status, 0, err)
+        self.first = self.path(f"results/{run('plain', 0)}")
+
+    def save_and_plot(self):
+        """main.py's next save and plot.py: (their stderr), each checked to
+        have gone on with the other run."""
+        status, _, err = self.main_process("--net", "bn")
+        self.assertEqual(status, 0, err)
+        self.assertNoTraceback(err)
+        self.assertEqual(sorted(row["run"] for row in self.summary()),
+                         [run("bn"), run("plain", 1)])
+        status, _, plot_err = self.tool("plot", self.path("results"),
+                                        patch="plot.available = lambda: False")
+        self.assertEqual(status, 0, plot_err)
+        return err, plot_err
+
+    def test_a_record_whose_values_do_not_parse_is_left_out_with_one_warning(self):
+        for damage in ("seed", "status banana", "network resnet"):
+            with self.subTest(damage):
+                record = self.record(run("plain", 0))
+                if damage == "seed":
+                    record["seed"] = ""
+                else:
+                    field, value = damage.split()
+                    record[field] = value
+                with open(f"{self.first}/run.csv", "w", newline="") as file:
+                    writer = csv.DictWriter(file, list(record))
+                    writer.writeheader()
+                    writer.writerow(record)
+                for err in self.save_and_plot():
+                    warnings = [line for line in err.splitlines() if run("plain", 0) in line]
+                    self.assertEqual(len(warnings), 1, err)
+                    self.assertTrue(warnings[0].startswith(
+                        f"warning: {run('plain', 0)} is left out of summary.csv and the "
+                        "figures: its run.csv cannot be read ("), err)
+
+    def test_a_record_that_is_not_a_regular_file_is_warned_about(self):
+        for kind in ("directory", "FIFO"):
+            with self.subTest(kind):
+                if os.path.isdir(f"{self.first}/run.csv"):
+                    os.rmdir(f"{self.first}/run.csv")
+                else:
+                    os.remove(f"{self.first}/run.csv")
+                (os.mkdir if kind == "directory" else os.mkfifo)(f"{self.first}/run.csv")
+                for err in self.save_and_plot():
+                    self.assertIn(f"warning: {run('plain', 0)} is left out of summary.csv and "
+                                  f"the figures: its run.csv cannot be read ({self.first}/run.csv "
+                                  f"is a {kind}, not a file)", err)
+
+    def test_a_copy_of_a_run_directory_is_left_out(self):
+        shutil.rmtree(self.path(f"results/{run('plain', 1)}"))
+        shutil.copytree(self.first, self.path(f"results/{run('plain', 1)}"))
+        shutil.copytree(self.first, f"{self.first} (copy)")
+        os.rename(self.first, self.path(f"results/{run('plain', 0)}_renamed"))
+        status, _, err = self.main_process("--net", "bn")
+        self.assertEqual(status, 0, err)
+        self.assertEqual([row["run"] for row in self.summary()], [run("bn")])
+        for copy in (run("plain", 1), f"{run('plain', 0)} (copy)", f"{run('plain', 0)}_renamed"):
+            self.assertIn(f"warning: {copy} is left out of summary.csv and the figures: its "
+                          f"run.csv is that of {run('plain', 0)} (a copy of its directory?): a "
+                          "run counts only under its own name\n", err)
+
+
+class SummaryThatIsNotAFile(ResultsCase):
+    def test_a_fifo_or_a_link_to_dev_zero_is_replaced(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        summary = self.path("results/summary.csv")
+        for kind, make in (("a FIFO", os.mkfifo),
+                           ("a device", lambda path: os.symlink("/dev/zero", path))):
+            with open(summary, "rb") as file:
+                good = file.read()
+            os.remove(summary)
+            make(summary)
+            status, _, err = self.tool("plot", self.path("results"),
+                                       patch="plot.available = lambda: False")
+            self.assertEqual(status, 0, err)
+            self.assertIn(f"warning: {summary} is {kind}, not a file: it is replaced by one "
+                          "rebuilt from the runs' own records", err)
+            with open(summary, "rb") as file:
+                self.assertEqual(file.read(), good)
+            os.remove(summary)
+            make(summary)
+            status, _, err = self.main_process("--net", "plain")      # a save: the same
+            self.assertEqual(status, 0, err)
+            self.assertIn(f"warning: {summary} is {kind}, not a file", err)
+            self.assertFalse(os.path.islink(summary))
+
+    def test_plot_py_on_a_history_that_is_a_link_to_dev_zero(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        history = self.path(f"results/{run('plain')}/history.csv")
+        os.remove(history)
+        os.symlink("/dev/zero", history)
+        status, _, err = self.tool("plot", self.path("results"),
+                                   patch="plot.available = lambda: False")
+        self.assertEqual((status, err), (2, f"plot.py: error: {history} is a device, not a "
+                                            "file\n"))
+
+    def test_a_summary_missing_a_column_is_damaged_not_older(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        with open(self.path("results/summary.csv")) as file:
+            rows = list(csv.reader(file))
+        with open(self.path("results/summary.csv"), "w", newline="") as file:
+            csv.writer(file).writerows([row[:5] + row[6:] for row in rows])  # batch_size gone
+        status, _, err = self.main_process("--net", "bn")
+        self.assertEqual(status, 0, err)
+        self.assertIn("did not match the runs' own records", err)
+        self.assertNotIn("older", err)
+        self.assertNotIn("summary-older.csv", self.results())
+
+
 if __name__ == "__main__":
     unittest.main()

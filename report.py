@@ -4,6 +4,7 @@ seeds: mean, standard deviation, min and max), with the paired verdicts of
 a sweep and, over several learning rates, each network's largest and best.
 """
 import itertools
+import math
 import os
 import shutil
 import statistics
@@ -15,6 +16,7 @@ import numpy as np
 import mnist
 import plot
 import results
+from network import Diverged
 
 
 def show(text=""):
@@ -139,6 +141,8 @@ class Progress:
                  f"train loss {payload['train_loss']:.4f}  "
                  f"val loss {payload['val_loss']:.4f}  val acc {payload['val_accuracy']:.4f}  "
                  f"{payload['seconds']:.2f} s")
+        elif event == "done" and unfinite_epoch(payload["history"]) is not None:
+            self.on_event(run, "diverged", unfinite_epoch(payload["history"]))
         elif event == "done":
             last = payload["history"][-1]
             self.save(run, payload["history"], payload["weights"], payload.get("probes"),
@@ -322,6 +326,23 @@ def rate_lines(args, rows, accuracy):
             if verdict:
                 lines.append("  at each one's best rate: " + verdict)
     return lines
+
+
+class ValidationDiverged(Diverged):
+    """A run whose training loss stayed finite, but whose validation loss or
+    accuracy was not after `epoch`: its weights are as good as lost."""
+
+    def __str__(self):
+        return f"the validation loss became {self.loss} after epoch {self.epoch}"
+
+
+def unfinite_epoch(history):
+    """ValidationDiverged for the first epoch of history whose validation
+    loss or accuracy is not finite, with the epochs before it; else None."""
+    for index, record in enumerate(history):
+        if not (math.isfinite(record["val_loss"]) and math.isfinite(record["val_accuracy"])):
+            return ValidationDiverged(record["val_loss"], record["epoch"], None, history[:index])
+    return None
 
 
 def advice(run):

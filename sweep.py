@@ -73,9 +73,12 @@ def execute(runs, train, splits, settings, jobs, on_event):
 
 
 def train_one(run, train, splits, settings, send):
-    """Train one run, telling send(run, event, payload) what happens."""
+    """Train one run, telling send(run, event, payload) what happens.
+    NumPy's warnings about overflows are silenced: a loss that is not
+    finite is reported as the run's divergence (report.py)."""
     try:
-        result = train(run, splits, settings, lambda record: send(run, "epoch", record))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            result = train(run, splits, settings, lambda record: send(run, "epoch", record))
     except Diverged as error:
         send(run, "diverged", error)
     except MemoryError:

@@ -833,5 +833,32 @@ class SummaryThatIsNotAFile(ResultsCase):
         self.assertNotIn("summary-older.csv", self.results())
 
 
+VALIDATION_LOSS_NAN = """
+import main
+real_train_run = main.train_run
+def train_run(*args, **kwargs):
+    result = real_train_run(*args, **kwargs)
+    result["history"][-1]["val_loss"] = float("nan")   # as weights of 1e28 give
+    return result
+main.train_run = train_run
+"""
+
+
+class ValidationDivergence(ResultsCase):
+    def test_a_run_whose_validation_loss_is_not_finite_diverged(self):
+        status, out, err = self.main_process("--net", "plain", patch=VALIDATION_LOSS_NAN)
+        self.assertEqual(status, 1, err)
+        self.assertIn("plain         diverged: the validation loss became nan after epoch 2", out)
+        self.assertIn("main.py: error: plain diverged: the validation loss became nan after "
+                      "epoch 2; its history until then is saved, no weights.", err)
+        self.assertNoTraceback(err)
+        self.assertNotIn("Warning", err)
+        record = self.record(run("plain"))
+        self.assertEqual((record["status"], record["diverged_epoch"], record["test_accuracy"]),
+                         ("diverged", "2", ""))
+        self.assertEqual(self.saved(), ["plain_seed0_epochs2_batch8/history.csv",
+                                        "plain_seed0_epochs2_batch8/run.csv", "summary.csv"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -111,7 +111,7 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     args.recipe = {"lr": recipe.get("lr", 1e-3), "init_scale": 1.0, "init_scale_layers": "all",
                    "epochs": parser.get_default("epochs"),
                    "batch_size": parser.get_default("batch_size"), "limit": train_size,
-                   "dtype": parser.get_default("dtype")}
+                   "dtype": parser.get_default("dtype"), "data": "mnist"}
     args.lr = args.lr or [args.recipe["lr"]]
     args.init_scale = args.init_scale or [args.recipe["init_scale"]]
     if args.net is None:

@@ -49,7 +49,7 @@ def setting(row):
 
 # What else a run's result depends on; runs that differ in any of these are
 # never drawn, or averaged, together.
-BUDGET = ("epochs", "batch_size", "limit", "dtype")
+BUDGET = ("epochs", "batch_size", "limit", "dtype", "data")
 
 
 def budget(row):
@@ -76,7 +76,8 @@ def choose_setting(rows, lr=None, init_scale=None):
     rows = [row for row in rows if setting(row) == wanted]
     counts = collections.Counter(budget(row) for row in rows)
     # The most runs; then the most epochs, the most samples, float32.
-    chosen = max(counts, key=lambda each: (counts[each], each[0], each[2], each[3] == "float32"))
+    chosen = max(counts, key=lambda each: (counts[each], each[0], each[2], each[3] == "float32",
+                                              each[4] == "mnist"))
     return [row for row in rows if budget(row) == chosen]
 
 

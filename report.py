@@ -172,7 +172,7 @@ class Progress:
         settings = {"lr": run.lr, "init_scale": run.init_scale,
                     "init_scale_layers": getattr(args, "init_scale_layers", "all"),
                     "epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
-                    "dtype": args.dtype}
+                    "dtype": args.dtype, "data": mnist.content(args.data_dir)}
         record = {"run": results.run_name(run.kind, run.seed, settings, args.recipe),
                   "network": run.kind, "seed": run.seed, **settings,
                   results.EPOCHS_TO_TARGET: results.epochs_to_target(history),

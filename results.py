@@ -4,8 +4,10 @@ record, and summary.csv, a table made from those records.
     results/
         bn_seed0/                         network bn, seed 0, the original recipe
             run.csv        the run's settings (network, seed, lr, init_scale,
-                           init_scale_layers, epochs, batch_size, limit, dtype),
-                           status and test accuracy: one row
+                           init_scale_layers, epochs, batch_size, limit, dtype,
+                           data: "mnist" for MNIST's known content, else a short
+                           digest of the arrays, mnist.content_name), status
+                           and test accuracy: one row
             history.csv    one row per epoch, from epoch 0 (before training)
             weights.npz    the trained network (Network.save's format); a run
                            that diverged has none
@@ -74,7 +76,8 @@ RECORD, HISTORY, WEIGHTS, PROBES = "run.csv", "history.csv", "weights.npz", "pro
 RUN_FILES = (RECORD, HISTORY, WEIGHTS, PROBES)      # what a save writes: a run's own files
 # A run's settings, in the order its name gives them, with the word it uses.
 SETTINGS = {"lr": "lr", "init_scale": "scale", "init_scale_layers": "scaled",
-            "epochs": "epochs", "batch_size": "batch", "limit": "limit", "dtype": ""}
+            "epochs": "epochs", "batch_size": "batch", "limit": "limit", "dtype": "",
+            "data": "data"}
 FIELDS = ["run", "network", "seed", *SETTINGS, "status", "test_accuracy", "val_accuracy",
           "val_loss", EPOCHS_TO_TARGET, "diverged_epoch", "diverged_batch", "train_seconds"]
 STATUSES = ("finished", "diverged")
@@ -460,6 +463,7 @@ def parse_record(rows):
     record = dict(rows[0])
     record.setdefault("init_scale", "1")         # a weight scale not recorded is He's, 1
     record.setdefault("init_scale_layers", "all")   # ... and applied to every layer
+    record.setdefault("data", "mnist")              # data not recorded: an older main.py's
     for field in ("run", "network", "seed", "status", *SETTINGS):
         if not record.get(field):
             raise ResultsError(f"it has no {field}")

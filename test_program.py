@@ -49,10 +49,23 @@ sys.exit(main.main(sys.argv[1:]))
 """
 
 
+def data_name(train_rows=60, test_rows=20):
+    """What a run's name says of the data of MainProgramCase (random_mnist
+    of seeds 1 and 2), which is not MNIST: mnist.content_name's digest."""
+    (y_train, x_train), (y_test, x_test) = (random_mnist(train_rows, seed=1),
+                                            random_mnist(test_rows, seed=2))
+    return mnist.content_name({"x_train": mnist.sha256(x_train), "y_train": mnist.sha256(y_train),
+                               "x_test": mnist.sha256(x_test), "y_test": mnist.sha256(y_test)})
+
+
+DATA = data_name()
+
+
 def run(kind, seed=0, more=""):
     """The name of a run of these tests: every one has --epochs 2 --batch-size 8,
-    which its name says, after `more` (its rate and scale: "_lr0.1")."""
-    return f"{kind}_seed{seed}{more}_epochs2_batch8"
+    and the tests' data, which its name says, after `more` (its rate and
+    scale: "_lr0.1")."""
+    return f"{kind}_seed{seed}{more}_epochs2_batch8_data{DATA}"
 
 
 def run_files(name, weights=True):
@@ -820,7 +833,7 @@ class SummaryAndFiles(MainProgramCase):
         rows = self.assertSummaryMatchesFiles()
         self.assertEqual(sorted((row["run"], row["epochs"]) for row in rows),
                          [(run("bn"), "2"), (run("bn", 1), "2"), (run("plain"), "2"),
-                          ("plain_seed0_epochs3_batch8", "3")])
+                          (f"plain_seed0_epochs3_batch8_data{DATA}", "3")])
         shutil.rmtree(self.path(f"results/{run('bn', 1)}"))      # a user tidies up
         status, _, err = self.run_main("--net", "plain", "--lr", "1e30")
         self.assertEqual(status, 1)
@@ -829,7 +842,7 @@ class SummaryAndFiles(MainProgramCase):
         rows = self.assertSummaryMatchesFiles()
         self.assertEqual(sorted((row["run"], row["status"]) for row in rows),
                          [(run("bn"), "finished"), (run("plain"), "finished"),
-                          ("plain_seed0_epochs3_batch8", "finished"),
+                          (f"plain_seed0_epochs3_batch8_data{DATA}", "finished"),
                           (run("plain", 0, "_lr1e+30"), "diverged")])
 
     def test_two_processes_saving_into_one_directory(self):
@@ -906,7 +919,7 @@ report.Progress.save = save_then_remount
             self.assertEqual(self.results(), [])
         process.stderr.close()
         self.assertEqual(process.wait(timeout=60), 0)
-        self.assertIn("plain_seed0_epochs1_batch8/weights.npz", self.saved())
+        self.assertIn(f"plain_seed0_epochs1_batch8_data{DATA}/weights.npz", self.saved())
 
 
 # ---------------------------------------------------------------- plot.py

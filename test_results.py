@@ -24,11 +24,13 @@ import numpy as np
 
 import evaluate
 import main
+import mnist
 import options
 import plot
 import results
-from test_program import (MAIN_IN_A_PROCESS, MainProgramCase, mount_tmpfs, needs_matplotlib,
-                          run, run_files)
+from test_program import (DATA, MAIN_IN_A_PROCESS, MainProgramCase, mount_tmpfs,
+                          needs_matplotlib, run, run_files)
+from test_data import csv_bytes, random_mnist
 
 HERE = os.path.dirname(os.path.abspath(main.__file__))
 
@@ -299,12 +301,13 @@ class SettingsNeverMix(ResultsCase):
         self.assertEqual(len(self.summary()), 5)
         selection = plot.select(self.path("results"))
         self.assertEqual([seed for seed, _, _ in selection.runs["plain"]], [0])     # one run
-        self.assertEqual(selection.where, "epochs 2, batch 8")
+        self.assertEqual(selection.where, f"epochs 2, batch 8, data {DATA}")
         self.assertEqual(sorted(point["lr"] for point in selection.points), [0.001, 0.1])
         status, out, err = self.tool("plot", self.path("results"), "--lr", "0.1",
                                      patch="plot.available = lambda: False")
         self.assertEqual(status, 0, err)
-        self.assertIn("Covariate shift at the second ReLU's input (lr 0.1, epochs 2, batch 8; "
+        self.assertIn("Covariate shift at the second ReLU's input (lr 0.1, epochs 2, batch 8, "
+                      f"data {DATA}; "
                       "means over seeds)", out)
 
 
@@ -553,7 +556,7 @@ class PlotFaults(ResultsCase):
         self.assertEqual(self.run_main("--net", "plain", "--lr", "1e30")[0], 1)
         status, out, err = self.tool("plot", self.path("results"))
         self.assertEqual((status, out), (1, ""))
-        self.assertEqual(err, f"plot.py: every run of lr 1e+30, epochs 2, batch 8 in "
+        self.assertEqual(err, f"plot.py: every run of lr 1e+30, epochs 2, batch 8, data {DATA} in "
                               f"{self.path('results')}/ diverged: there are no curves to draw\n")
 
     def test_a_missing_init_scale_means_1(self):
@@ -582,7 +585,8 @@ class PlotFaults(ResultsCase):
             outputs.append(out)
         self.assertEqual(outputs[0], outputs[1])
         self.assertIn("Epochs to reach a validation accuracy", outputs[0])
-        self.assertIn("Covariate shift at the second ReLU's input (lr 0.1, epochs 2, batch 8;",
+        self.assertIn("Covariate shift at the second ReLU's input (lr 0.1, epochs 2, batch 8, "
+                      f"data {DATA};",
                       outputs[0])
         self.assertEqual(outputs[0].splitlines()[-1], plot.HINT)
 
@@ -856,8 +860,36 @@ class ValidationDivergence(ResultsCase):
         record = self.record(run("plain"))
         self.assertEqual((record["status"], record["diverged_epoch"], record["test_accuracy"]),
                          ("diverged", "2", ""))
-        self.assertEqual(self.saved(), ["plain_seed0_epochs2_batch8/history.csv",
-                                        "plain_seed0_epochs2_batch8/run.csv", "summary.csv"])
+        self.assertEqual(self.saved(), run_files(run("plain"), weights=False) + ["summary.csv"])
+
+
+class DataIsPartOfARun(ResultsCase):
+    def test_runs_on_different_data_never_replace_each_other(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        # Other data in another directory: the same settings, another run.
+        os.makedirs(self.path("other"))
+        self.write(f"other/{mnist.TRAIN_FILE}", csv_bytes(*random_mnist(60, seed=3)))
+        self.write(f"other/{mnist.TEST_FILE}", csv_bytes(*random_mnist(20, seed=2)))
+        status, _, err = self.run_main("--net", "plain", "--data-dir", self.path("other"))
+        self.assertEqual(status, 0, err)
+        self.assertNotIn("replaced", err)
+        other = [row for row in self.summary() if row["data"] != DATA]
+        self.assertEqual(len(self.summary()), 2)
+        self.assertRegex(other[0]["data"], "^[0-9a-f]{8}$")
+        self.assertEqual(other[0]["run"], f"plain_seed0_epochs2_batch8_data{other[0]['data']}")
+        self.assertEqual(self.record(run("plain"))["data"], DATA)
+
+    def test_mnists_own_content_leaves_the_name_as_it_was(self):
+        self.assertEqual(mnist.content_name(dict(mnist.DIGESTS)), "mnist")
+        settings = {"lr": 1e-3, "init_scale": 1.0, "init_scale_layers": "all", "epochs": 50,
+                    "batch_size": 128, "limit": 50000, "dtype": "float32", "data": "mnist"}
+        recipe = options.parse_args([], main.NETWORKS, 50000).recipe
+        self.assertEqual(results.run_name("bn", 0, settings, recipe), "bn_seed0")
+        # A run.csv of before this change, with no data column, is MNIST's.
+        record = results.parse_record([{key: str(value) for key, value in {
+            "run": "bn_seed0", "network": "bn", "seed": 0, "status": "finished",
+            "test_accuracy": 0.95, **settings}.items() if key != "data"}])
+        self.assertEqual(record["data"], "mnist")
 
 
 if __name__ == "__main__":

@@ -776,6 +776,33 @@ report.Progress.on_event = on_event_then_{name}
                                                r"nothing of them was saved$")
         self.assertNothingLeft()
 
+    def test_a_signal_or_kill_9_while_the_workers_start(self):
+        # The parent stops (SIGTERM) or is killed (kill -9) while its workers
+        # start, before they have mapped the data: they exit silently, and
+        # nothing is left in the temporary directory.
+        patch = """
+import sweep
+def wait_ready_then_{name}(self):
+    os.kill(os.getpid(), signal.{name})
+sweep.Worker.wait_ready = wait_ready_then_{name}
+"""
+        for name, expected in (("SIGTERM", 143), ("SIGKILL", -signal.SIGKILL)):
+            status, out, err = self.main_process("--seeds", "2", "--jobs", "2",
+                                                 patch=patch.format(name=name))
+            self.assertEqual(status, expected, err)
+            self.assertNotIn("Traceback", err)
+            self.assertNothingLeft()
+
+    def test_the_data_of_a_main_py_killed_before_its_workers_is_removed_by_the_next(self):
+        os.makedirs(self.path("tmp"))
+        dead, alive = "mnist-numpy-999999999-abcd1234", f"mnist-numpy-{os.getpid()}-abcd1234"
+        for name in (dead, alive, "mnist-numpy-mine"):
+            os.makedirs(self.path(f"tmp/{name}"))
+            self.write(f"tmp/{name}/train_0.npy", b"data")
+        status, out, err = self.main_process("--seeds", "2", "--jobs", "2")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(sorted(os.listdir(self.path("tmp"))), [alive, "mnist-numpy-mine"])
+
     def test_the_shared_data_is_only_what_is_trained_on(self):
         shared = []
         share = sweep.share
@@ -803,7 +830,7 @@ report.Progress.on_event = on_event_then_{name}
         self.assertEqual(status, 2, err)
         last = err.splitlines()[-1]
         self.assertRegex(last, r"^main.py: error: cannot write the data the worker processes "
-                               rf"share \(0.\d MB\) to {re.escape(self.path('tmp'))}/mnist-numpy-\w+/ "
+                               rf"share \(0.\d MB\) to {re.escape(self.path('tmp'))}/mnist-numpy-\d+-\w+/ "
                                r"\(No space left on device\): free space there, point TMPDIR to "
                                r"a larger file system, or use --jobs 1; nothing of bn seed 0, ")
         self.assertEqual(os.listdir(self.path("tmp")), [])

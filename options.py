@@ -6,8 +6,8 @@ number: main.py reads them as the settings of its runs. args.recipe holds
 the recipe's settings (the original one's, or that of the study named by
 --study, whose OPTIONS are then the defaults), which a run's name leaves
 out (results.py).
-Repeated --net, --lr, --init-scale and --seeds add up; a rate, scale or
-seed given twice is refused.
+Repeated --net, --lr, --init-scale and --seeds add up; a network, rate,
+scale or seed given twice is refused (a network in --net all too).
 """
 import argparse
 import math
@@ -32,6 +32,18 @@ def checked(convert, is_valid, description):
 
 positive_int = checked(int, lambda value: value > 0, "a positive integer")
 non_negative_int = checked(int, lambda value: value >= 0, "a non-negative integer")
+
+# Bounds past which a number can only be a slip of the keyboard, refused
+# before any work (a count of 10**9 seeds would fill the memory with their
+# list): 200 times the original recipe's 50 epochs; 10,000 seeds, each a run
+# of every network (months of training at the original recipe); 256 worker
+# processes, each of which holds NumPy, the data's map and a network.
+MOST_EPOCHS, MOST_SEEDS, MOST_JOBS = 10_000, 10_000, 256
+
+
+def up_to(most):
+    """An argparse type: a positive integer, at most `most`."""
+    return checked(int, lambda value: 0 < value <= most, f"a positive integer up to {most:,}")
 positive_float = checked(float, lambda value: math.isfinite(value) and value > 0,
                          "a positive finite number")
 
@@ -60,7 +72,7 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
                + ". Exit status: 0 every run finished; 1 some runs diverged or were lost with "
                  "their worker process, and the others finished; 2 a usage, data or write "
                  "error; 130, 143, 129 stopped by Ctrl-C, SIGTERM, SIGHUP.")
-    parser.add_argument("--epochs", type=positive_int, default=50, help="epochs per network (50)")
+    parser.add_argument("--epochs", type=up_to(MOST_EPOCHS), default=50, help="epochs per network (50)")
     parser.add_argument("--lr", type=positive_float, nargs="+", action="extend", metavar="RATE",
                         help="SGD learning rate; several rates (or --lr repeated) train every "
                              "network at each (1e-3)")
@@ -79,7 +91,7 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     parser.add_argument("--init-scale-layers", choices=["all", "hidden"], default="all",
                         help="the Linear layers --init-scale multiplies: all, or the hidden "
                              "ones only (in bn, those a BatchNorm follows) (all)")
-    parser.add_argument("--jobs", type=positive_int,
+    parser.add_argument("--jobs", type=up_to(MOST_JOBS),
                         help="runs trained at once, each in its own process (the number of "
                              "cores when several seeds, rates or scales are given; else 1)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
@@ -116,9 +128,16 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     args.init_scale = args.init_scale or [args.recipe["init_scale"]]
     if args.net is None:
         args.net = list(studies[args.study].TRAINS) if args.study else ["bn", "plain"]
-    elif "all" in args.net:
-        args.net = list(networks)
-    args.net = list(dict.fromkeys(args.net))
+    # A network given twice, or given with `all`, which holds it, is
+    # refused, as a rate given twice is.
+    given = args.net
+    args.net = [net for each in given for net in (networks if each == "all" else [each])]
+    repeated = ([each for each in given if given.count(each) > 1]
+                or [net for net in args.net if args.net.count(net) > 1])
+    if repeated:
+        within = (" (--net all holds it)" if "all" in given and repeated[0] in networks
+                  and given.count(repeated[0]) < 2 else "")
+        parser.error(f"--net {repeated[0]} is given twice{within}: give each network once")
     # A study with data and a probe of its own trains its networks alone, and
     # they need it.
     for name, each in studies.items():
@@ -143,6 +162,9 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     elif len(args.seeds) == 1:
         if args.seeds[0] == 0:
             parser.error("--seeds 0 trains nothing: give a count of seeds, or the seeds")
+        if args.seeds[0] > MOST_SEEDS:
+            parser.error(f"--seeds {args.seeds[0]} is more than {MOST_SEEDS:,} seeds, each a "
+                         "run of every network: give fewer, or the seeds themselves")
         args.seeds = list(range(args.seeds[0]))
     for option, directory in (("--data-dir", args.data_dir), ("--results-dir", args.results_dir)):
         if not directory.strip():

@@ -124,7 +124,27 @@ class Progress:
         self.sweep = any(self.several.values())
         self.saved = {}              # run: its record (results.py)
         self.lost = []
+        self.check_places()
         check_space(args, runs, build_network)
+
+    def settings(self, run):
+        """The settings of a run, as results.py records them."""
+        args = self.args
+        return {"lr": run.lr, "init_scale": run.init_scale,
+                "init_scale_layers": getattr(args, "init_scale_layers", "all"),
+                "epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
+                "dtype": args.dtype, "data": mnist.content(args.data_dir)}
+
+    def check_places(self):
+        """Fail now, not after training, if a run cannot be saved under its
+        name: too long a name, or something not a run's in its place."""
+        for run in self.runs:
+            try:
+                results.check_place(self.args.results_dir, results.run_name(
+                    run.kind, run.seed, self.settings(run), self.args.recipe))
+            except results.ResultsError as error:
+                raise mnist.DataError(f"cannot save {self.name(run)} in "
+                                      f"{self.args.results_dir}/ ({error})") from None
 
     def name(self, run):
         """The run in words, with what varies in this sweep: "bn seed 2 lr 0.1"."""
@@ -169,10 +189,7 @@ class Progress:
         directory's lock is taken, an interruption waits until it is saved
         and noted here. Says so if it replaces an earlier run."""
         args = self.args
-        settings = {"lr": run.lr, "init_scale": run.init_scale,
-                    "init_scale_layers": getattr(args, "init_scale_layers", "all"),
-                    "epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
-                    "dtype": args.dtype, "data": mnist.content(args.data_dir)}
+        settings = self.settings(run)
         record = {"run": results.run_name(run.kind, run.seed, settings, args.recipe),
                   "network": run.kind, "seed": run.seed, **settings,
                   results.EPOCHS_TO_TARGET: results.epochs_to_target(history),

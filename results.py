@@ -145,10 +145,7 @@ def save(directory, record, history_fields, history, weights=None, probes=None):
     place = run_path(directory, name)
     tidy(directory)
     earlier = None
-    if os.path.lexists(place):
-        if not os.path.lexists(run_path(directory, name, RECORD)):
-            raise ResultsError(f"{place} is in the way: it is not a run's directory (it "
-                               f"has no {RECORD}); move it away")
+    if check_place(directory, name):
         earlier = read_record(directory, name) or {"run": name}   # damaged: replaced too
     summary_before = summary_bytes(directory)
     new = aside = None
@@ -228,6 +225,28 @@ def users_files(run_directory):
         return sorted(entry for entry in os.listdir(run_directory) if entry not in RUN_FILES)
     except OSError:
         return []
+
+
+def check_place(directory, name):
+    """True if run `name` has an earlier run in directory, which saving it
+    replaces; False if its place is free. ResultsError if it cannot be saved
+    there: its name is too long for the file system (with a save's
+    temporary names), or something that is not a run is in its place."""
+    longest = len(f".{name}.old-12345678".encode())
+    with contextlib.suppress(OSError, ValueError):
+        most = os.pathconf(directory, "PC_NAME_MAX")
+        if longest > most:
+            raise ResultsError(f"the run's name {name[:40]}... is {len(name.encode())} bytes, "
+                               f"too long for a file name in {directory}/ (at most "
+                               f"{most - (longest - len(name.encode()))} with a save's "
+                               "temporary names): give smaller values (--seed, --lr)")
+    place = run_path(directory, name)
+    if not os.path.lexists(place):
+        return False
+    if not os.path.isdir(place) or not os.path.lexists(run_path(directory, name, RECORD)):
+        raise ResultsError(f"{place} is in the way: it is not a run's directory (it "
+                           f"has no {RECORD}); move it away")
+    return True
 
 
 def write_run(run_directory, record, history_fields, history, weights, probes=None):

@@ -236,16 +236,21 @@ class FilesChangeTogether(ResultsCase):
                       "directory); the runs are saved in their own directories", err)
         self.assertEqual(self.saved(), run_files(run("bn")) + run_files(run("plain"))
                          + ["summary.csv/mine.txt"])
-        # The run's own name is a directory of the user's: it is not replaced.
+        # The run's own name is a directory of the user's, or a file: it is
+        # not replaced, and this is found before training.
         shutil.rmtree(self.path(f"results/{run('bn')}"))
-        os.makedirs(self.path(f"results/{run('bn')}"))
-        status, _, err = self.main_process("--net", "bn")
-        self.assertEqual(status, 2)
-        self.assertEqual(err.splitlines()[-1], f"main.py: error: cannot save bn in "
-                         f"{self.path('results')}/ ({self.path('results')}/{run('bn')} is in the "
-                         "way: it is not a run's directory (it has no run.csv); move it away); "
-                         "nothing of bn was saved")
-        self.assertEqual(os.listdir(self.path(f"results/{run('bn')}")), [])
+        for make in (os.makedirs, lambda path: self.write(path, b"mine")):
+            make(self.path(f"results/{run('bn')}"))
+            status, out, err = self.main_process("--net", "bn")
+            self.assertEqual(status, 2)
+            self.assertNotIn("epoch", out)
+            self.assertEqual(err.splitlines()[-1], f"main.py: error: cannot save bn in "
+                             f"{self.path('results')}/ ({self.path('results')}/{run('bn')} is in "
+                             "the way: it is not a run's directory (it has no run.csv); move it "
+                             "away)")
+            if os.path.isdir(self.path(f"results/{run('bn')}")):
+                self.assertEqual(os.listdir(self.path(f"results/{run('bn')}")), [])
+                os.rmdir(self.path(f"results/{run('bn')}"))
         # A directory where the run's weights file should be: the whole run is replaced.
         os.remove(f"{self.place}/weights.npz")
         os.makedirs(f"{self.place}/weights.npz")
@@ -890,6 +895,39 @@ class DataIsPartOfARun(ResultsCase):
             "run": "bn_seed0", "network": "bn", "seed": 0, "status": "finished",
             "test_accuracy": 0.95, **settings}.items() if key != "data"}])
         self.assertEqual(record["data"], "mnist")
+
+
+class FoundBeforeTraining(ResultsCase):
+    def test_a_name_too_long_for_the_file_system_is_refused_before_training(self):
+        status, out, err = self.main_process("--net", "plain", "--seed", str(10 ** 300))
+        self.assertEqual(status, 2, err)
+        self.assertNotIn("epoch", out)
+        self.assertRegex(err.splitlines()[-1], r"^main.py: error: cannot save plain in .*/ \(the "
+                         r"run's name plain_seed1000.*\.\.\. is \d+ bytes, too long for a file "
+                         r"name in .*/ \(at most \d+ with a save's temporary names\): give "
+                         r"smaller values \(--seed, --lr\)\)$")
+        self.assertNoTraceback(err)
+
+    def test_absurd_counts_are_usage_errors_before_any_work(self):
+        for given, message in (
+                (["--seeds", "1000000000"], "--seeds 1000000000 is more than 10,000 seeds, each "
+                                            "a run of every network: give fewer, or the seeds "
+                                            "themselves"),
+                (["--epochs", "100000000000000000000"], "argument --epochs: "
+                 "'100000000000000000000' is not a positive integer up to 10,000"),
+                (["--jobs", "1000"], "argument --jobs: '1000' is not a positive integer up to "
+                                     "256"),
+                (["--net", "plain", "--net", "plain"], "--net plain is given twice: give each "
+                                                       "network once"),
+                (["--net", "all", "--net", "plain"], "--net plain is given twice (--net all "
+                                                     "holds it): give each network once")):
+            status, out, err = self.main_process(*given, "--data-dir", self.path("missing"))
+            self.assertEqual((status, out, err), (2, "", f"main.py: error: {message} "
+                                                         "(see --help)\n"), given)
+        # A study's network beside --net all is not in it.
+        args = options.parse_args(["--net", "all", "--net", "bn-noisy", "--study", "santurkar"],
+                                  main.NETWORKS, 50000, main.STUDIES, main.STUDY_NETWORKS)
+        self.assertEqual(args.net, [*main.NETWORKS, "bn-noisy"])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ scale or seed given twice is refused (a network in --net all too).
 """
 import argparse
 import math
+import os
+import sys
 
 import mnist
 import results
@@ -53,6 +55,22 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def print_help(self, file=None):
+        """--help; standard output that cannot be written (> /dev/full) is
+        one line and status 2, as for the tools' other output."""
+        file = file or sys.stdout
+        try:                        # (argparse's own print_help ignores write errors)
+            file.write(self.format_help())
+            file.flush()
+        except BrokenPipeError:     # main.py --help | head: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            self.exit(0)
+        except OSError as error:
+            # Python's own last flush would fail again, with a traceback-like note.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            self.exit(2, f"{self.prog}: error: cannot write standard output "
+                         f"({error.strerror or error})\n")
 
 
 def parse_args(argv, networks, train_size, studies=None, study_networks=None):

@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 
 import files
+import options
 import results
 import stopping
 
@@ -444,6 +445,10 @@ def select(results_dir, names=None, lr=None, init_scale=None):
                 f"{results_dir}/ holds runs saved by an older main.py (flat files such as "
                 f"{older[0]}), which this plot.py does not read: train them again, or draw "
                 "them with the version that saved them")
+        if os.path.lexists(os.path.join(results_dir, results.RECORD)):
+            parent = os.path.dirname(os.path.abspath(results_dir))
+            raise results.ResultsError(f"{results_dir}/ is a run's own directory: name the "
+                                       f"results directory that holds it, {parent}/")
         raise results.ResultsError(f"{results_dir}/ holds no runs: run main.py first, or name "
                                    "the directory it wrote")
     chosen = choose_setting(rows, lr, init_scale)
@@ -484,7 +489,7 @@ def draw_selected(results_dir, selection):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = options.OneLineParser(
         prog="plot.py", description="Draw the figures of main.py's results (needs matplotlib), "
                                     "and print their numbers.")
     parser.add_argument("results_dir", nargs="?", default="results",

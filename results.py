@@ -548,8 +548,9 @@ def older_runs(directory):
 LARGEST_CSV = 64 * 2**20
 
 
-def read_rows(path):
-    """The rows of a CSV file with a header line, as dicts. ResultsError,
+def read_rows(path, numbered=False):
+    """The rows of a CSV file with a header line, as dicts (with numbered,
+    as (line number, dict) pairs). ResultsError,
     naming the file and the line, if a row has more or fewer values than the
     header (a file cut short, say), or if it is not a regular file of at most
     LARGEST_CSV bytes. A byte-order mark is skipped."""
@@ -566,7 +567,8 @@ def read_rows(path):
             if len(values) != len(header):
                 raise ResultsError(f"{path}: line {line} has {len(values)} values, the "
                                    f"header {len(header)} (a file cut short?)")
-            rows.append(dict(zip(header, values)))
+            rows.append((line, dict(zip(header, values))) if numbered
+                        else dict(zip(header, values)))
     except OSError as error:
         raise ResultsError(f"cannot read {path} ({error.strerror})") from None
     except files.NotARegularFile as error:
@@ -576,16 +578,30 @@ def read_rows(path):
     return rows
 
 
+# The columns every history has, which plot.py draws.
+HISTORY_NEEDED = ("epoch", "train_loss", "val_loss", "val_accuracy")
+
+
 def read_history(path):
-    """A history CSV as {field: array over epochs} (floats)."""
-    records = read_rows(path)
+    """A history CSV as {field: array over epochs} (floats). ResultsError
+    naming the file and the column, or the line, if a column of
+    HISTORY_NEEDED is missing or a value is not a number."""
+    records = read_rows(path, numbered=True)
     if not records:
         raise ResultsError(f"{path} has no epochs")
-    try:
-        return {field: np.array([float(record[field]) for record in records])
-                for field in records[0]}
-    except ValueError as error:
-        raise ResultsError(f"{path}: {error}") from None
+    missing = [field for field in HISTORY_NEEDED if field not in records[0][1]]
+    if missing:
+        raise ResultsError(f"{path} has no column {missing[0]} (renamed or removed?): "
+                           "train the run again")
+    columns = {field: [] for field in records[0][1]}
+    for line, record in records:
+        for field, values in columns.items():
+            try:
+                values.append(float(record[field]))
+            except ValueError:
+                raise ResultsError(f"{path}: line {line}: {field} {record[field]!r} is not a "
+                                   "number") from None
+    return {field: np.array(values) for field, values in columns.items()}
 
 
 def number(value):

@@ -982,7 +982,12 @@ class PlotProgram(MainProgramCase):
         for content, expected in ((header + row + row[:9], "line 3 has 3 values, the header 11"),
                                   (header + row.rsplit(",", 1)[0] + "\n", "line 2 has 10 values"),
                                   (header, "has no epochs"),
-                                  (header + row.replace("0.9", "x"), "could not convert")):
+                                  (header + row.replace("0.9", "x"),
+                                   "line 2: val_accuracy 'x' is not a number"),
+                                  (header + row + row.replace("1,", "one,", 1),
+                                   "line 3: epoch 'one' is not a number"),
+                                  (header.replace("val_loss", "validation_loss") + row,
+                                   "has no column val_loss (renamed or removed?)")):
             path = self.write("h.csv", content.encode())
             with self.assertRaises(results.ResultsError) as caught:
                 results.read_history(path)

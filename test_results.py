@@ -930,5 +930,49 @@ class FoundBeforeTraining(ResultsCase):
         self.assertEqual(args.net, [*main.NETWORKS, "bn-noisy"])
 
 
+class PlotFaultsFifthRound(ResultsCase):
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        self.history = self.path(f"results/{run('plain')}/history.csv")
+
+    def plot(self, *argv):
+        return self.tool("plot", *argv, patch="plot.available = lambda: False")
+
+    def test_a_history_with_a_column_renamed_or_a_word_for_a_number(self):
+        with open(self.history) as file:
+            text = file.read()
+        for damaged, said in ((text.replace("val_loss", "loss_val"),
+                               " has no column val_loss (renamed or removed?): train the run "
+                               "again"),
+                              (re.sub(r"\n1,", "\none,", text),
+                               ": line 3: epoch 'one' is not a number")):
+            with open(self.history, "w") as file:
+                file.write(damaged)
+            status, out, err = self.plot(self.path("results"))
+            self.assertEqual((status, out, err),
+                             (2, "", f"plot.py: error: {self.history}{said}\n"))
+
+    def test_option_errors_are_one_line_and_a_runs_own_directory_points_to_its_parent(self):
+        status, out, err = self.plot("--lr", "x")
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(err, "plot.py: error: argument --lr: invalid float value: 'x' "
+                              "(see --help)\n")
+        place = self.path(f"results/{run('plain')}")
+        status, out, err = self.plot(place)
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(err, f"plot.py: error: {place}/ is a run's own directory: name the "
+                              f"results directory that holds it, {self.path('results')}/\n")
+
+    def test_help_to_a_full_standard_output_is_one_line_from_every_tool(self):
+        with open("/dev/full", "w") as full:
+            for program in ("main.py", "plot.py", "evaluate.py"):
+                process = subprocess.run([sys.executable, program, "--help"], stdout=full,
+                                         stderr=subprocess.PIPE, text=True, cwd=HERE, timeout=60)
+                self.assertEqual((process.returncode, process.stderr),
+                                 (2, f"{program}: error: cannot write standard output (No "
+                                     "space left on device)\n"), program)
+
+
 if __name__ == "__main__":
     unittest.main()

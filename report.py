@@ -3,6 +3,7 @@ run's files as it ends, and the closing table of test accuracies (over
 seeds: mean, standard deviation, min and max), with the paired verdicts of
 a sweep and, over several learning rates, each network's largest and best.
 """
+import atexit
 import itertools
 import math
 import os
@@ -34,14 +35,41 @@ def show(text=""):
 
 
 def check_writable(directory):
-    """Fail now, not after minutes of training, if results can't be written."""
+    """Fail now, not after minutes of training, if results can't be written.
+    A directory made here that stays empty (the runs refused, or stopped
+    before any was saved) is removed when main.py exits."""
+    if os.path.islink(directory) and not os.path.exists(directory):
+        raise mnist.DataError(f"{directory} is a link to {os.readlink(directory)}, which does "
+                              "not exist (a dangling link): create its target, or choose "
+                              "another directory with --results-dir")
     try:
+        made = missing_directories(directory)
         os.makedirs(directory, exist_ok=True)
+        atexit.register(remove_if_empty, made)
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as error:
         raise mnist.DataError(f"cannot write results to {directory}/ ({error.strerror}); "
                               "choose another with --results-dir") from None
+
+
+def missing_directories(directory):
+    """The directories of the path `directory` that do not exist yet, the
+    deepest first."""
+    missing, path = [], os.path.abspath(directory)
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
+
+
+def remove_if_empty(directories):
+    """Remove each of directories (the deepest first) that is empty."""
+    for path in directories:
+        try:
+            os.rmdir(path)
+        except OSError:
+            return
 
 
 def check_space(args, runs, build_network):
@@ -384,5 +412,8 @@ def draw_figures(results_dir, names):
     try:
         show("Figures: " + ", ".join(plot.draw(results_dir, names)))
     except Exception as error:           # the results are saved: say so, and go on
-        print(f"main.py: warning: the figures could not be drawn ({type(error).__name__}: "
-              f"{error}); the results are saved", file=sys.stderr)
+        # Our own errors are said in words; another's type is part of what it says.
+        said = (str(error) if isinstance(error, (results.ResultsError, OSError))
+                else f"{type(error).__name__}: {error}")
+        print(f"main.py: warning: the figures could not be drawn ({said}); the results are "
+              "saved", file=sys.stderr)

@@ -974,5 +974,68 @@ class PlotFaultsFifthRound(ResultsCase):
                                      "space left on device)\n"), program)
 
 
+DRAW_FAILS = """
+import plot, results
+plot.available = lambda: True
+def draw(*args, **kwargs):
+    raise results.ResultsError("cannot write results/learning_curves.png (Read-only file system)")
+plot.draw = draw
+"""
+
+
+class SmallFaultsFifthRound(ResultsCase):
+    def test_a_dangling_link_as_results_dir_is_said(self):
+        os.symlink(self.path("nowhere"), self.path("link"))
+        status, out, err = self.main_process("--net", "plain", "--results-dir", self.path("link"))
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(err.splitlines()[-1], f"main.py: error: {self.path('link')} is a link "
+                         f"to {self.path('nowhere')}, which does not exist (a dangling link): "
+                         "create its target, or choose another directory with --results-dir")
+
+    def test_a_refused_run_leaves_no_results_directory_it_made(self):
+        status, _, err = self.main_process("--net", "plain", "--seed", str(10 ** 300),
+                                           "--results-dir", self.path("new/deeper"))
+        self.assertEqual(status, 2, err)
+        self.assertFalse(os.path.exists(self.path("new")))
+        os.makedirs(self.path("mine"))                 # a directory of the user's stays
+        status, _, err = self.main_process("--net", "plain", "--seed", str(10 ** 300),
+                                           "--results-dir", self.path("mine"))
+        self.assertEqual(status, 2, err)
+        self.assertTrue(os.path.isdir(self.path("mine")))
+
+    def test_the_figure_warning_shows_only_the_message(self):
+        status, _, err = self.main_process("--net", "plain", patch=DRAW_FAILS)
+        self.assertEqual(status, 0, err)
+        self.assertIn("main.py: warning: the figures could not be drawn (cannot write "
+                      "results/learning_curves.png (Read-only file system)); the results are "
+                      "saved\n", err)
+
+    def test_evaluate_py_checks_its_figure_and_its_running_variances_first(self):
+        self.assertEqual(self.run_main("--net", "bn")[0], 0)
+        weights = self.path(f"results/{run('bn')}/weights.npz")
+        for figure, said in (("", "--figure '' names no file: name the figure's file"),
+                             (self.path("missing/dir/x.png"),
+                              f"--figure {self.path('missing/dir/x.png')}: "
+                              f"{self.path('missing/dir')}/ is not a directory: create it, or "
+                              "name a file in another")):
+            status, out, err = self.tool("evaluate", weights, "--data-dir", self.path("data"),
+                                         "--figure", figure)
+            self.assertEqual((status, out, err), (2, "", f"evaluate.py: error: {said} (see "
+                                                         "--help)\n"))
+        with np.load(weights) as saved:
+            arrays = dict(saved)
+        [key] = [key for key in arrays if key.endswith("running_var")][:1]
+        arrays[key][0] = -1.0
+        np.savez(self.path("negative.npz"), **arrays)
+        status, out, err = self.tool("evaluate", self.path("negative.npz"), "--data-dir",
+                                     self.path("data"))
+        layer = key.split(".")[0]
+        self.assertEqual((status, out, err), (2, "", f"evaluate.py: error: "
+                                                     f"{self.path('negative.npz')}: layer {layer} "
+                                                     "(BatchNorm) has a negative running_var, "
+                                                     "which no training gives: the file was "
+                                                     "edited or damaged\n"))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -503,6 +503,9 @@ def parse_record(rows):
         raise ResultsError(f"{field}: {error}") from None
     if record["status"] == "finished" and record["test_accuracy"] is None:
         raise ResultsError("it finished but has no test_accuracy")
+    if record["test_accuracy"] is not None and not 0 <= record["test_accuracy"] <= 1:
+        raise ResultsError(f"its test_accuracy {record['test_accuracy']} is not an accuracy, "
+                           "from 0 to 1")
     return record
 
 

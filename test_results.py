@@ -749,7 +749,8 @@ class DamagedRecords(ResultsCase):
         return err, plot_err
 
     def test_a_record_whose_values_do_not_parse_is_left_out_with_one_warning(self):
-        for damage in ("seed", "status banana", "network resnet"):
+        for damage in ("seed", "status banana", "network resnet", "run resnet_seed0",
+                       "test_accuracy inf"):
             with self.subTest(damage):
                 record = self.record(run("plain", 0))
                 if damage == "seed":

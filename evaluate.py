@@ -20,6 +20,10 @@ with its own, since the network learned on that scale.
 import os
 import sys
 
+import stopping                     # first: it makes Ctrl-C quiet during the slow imports
+if __name__ == "__main__":
+    stopping.quiet_ctrl_c("evaluate.py")
+
 import numpy as np
 
 import files
@@ -27,7 +31,6 @@ import main
 import mnist
 import options
 import plot
-import stopping
 
 DIGITS = 10
 

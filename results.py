@@ -68,6 +68,7 @@ except ImportError:
 import numpy as np
 
 import files
+import stopping
 
 TARGET_ACCURACY = 0.94          # the original project's headline figure
 EPOCHS_TO_TARGET = f"epochs_to_{TARGET_ACCURACY}"
@@ -388,9 +389,7 @@ def npz_bytes(arrays):
     return buffer.getvalue()
 
 
-# The signals that ask a program to stop: Ctrl-C, kill, a closed terminal.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                     if hasattr(signal, name))
+STOP_SIGNALS = stopping.STOP_SIGNALS
 
 
 @contextlib.contextmanager

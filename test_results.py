@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from unittest import mock
 
@@ -1036,6 +1037,34 @@ class SmallFaultsFifthRound(ResultsCase):
                                                      "(BatchNorm) has a negative running_var, "
                                                      "which no training gives: the file was "
                                                      "edited or damaged\n"))
+
+
+# A stand-in for NumPy, found first on the path: it says it is being
+# imported, then takes its time, as NumPy's import does.
+SLOW_NUMPY = """
+import os, time
+open(os.environ["IMPORTING"], "w").close()
+time.sleep(60)
+"""
+
+
+class CtrlCWhileImporting(ResultsCase):
+    def test_plot_py_and_evaluate_py_say_one_line(self):
+        os.makedirs(self.path("slow"))
+        self.write("slow/numpy.py", SLOW_NUMPY.encode())
+        for program in ("plot.py", "evaluate.py"):
+            marker = self.path(f"importing-{program}")
+            process = subprocess.Popen(
+                [sys.executable, program, "--help"], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, cwd=HERE,
+                env=dict(os.environ, PYTHONPATH=self.path("slow"), IMPORTING=marker))
+            for _ in range(600):
+                if os.path.exists(marker) or process.poll() is not None:
+                    break
+                time.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=60)
+            self.assertEqual((process.returncode, out, err), (130, "", f"{program}: interrupted\n"))
 
 
 if __name__ == "__main__":

@@ -50,8 +50,38 @@ positive_float = checked(float, lambda value: math.isfinite(value) and value > 0
                          "a positive finite number")
 
 
+GIVEN = "_options_given"                # where Once notes the options it has seen
+
+
+class Once(argparse.Action):
+    """An option of one value: given twice (--epochs 1 --epochs 2), it is a
+    usage error, as a rate given twice is, not the last one silently."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = vars(namespace).setdefault(GIVEN, set())
+        if self.dest in given:
+            parser.error(f"{option_string} is given twice: give it once")
+        given.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """Usage errors in one line, not argparse's usage block and then the error."""
+    """Usage errors in one line, not argparse's usage block and then the
+    error. An option of one value may be given once (Once), and no option
+    may be abbreviated (--ep for --epochs): what is typed is what is meant."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        if args and args[0].startswith("-") and not {"action", "nargs"} & set(kwargs):
+            kwargs["action"] = Once
+        return super().add_argument(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, rest = super().parse_known_args(args, namespace)
+        vars(parsed).pop(GIVEN, None)
+        return parsed, rest
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -96,7 +126,7 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
                              "network at each (1e-3)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="minibatch size (128)")
     seeds = parser.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=non_negative_int, default=0,
+    seeds.add_argument("--seed", type=non_negative_int, default=0, action=Once,
                        help="seeds initialization and shuffling: same seed, same result (0)")
     seeds.add_argument("--seeds", type=non_negative_int, nargs="+", action="extend", metavar="N",
                        help="train every network from several seeds: one number K means "

@@ -89,13 +89,20 @@ class MainProgramCase(TempDir):
         no_figures.start()
         self.addCleanup(no_figures.stop)
 
+    def arguments(self, options):
+        """main.py's arguments: these tests' data, results directory, epochs
+        and batch size, unless options give their own (an option of one
+        value may be given once), then options."""
+        defaults = {"--data-dir": self.path("data"), "--results-dir": self.path("results"),
+                    "--epochs": "2", "--batch-size": "8"}
+        return [*(part for option, value in defaults.items() if option not in options
+                  for part in (option, value)), *options]
+
     def run_main(self, *options):
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                status = main.main(["--data-dir", self.path("data"), "--results-dir",
-                                    self.path("results"), "--epochs", "2", "--batch-size", "8",
-                                    *options])
+                status = main.main(self.arguments(options))
             except SystemExit as exit:
                 status = exit.code
         return status, out.getvalue(), err.getvalue()
@@ -123,8 +130,7 @@ class MainProgramCase(TempDir):
         is left, failing if one stays."""
         os.makedirs(self.path("tmp"), exist_ok=True)
         command = [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=patch),
-                   "--data-dir", self.path("data"), "--results-dir", self.path("results"),
-                   "--epochs", "2", "--batch-size", "8", *options]
+                   *self.arguments(options)]
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True, cwd=os.path.dirname(os.path.abspath(main.__file__)),

@@ -86,8 +86,7 @@ class ResultsCase(MainProgramCase):
         """main.py started in a process of its own (see MAIN_IN_A_PROCESS)."""
         return subprocess.Popen(
             [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=NO_FIGURES + patch),
-             "--data-dir", self.path("data"), "--results-dir", self.path("results"),
-             "--epochs", "2", "--batch-size", "8", *options],
+             *self.arguments(options)],
             stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=HERE,
             env=dict(os.environ, HELPERS=self.path("helpers")))
 
@@ -922,7 +921,9 @@ class FoundBeforeTraining(ResultsCase):
                 (["--net", "plain", "--net", "plain"], "--net plain is given twice: give each "
                                                        "network once"),
                 (["--net", "all", "--net", "plain"], "--net plain is given twice (--net all "
-                                                     "holds it): give each network once")):
+                                                     "holds it): give each network once"),
+                (["--epochs", "1", "--epochs", "2"], "--epochs is given twice: give it once"),
+                (["--ep", "1"], "unrecognized arguments: --ep 1")):
             status, out, err = self.main_process(*given, "--data-dir", self.path("missing"))
             self.assertEqual((status, out, err), (2, "", f"main.py: error: {message} "
                                                          "(see --help)\n"), given)

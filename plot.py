@@ -104,7 +104,8 @@ def read_runs(rows):
     for row in rows:
         if row["status"] != "finished":
             continue
-        history = results.read_history(os.path.join(row["directory"], results.HISTORY))
+        history = results.read_history(os.path.join(row["directory"], results.HISTORY),
+                                     results.HISTORY_NEEDED)
         runs.setdefault(row["network"], []).append((row["seed"], row["test_accuracy"], history))
     order = [*COLORS, *sorted(set(runs) - set(COLORS))]
     return {network: runs[network] for network in order if network in runs}
@@ -241,7 +242,8 @@ def sweep_points(rows):
     which its validation accuracy reached it, or None} for each of TARGETS."""
     points = []
     for row in rows:
-        history = results.read_history(os.path.join(row["directory"], results.HISTORY))
+        history = results.read_history(os.path.join(row["directory"], results.HISTORY),
+                                     results.HISTORY_NEEDED)
         reached = {target: next((int(epoch) for epoch, accuracy in
                                  zip(history["epoch"], history["val_accuracy"])
                                  if accuracy >= target), None) for target in TARGETS}

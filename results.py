@@ -481,7 +481,7 @@ def parse_record(rows):
     record = dict(rows[0])
     record.setdefault("init_scale", "1")         # a weight scale not recorded is He's, 1
     record.setdefault("init_scale_layers", "all")   # ... and applied to every layer
-    record.setdefault("data", "mnist")              # data not recorded: an older main.py's
+    record["data"] = record.get("data") or "mnist"  # not recorded: an older main.py's run
     for field in ("run", "network", "seed", "status", *SETTINGS):
         if not record.get(field):
             raise ResultsError(f"it has no {field}")
@@ -584,14 +584,14 @@ def read_rows(path, numbered=False):
 HISTORY_NEEDED = ("epoch", "train_loss", "val_loss", "val_accuracy")
 
 
-def read_history(path):
-    """A history CSV as {field: array over epochs} (floats). ResultsError
-    naming the file and the column, or the line, if a column of
-    HISTORY_NEEDED is missing or a value is not a number."""
+def read_history(path, needed=()):
+    """A history CSV (or a probes.csv) as {field: array over epochs}
+    (floats). ResultsError naming the file and the column, or the line, if
+    a column of `needed` is missing or a value is not a number."""
     records = read_rows(path, numbered=True)
     if not records:
         raise ResultsError(f"{path} has no epochs")
-    missing = [field for field in HISTORY_NEEDED if field not in records[0][1]]
+    missing = [field for field in needed if field not in records[0][1]]
     if missing:
         raise ResultsError(f"{path} has no column {missing[0]} (renamed or removed?): "
                            "train the run again")

@@ -996,7 +996,7 @@ class PlotProgram(MainProgramCase):
                                    "has no column val_loss (renamed or removed?)")):
             path = self.write("h.csv", content.encode())
             with self.assertRaises(results.ResultsError) as caught:
-                results.read_history(path)
+                results.read_history(path, results.HISTORY_NEEDED)
             self.assertIn(path, str(caught.exception))
             self.assertIn(expected, str(caught.exception))
 

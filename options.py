@@ -120,7 +120,8 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
                + ". Exit status: 0 every run finished; 1 some runs diverged or were lost with "
                  "their worker process, and the others finished; 2 a usage, data or write "
                  "error; 130, 143, 129 stopped by Ctrl-C, SIGTERM, SIGHUP.")
-    parser.add_argument("--epochs", type=up_to(MOST_EPOCHS), default=50, help="epochs per network (50)")
+    parser.add_argument("--epochs", type=up_to(MOST_EPOCHS), default=50,
+                        help="epochs per network (50)")
     parser.add_argument("--lr", type=positive_float, nargs="+", action="extend", metavar="RATE",
                         help="SGD learning rate; several rates (or --lr repeated) train every "
                              "network at each (1e-3)")

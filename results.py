@@ -179,9 +179,9 @@ def save(directory, record, history_fields, history, weights=None, probes=None):
 
 # A save's temporary directories: .<run>.new-XXXXXXXX (the new run, written
 # whole in it before it takes its place) and .<run>.old-XXXXXXXX (the earlier
-# run, set aside in it), each holding MARKER and the run's directory, <run>/. Only a directory of that name that holds
-# the marker is ever removed or read as a run set aside: a user's own hidden
-# directory is never touched.
+# run, set aside in it), each holding MARKER and the run's directory, <run>/.
+# Only a directory of that name that holds the marker is ever removed or read
+# as a run set aside: a user's own hidden directory is never touched.
 MARKER = ".made-by-main.py"
 TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<kind>new|old)-[A-Za-z0-9_]{8}")
 

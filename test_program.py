@@ -836,7 +836,8 @@ sweep.Worker.wait_ready = wait_ready_then_{name}
         self.assertEqual(status, 2, err)
         last = err.splitlines()[-1]
         self.assertRegex(last, r"^main.py: error: cannot write the data the worker processes "
-                               rf"share \(0.\d MB\) to {re.escape(self.path('tmp'))}/mnist-numpy-\d+-\w+/ "
+                               rf"share \(0.\d MB\) to {re.escape(self.path('tmp'))}/"
+                               r"mnist-numpy-\d+-\w+/ "
                                r"\(No space left on device\): free space there, point TMPDIR to "
                                r"a larger file system, or use --jobs 1; nothing of bn seed 0, ")
         self.assertEqual(os.listdir(self.path("tmp")), [])

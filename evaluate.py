@@ -20,6 +20,10 @@ with its own, since the network learned on that scale.
 import os
 import sys
 
+import stopping                     # first: it makes Ctrl-C quiet during the slow imports
+if __name__ == "__main__":
+    stopping.quiet_ctrl_c("evaluate.py")
+
 import numpy as np
 
 import files
@@ -27,7 +31,6 @@ import main
 import mnist
 import options
 import plot
-import stopping
 
 DIGITS = 10
 
@@ -54,6 +57,12 @@ def load(path):
     kind, dtype = detect(path)
     net = main.build_network(kind, np.random.default_rng(0), dtype)
     net.load(path)
+    for index, layer in enumerate(net.layers):
+        # A variance below 0 is no variance: its square root would be NaN.
+        if hasattr(layer, "running_var") and (layer.running_var < 0).any():
+            raise files.WeightsError(f"{path}: layer {index} (BatchNorm) has a negative "
+                                     "running_var, which no training gives: the file was "
+                                     "edited or damaged")
     return net, kind
 
 
@@ -116,6 +125,13 @@ def parse_args(argv):
                                          "extension names: .png, .pdf, .svg, ... (mistakes.png "
                                          "beside the first weights file)")
     args = parser.parse_args(argv)
+    if args.figure is not None:
+        directory = os.path.dirname(os.path.abspath(args.figure)) if args.figure else ""
+        if not args.figure.strip() or os.path.isdir(args.figure):
+            parser.error(f"--figure {args.figure!r} names no file: name the figure's file")
+        if not os.path.isdir(directory):
+            parser.error(f"--figure {args.figure}: {directory}/ is not a directory: create it, "
+                         "or name a file in another")
     if args.figure and plot.available():
         extension = os.path.splitext(args.figure)[1][1:].lower()
         formats = plot.figure_formats()

@@ -4,6 +4,7 @@ network takes any of them (read_weights).
 """
 import contextlib
 import os
+import stat
 import tempfile
 
 import numpy as np
@@ -25,6 +26,38 @@ def atomic_write(path, write):
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+class NotARegularFile(ValueError):
+    """A path that is not a regular file, or one larger than asked for."""
+
+
+KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+         (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def read_regular(path, limit):
+    """The bytes of path, if it is a regular file (or a link to one) of at
+    most `limit` bytes; else NotARegularFile, saying what it is. Opened
+    without blocking (a FIFO would wait for a writer forever) and checked
+    before a byte is read (a link to /dev/zero never ends). OSError if it
+    cannot be opened."""
+    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(handle).st_mode
+    except OSError:
+        os.close(handle)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(handle)
+        kind = next((name for test, name in KINDS if test(mode)), "not a regular file")
+        raise NotARegularFile(f"{path} is {kind}, not a file")
+    with os.fdopen(handle, "rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise NotARegularFile(f"{path} is larger than {limit // 2**20} MiB: not a file "
+                              "main.py wrote")
+    return data
 
 
 class WeightsError(ValueError):

@@ -211,14 +211,37 @@ def load(data_dir, fetch_missing=None):
                             f"fetching MNIST failed ({error}). "
                             f"Download the CSVs from {SOURCE_URL} into {data_dir}/, or run "
                             "main.py again when online: it fetches them itself") from None
-    arrays = {}
+    arrays, digests = {}, {}
     for split, name in (("train", TRAIN_FILE), ("test", TEST_FILE)):
         labels, images = read_csv(paths[name])
         arrays[f"x_{split}"], arrays[f"y_{split}"] = images, labels
-        if (sha256(images), sha256(labels)) != (DIGESTS[f"x_{split}"], DIGESTS[f"y_{split}"]):
+        digests[f"x_{split}"], digests[f"y_{split}"] = sha256(images), sha256(labels)
+        if (digests[f"x_{split}"], digests[f"y_{split}"]) != (DIGESTS[f"x_{split}"],
+                                                              DIGESTS[f"y_{split}"]):
             print(f"warning: {paths[name]} differs from MNIST's known content "
                   "(SHA-256); using it as given", file=sys.stderr)
+    CONTENT[os.path.abspath(data_dir)] = content_name(digests)
     return arrays
+
+
+# What load() found in each data directory it read, by content_name: the
+# runs trained on it are named by it (results.py), so that runs trained on
+# different data never replace each other.
+CONTENT = {}
+
+
+def content_name(digests):
+    """"mnist" if digests ({array name: SHA-256}) are MNIST's known ones,
+    else the first 8 hex digits of the SHA-256 of the four digests."""
+    if digests == DIGESTS:
+        return "mnist"
+    return sha256("".join(digests[key] for key in sorted(DIGESTS)).encode())[:8]
+
+
+def content(data_dir):
+    """The content_name of the data load() read from data_dir ("mnist" if
+    none was read)."""
+    return CONTENT.get(os.path.abspath(data_dir), "mnist")
 
 
 # ---------------------------------------------------------------- fetching

@@ -6,11 +6,13 @@ number: main.py reads them as the settings of its runs. args.recipe holds
 the recipe's settings (the original one's, or that of the study named by
 --study, whose OPTIONS are then the defaults), which a run's name leaves
 out (results.py).
-Repeated --net, --lr, --init-scale and --seeds add up; a rate, scale or
-seed given twice is refused.
+Repeated --net, --lr, --init-scale and --seeds add up; a network, rate,
+scale or seed given twice is refused (a network in --net all too).
 """
 import argparse
 import math
+import os
+import sys
 
 import mnist
 import results
@@ -32,15 +34,73 @@ def checked(convert, is_valid, description):
 
 positive_int = checked(int, lambda value: value > 0, "a positive integer")
 non_negative_int = checked(int, lambda value: value >= 0, "a non-negative integer")
+
+# Bounds past which a number can only be a slip of the keyboard, refused
+# before any work (a count of 10**9 seeds would fill the memory with their
+# list): 200 times the original recipe's 50 epochs; 10,000 seeds, each a run
+# of every network (months of training at the original recipe); 256 worker
+# processes, each of which holds NumPy, the data's map and a network.
+MOST_EPOCHS, MOST_SEEDS, MOST_JOBS = 10_000, 10_000, 256
+
+
+def up_to(most):
+    """An argparse type: a positive integer, at most `most`."""
+    return checked(int, lambda value: 0 < value <= most, f"a positive integer up to {most:,}")
 positive_float = checked(float, lambda value: math.isfinite(value) and value > 0,
                          "a positive finite number")
 
 
+GIVEN = "_options_given"                # where Once notes the options it has seen
+
+
+class Once(argparse.Action):
+    """An option of one value: given twice (--epochs 1 --epochs 2), it is a
+    usage error, as a rate given twice is, not the last one silently."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = vars(namespace).setdefault(GIVEN, set())
+        if self.dest in given:
+            parser.error(f"{option_string} is given twice: give it once")
+        given.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """Usage errors in one line, not argparse's usage block and then the error."""
+    """Usage errors in one line, not argparse's usage block and then the
+    error. An option of one value may be given once (Once), and no option
+    may be abbreviated (--ep for --epochs): what is typed is what is meant."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        if args and args[0].startswith("-") and not {"action", "nargs"} & set(kwargs):
+            kwargs["action"] = Once
+        return super().add_argument(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, rest = super().parse_known_args(args, namespace)
+        vars(parsed).pop(GIVEN, None)
+        return parsed, rest
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def print_help(self, file=None):
+        """--help; standard output that cannot be written (> /dev/full) is
+        one line and status 2, as for the tools' other output."""
+        file = file or sys.stdout
+        try:                        # (argparse's own print_help ignores write errors)
+            file.write(self.format_help())
+            file.flush()
+        except BrokenPipeError:     # main.py --help | head: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            self.exit(0)
+        except OSError as error:
+            # Python's own last flush would fail again, with a traceback-like note.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            self.exit(2, f"{self.prog}: error: cannot write standard output "
+                         f"({error.strerror or error})\n")
 
 
 def parse_args(argv, networks, train_size, studies=None, study_networks=None):
@@ -60,13 +120,14 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
                + ". Exit status: 0 every run finished; 1 some runs diverged or were lost with "
                  "their worker process, and the others finished; 2 a usage, data or write "
                  "error; 130, 143, 129 stopped by Ctrl-C, SIGTERM, SIGHUP.")
-    parser.add_argument("--epochs", type=positive_int, default=50, help="epochs per network (50)")
+    parser.add_argument("--epochs", type=up_to(MOST_EPOCHS), default=50,
+                        help="epochs per network (50)")
     parser.add_argument("--lr", type=positive_float, nargs="+", action="extend", metavar="RATE",
                         help="SGD learning rate; several rates (or --lr repeated) train every "
                              "network at each (1e-3)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="minibatch size (128)")
     seeds = parser.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=non_negative_int, default=0,
+    seeds.add_argument("--seed", type=non_negative_int, default=0, action=Once,
                        help="seeds initialization and shuffling: same seed, same result (0)")
     seeds.add_argument("--seeds", type=non_negative_int, nargs="+", action="extend", metavar="N",
                        help="train every network from several seeds: one number K means "
@@ -79,7 +140,7 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     parser.add_argument("--init-scale-layers", choices=["all", "hidden"], default="all",
                         help="the Linear layers --init-scale multiplies: all, or the hidden "
                              "ones only (in bn, those a BatchNorm follows) (all)")
-    parser.add_argument("--jobs", type=positive_int,
+    parser.add_argument("--jobs", type=up_to(MOST_JOBS),
                         help="runs trained at once, each in its own process (the number of "
                              "cores when several seeds, rates or scales are given; else 1)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
@@ -111,14 +172,21 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     args.recipe = {"lr": recipe.get("lr", 1e-3), "init_scale": 1.0, "init_scale_layers": "all",
                    "epochs": parser.get_default("epochs"),
                    "batch_size": parser.get_default("batch_size"), "limit": train_size,
-                   "dtype": parser.get_default("dtype")}
+                   "dtype": parser.get_default("dtype"), "data": "mnist"}
     args.lr = args.lr or [args.recipe["lr"]]
     args.init_scale = args.init_scale or [args.recipe["init_scale"]]
     if args.net is None:
         args.net = list(studies[args.study].TRAINS) if args.study else ["bn", "plain"]
-    elif "all" in args.net:
-        args.net = list(networks)
-    args.net = list(dict.fromkeys(args.net))
+    # A network given twice, or given with `all`, which holds it, is
+    # refused, as a rate given twice is.
+    given = args.net
+    args.net = [net for each in given for net in (networks if each == "all" else [each])]
+    repeated = ([each for each in given if given.count(each) > 1]
+                or [net for net in args.net if args.net.count(net) > 1])
+    if repeated:
+        within = (" (--net all holds it)" if "all" in given and repeated[0] in networks
+                  and given.count(repeated[0]) < 2 else "")
+        parser.error(f"--net {repeated[0]} is given twice{within}: give each network once")
     # A study with data and a probe of its own trains its networks alone, and
     # they need it.
     for name, each in studies.items():
@@ -143,6 +211,9 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     elif len(args.seeds) == 1:
         if args.seeds[0] == 0:
             parser.error("--seeds 0 trains nothing: give a count of seeds, or the seeds")
+        if args.seeds[0] > MOST_SEEDS:
+            parser.error(f"--seeds {args.seeds[0]} is more than {MOST_SEEDS:,} seeds, each a "
+                         "run of every network: give fewer, or the seeds themselves")
         args.seeds = list(range(args.seeds[0]))
     for option, directory in (("--data-dir", args.data_dir), ("--results-dir", args.results_dir)):
         if not directory.strip():

@@ -26,11 +26,15 @@ import os
 import sys
 import warnings
 
+import stopping                     # first: it makes Ctrl-C quiet during the slow imports
+if __name__ == "__main__":
+    stopping.quiet_ctrl_c("plot.py")
+
 import numpy as np
 
 import files
+import options
 import results
-import stopping
 
 COLORS = {"plain": "tab:orange", "bn": "tab:blue", "bn-after-relu": "tab:green"}   # in this order
 HINT = "Figures of the results need matplotlib: pip install matplotlib"
@@ -49,7 +53,7 @@ def setting(row):
 
 # What else a run's result depends on; runs that differ in any of these are
 # never drawn, or averaged, together.
-BUDGET = ("epochs", "batch_size", "limit", "dtype")
+BUDGET = ("epochs", "batch_size", "limit", "dtype", "data")
 
 
 def budget(row):
@@ -76,7 +80,8 @@ def choose_setting(rows, lr=None, init_scale=None):
     rows = [row for row in rows if setting(row) == wanted]
     counts = collections.Counter(budget(row) for row in rows)
     # The most runs; then the most epochs, the most samples, float32.
-    chosen = max(counts, key=lambda each: (counts[each], each[0], each[2], each[3] == "float32"))
+    chosen = max(counts, key=lambda each: (counts[each], each[0], each[2], each[3] == "float32",
+                                              each[4] == "mnist"))
     return [row for row in rows if budget(row) == chosen]
 
 
@@ -99,7 +104,8 @@ def read_runs(rows):
     for row in rows:
         if row["status"] != "finished":
             continue
-        history = results.read_history(os.path.join(row["directory"], results.HISTORY))
+        history = results.read_history(os.path.join(row["directory"], results.HISTORY),
+                                     results.HISTORY_NEEDED)
         runs.setdefault(row["network"], []).append((row["seed"], row["test_accuracy"], history))
     order = [*COLORS, *sorted(set(runs) - set(COLORS))]
     return {network: runs[network] for network in order if network in runs}
@@ -236,7 +242,8 @@ def sweep_points(rows):
     which its validation accuracy reached it, or None} for each of TARGETS."""
     points = []
     for row in rows:
-        history = results.read_history(os.path.join(row["directory"], results.HISTORY))
+        history = results.read_history(os.path.join(row["directory"], results.HISTORY),
+                                     results.HISTORY_NEEDED)
         reached = {target: next((int(epoch) for epoch, accuracy in
                                  zip(history["epoch"], history["val_accuracy"])
                                  if accuracy >= target), None) for target in TARGETS}
@@ -443,6 +450,10 @@ def select(results_dir, names=None, lr=None, init_scale=None):
                 f"{results_dir}/ holds runs saved by an older main.py (flat files such as "
                 f"{older[0]}), which this plot.py does not read: train them again, or draw "
                 "them with the version that saved them")
+        if os.path.lexists(os.path.join(results_dir, results.RECORD)):
+            parent = os.path.dirname(os.path.abspath(results_dir))
+            raise results.ResultsError(f"{results_dir}/ is a run's own directory: name the "
+                                       f"results directory that holds it, {parent}/")
         raise results.ResultsError(f"{results_dir}/ holds no runs: run main.py first, or name "
                                    "the directory it wrote")
     chosen = choose_setting(rows, lr, init_scale)
@@ -483,7 +494,7 @@ def draw_selected(results_dir, selection):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = options.OneLineParser(
         prog="plot.py", description="Draw the figures of main.py's results (needs matplotlib), "
                                     "and print their numbers.")
     parser.add_argument("results_dir", nargs="?", default="results",

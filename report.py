@@ -3,7 +3,9 @@ run's files as it ends, and the closing table of test accuracies (over
 seeds: mean, standard deviation, min and max), with the paired verdicts of
 a sweep and, over several learning rates, each network's largest and best.
 """
+import atexit
 import itertools
+import math
 import os
 import shutil
 import statistics
@@ -15,6 +17,7 @@ import numpy as np
 import mnist
 import plot
 import results
+from network import Diverged
 
 
 def show(text=""):
@@ -32,14 +35,41 @@ def show(text=""):
 
 
 def check_writable(directory):
-    """Fail now, not after minutes of training, if results can't be written."""
+    """Fail now, not after minutes of training, if results can't be written.
+    A directory made here that stays empty (the runs refused, or stopped
+    before any was saved) is removed when main.py exits."""
+    if os.path.islink(directory) and not os.path.exists(directory):
+        raise mnist.DataError(f"{directory} is a link to {os.readlink(directory)}, which does "
+                              "not exist (a dangling link): create its target, or choose "
+                              "another directory with --results-dir")
     try:
+        made = missing_directories(directory)
         os.makedirs(directory, exist_ok=True)
+        atexit.register(remove_if_empty, made)
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as error:
         raise mnist.DataError(f"cannot write results to {directory}/ ({error.strerror}); "
                               "choose another with --results-dir") from None
+
+
+def missing_directories(directory):
+    """The directories of the path `directory` that do not exist yet, the
+    deepest first."""
+    missing, path = [], os.path.abspath(directory)
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
+
+
+def remove_if_empty(directories):
+    """Remove each of directories (the deepest first) that is empty."""
+    for path in directories:
+        try:
+            os.rmdir(path)
+        except OSError:
+            return
 
 
 def check_space(args, runs, build_network):
@@ -122,7 +152,27 @@ class Progress:
         self.sweep = any(self.several.values())
         self.saved = {}              # run: its record (results.py)
         self.lost = []
+        self.check_places()
         check_space(args, runs, build_network)
+
+    def settings(self, run):
+        """The settings of a run, as results.py records them."""
+        args = self.args
+        return {"lr": run.lr, "init_scale": run.init_scale,
+                "init_scale_layers": getattr(args, "init_scale_layers", "all"),
+                "epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
+                "dtype": args.dtype, "data": mnist.content(args.data_dir)}
+
+    def check_places(self):
+        """Fail now, not after training, if a run cannot be saved under its
+        name: too long a name, or something not a run's in its place."""
+        for run in self.runs:
+            try:
+                results.check_place(self.args.results_dir, results.run_name(
+                    run.kind, run.seed, self.settings(run), self.args.recipe))
+            except results.ResultsError as error:
+                raise mnist.DataError(f"cannot save {self.name(run)} in "
+                                      f"{self.args.results_dir}/ ({error})") from None
 
     def name(self, run):
         """The run in words, with what varies in this sweep: "bn seed 2 lr 0.1"."""
@@ -139,6 +189,8 @@ class Progress:
                  f"train loss {payload['train_loss']:.4f}  "
                  f"val loss {payload['val_loss']:.4f}  val acc {payload['val_accuracy']:.4f}  "
                  f"{payload['seconds']:.2f} s")
+        elif event == "done" and unfinite_epoch(payload["history"]) is not None:
+            self.on_event(run, "diverged", unfinite_epoch(payload["history"]))
         elif event == "done":
             last = payload["history"][-1]
             self.save(run, payload["history"], payload["weights"], payload.get("probes"),
@@ -165,10 +217,7 @@ class Progress:
         directory's lock is taken, an interruption waits until it is saved
         and noted here. Says so if it replaces an earlier run."""
         args = self.args
-        settings = {"lr": run.lr, "init_scale": run.init_scale,
-                    "init_scale_layers": getattr(args, "init_scale_layers", "all"),
-                    "epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
-                    "dtype": args.dtype}
+        settings = self.settings(run)
         record = {"run": results.run_name(run.kind, run.seed, settings, args.recipe),
                   "network": run.kind, "seed": run.seed, **settings,
                   results.EPOCHS_TO_TARGET: results.epochs_to_target(history),
@@ -324,6 +373,23 @@ def rate_lines(args, rows, accuracy):
     return lines
 
 
+class ValidationDiverged(Diverged):
+    """A run whose training loss stayed finite, but whose validation loss or
+    accuracy was not after `epoch`: its weights are as good as lost."""
+
+    def __str__(self):
+        return f"the validation loss became {self.loss} after epoch {self.epoch}"
+
+
+def unfinite_epoch(history):
+    """ValidationDiverged for the first epoch of history whose validation
+    loss or accuracy is not finite, with the epochs before it; else None."""
+    for index, record in enumerate(history):
+        if not (math.isfinite(record["val_loss"]) and math.isfinite(record["val_accuracy"])):
+            return ValidationDiverged(record["val_loss"], record["epoch"], None, history[:index])
+    return None
+
+
 def advice(run):
     """What to try after a run diverged: a smaller rate, and a weight scale
     nearer He's if it was not 1."""
@@ -346,5 +412,8 @@ def draw_figures(results_dir, names):
     try:
         show("Figures: " + ", ".join(plot.draw(results_dir, names)))
     except Exception as error:           # the results are saved: say so, and go on
-        print(f"main.py: warning: the figures could not be drawn ({type(error).__name__}: "
-              f"{error}); the results are saved", file=sys.stderr)
+        # Our own errors are said in words; another's type is part of what it says.
+        said = (str(error) if isinstance(error, (results.ResultsError, OSError))
+                else f"{type(error).__name__}: {error}")
+        print(f"main.py: warning: the figures could not be drawn ({said}); the results are "
+              "saved", file=sys.stderr)

@@ -4,8 +4,10 @@ record, and summary.csv, a table made from those records.
     results/
         bn_seed0/                         network bn, seed 0, the original recipe
             run.csv        the run's settings (network, seed, lr, init_scale,
-                           init_scale_layers, epochs, batch_size, limit, dtype),
-                           status and test accuracy: one row
+                           init_scale_layers, epochs, batch_size, limit, dtype,
+                           data: "mnist" for MNIST's known content, else a short
+                           digest of the arrays, mnist.content_name), status
+                           and test accuracy: one row
             history.csv    one row per epoch, from epoch 0 (before training)
             weights.npz    the trained network (Network.save's format); a run
                            that diverged has none
@@ -14,6 +16,10 @@ record, and summary.csv, a table made from those records.
         plain_seed0_lr0.1_epochs1_limit1000/
         summary.csv        every run.csv's row in one table, rebuilt from them
                            whenever a run is saved
+
+Any other file in a run's directory (a user's notes, evaluate.py's
+mistakes.png) is the user's: a run saved again carries it over into its new
+directory.
 
 A run's name is <net>_seed<N> followed by every setting that differs from
 the original recipe, its value written exactly (repr: lr 0.1 and 0.1000001
@@ -27,7 +33,9 @@ at the next save (with a warning), and no run is ever lost through it.
 Why a directory per run: a run's files must change together or not at all.
 A new run is written whole into a hidden directory beside its place, then
 renamed into place; an earlier run of the same name is first renamed aside
-and removed afterwards. The renames are done with Ctrl-C, SIGTERM and SIGHUP
+and removed afterwards, once the user's files in it are carried over. Only
+hidden directories that a save made (their name and a marker file in them
+say so) are ever removed. The renames are done with Ctrl-C, SIGTERM and SIGHUP
 held back (signals_deferred), so that a reader finds the earlier run's
 directory or the new one, never a mix of the two; if a process is killed
 (kill -9) between the two renames, the earlier run is put back at the next
@@ -46,6 +54,7 @@ import csv
 import io
 import math
 import os
+import re
 import shutil
 import signal
 import sys
@@ -59,16 +68,20 @@ except ImportError:
 import numpy as np
 
 import files
+import stopping
 
 TARGET_ACCURACY = 0.94          # the original project's headline figure
 EPOCHS_TO_TARGET = f"epochs_to_{TARGET_ACCURACY}"
 SUMMARY = "summary.csv"
 RECORD, HISTORY, WEIGHTS, PROBES = "run.csv", "history.csv", "weights.npz", "probes.csv"
+RUN_FILES = (RECORD, HISTORY, WEIGHTS, PROBES)      # what a save writes: a run's own files
 # A run's settings, in the order its name gives them, with the word it uses.
 SETTINGS = {"lr": "lr", "init_scale": "scale", "init_scale_layers": "scaled",
-            "epochs": "epochs", "batch_size": "batch", "limit": "limit", "dtype": ""}
+            "epochs": "epochs", "batch_size": "batch", "limit": "limit", "dtype": "",
+            "data": "data"}
 FIELDS = ["run", "network", "seed", *SETTINGS, "status", "test_accuracy", "val_accuracy",
           "val_loss", EPOCHS_TO_TARGET, "diverged_epoch", "diverged_batch", "train_seconds"]
+STATUSES = ("finished", "diverged")
 # How each field of a record is read back; the others stay text.
 TYPES = {"seed": int, "lr": float, "init_scale": float, "epochs": int, "batch_size": int,
          "limit": int, "test_accuracy": float, "val_accuracy": float, "val_loss": float,
@@ -133,42 +146,112 @@ def save(directory, record, history_fields, history, weights=None, probes=None):
     place = run_path(directory, name)
     tidy(directory)
     earlier = None
-    if os.path.lexists(place):
-        if not os.path.isfile(run_path(directory, name, RECORD)):
-            raise ResultsError(f"{place} is in the way: it is not a run's directory (it "
-                               f"has no {RECORD}); move it away")
+    if check_place(directory, name):
         earlier = read_record(directory, name) or {"run": name}   # damaged: replaced too
     summary_before = summary_bytes(directory)
     new = aside = None
     try:
-        new = tempfile.mkdtemp(dir=directory, prefix=f".{name}.new-")
-        write_run(new, record, history_fields, history, weights, probes)
+        new = temporary_directory(directory, name, "new")
+        os.mkdir(os.path.join(new, name))
+        write_run(os.path.join(new, name), record, history_fields, history, weights, probes)
         if earlier is not None:
-            aside = tempfile.mkdtemp(dir=directory, prefix=f".{name}.old-")
+            aside = temporary_directory(directory, name, "old")
             os.rename(place, os.path.join(aside, name))
         try:
-            os.rename(new, place)
+            os.rename(os.path.join(new, name), place)
         except OSError:
             if aside:
                 os.rename(os.path.join(aside, name), place)
             raise
     except OSError as error:
-        if aside:
-            with contextlib.suppress(OSError):
-                os.rmdir(aside)
+        if aside and not os.path.lexists(os.path.join(aside, name)):
+            shutil.rmtree(aside, ignore_errors=True)
         raise ResultsError(error.strerror or str(error)) from None
     finally:
         if new:
             shutil.rmtree(new, ignore_errors=True)
     if aside:
+        carry_over(os.path.join(aside, name), place)
         remove_aside(aside, place)
     write_summary(directory, summary_before)
     return earlier
 
 
+# A save's temporary directories: .<run>.new-XXXXXXXX (the new run, written
+# whole in it before it takes its place) and .<run>.old-XXXXXXXX (the earlier
+# run, set aside in it), each holding MARKER and the run's directory, <run>/.
+# Only a directory of that name that holds the marker is ever removed or read
+# as a run set aside: a user's own hidden directory is never touched.
+MARKER = ".made-by-main.py"
+TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<kind>new|old)-[A-Za-z0-9_]{8}")
+
+
+def temporary_directory(directory, name, kind):
+    """A new temporary directory of a save of run `name`: kind "new" or "old"."""
+    path = tempfile.mkdtemp(dir=directory, prefix=f".{name}.{kind}-")
+    try:
+        with open(os.path.join(path, MARKER), "wb"):
+            pass
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return path
+
+
+def temporary(directory, entry):
+    """(run name, "new" or "old") if entry is a temporary directory a save
+    made (its name and its marker say so), else None."""
+    match = TEMPORARY.fullmatch(entry)
+    path = os.path.join(directory, entry)
+    if match and not os.path.islink(path) and os.path.isfile(os.path.join(path, MARKER)):
+        return match["name"], match["kind"]
+    return None
+
+
+def carry_over(earlier, place):
+    """Move into the run directory `place` every file of the earlier run's
+    directory that is not a run's own (a user's notes, evaluate.py's
+    mistakes.png, a directory of the user's): a run saved again keeps them.
+    What cannot be moved stays in `earlier`, which is then not removed."""
+    for entry in users_files(earlier):
+        if not os.path.lexists(os.path.join(place, entry)):
+            with contextlib.suppress(OSError):
+                os.rename(os.path.join(earlier, entry), os.path.join(place, entry))
+
+
+def users_files(run_directory):
+    """The entries of a run's directory that a save did not write (none if
+    it cannot be read)."""
+    try:
+        return sorted(entry for entry in os.listdir(run_directory) if entry not in RUN_FILES)
+    except OSError:
+        return []
+
+
+def check_place(directory, name):
+    """True if run `name` has an earlier run in directory, which saving it
+    replaces; False if its place is free. ResultsError if it cannot be saved
+    there: its name is too long for the file system (with a save's
+    temporary names), or something that is not a run is in its place."""
+    longest = len(f".{name}.old-12345678".encode())
+    with contextlib.suppress(OSError, ValueError):
+        most = os.pathconf(directory, "PC_NAME_MAX")
+        if longest > most:
+            raise ResultsError(f"the run's name {name[:40]}... is {len(name.encode())} bytes, "
+                               f"too long for a file name in {directory}/ (at most "
+                               f"{most - (longest - len(name.encode()))} with a save's "
+                               "temporary names): give smaller values (--seed, --lr)")
+    place = run_path(directory, name)
+    if not os.path.lexists(place):
+        return False
+    if not os.path.isdir(place) or not os.path.lexists(run_path(directory, name, RECORD)):
+        raise ResultsError(f"{place} is in the way: it is not a run's directory (it "
+                           f"has no {RECORD}); move it away")
+    return True
+
+
 def write_run(run_directory, record, history_fields, history, weights, probes=None):
     """Write a run's files into run_directory (a new, empty directory)."""
-    os.chmod(run_directory, 0o755)                   # mkdtemp makes it private (0700)
     with open(os.path.join(run_directory, RECORD), "wb") as file:
         write_rows(file, FIELDS, [record])
     with open(os.path.join(run_directory, HISTORY), "wb") as file:
@@ -182,6 +265,13 @@ def write_run(run_directory, record, history_fields, history, weights, probes=No
 
 
 def remove_aside(aside, place):
+    """Remove the earlier run set aside, unless something of the user's
+    could not be carried over from it."""
+    kept = users_files(os.path.join(aside, os.path.basename(place)))
+    if kept:
+        print(f"warning: {place}/ is saved, but {', '.join(kept)} of the earlier run "
+              f"could not be moved into it: it is left in {aside}/", file=sys.stderr)
+        return
     try:
         shutil.rmtree(aside)
     except OSError as error:
@@ -195,16 +285,21 @@ def tidy(directory):
     renames, and retry removing earlier runs that could not be removed."""
     for entry in os.listdir(directory):
         path = os.path.join(directory, entry)
-        if not (entry.startswith(".") and os.path.isdir(path)):
+        found = temporary(directory, entry)
+        if found is None:
             continue
-        if ".new-" in entry:
+        name, kind = found
+        if kind == "new":
             shutil.rmtree(path, ignore_errors=True)
-        elif ".old-" in entry:
-            name = entry[1:].rsplit(".old-", 1)[0]
+        else:
+            earlier, place = os.path.join(path, name), run_path(directory, name)
             with contextlib.suppress(OSError):
-                if not os.path.lexists(run_path(directory, name)):
-                    os.rename(os.path.join(path, name), run_path(directory, name))
-                shutil.rmtree(path)
+                if os.path.isdir(earlier) and not os.path.lexists(place):
+                    os.rename(earlier, place)
+                elif os.path.isdir(earlier):
+                    carry_over(earlier, place)
+                if not users_files(earlier):
+                    shutil.rmtree(path)
 
 
 def write_summary(directory, before=None):
@@ -215,15 +310,10 @@ def write_summary(directory, before=None):
     summary-older.csv. A summary.csv that cannot be written is a warning:
     the runs themselves are saved."""
     path = os.path.join(directory, SUMMARY)
-    try:
-        with open(path, "rb") as file:
-            found = file.read()
-    except FileNotFoundError:
-        found = None
-    except OSError as error:
-        found = error
+    found = read_summary(directory)
     header = found.split(b"\n", 1)[0] if isinstance(found, bytes) else b""
-    if b"network" in header and b"batch_size" not in header:       # an older main.py's
+    if (b"network" in header and b"batch_size" not in header         # an older main.py's
+            and older_runs(directory)):
         keep = next(name for name in (os.path.join(directory, f"summary-older{suffix}.csv")
                                       for suffix in ("", *range(2, 1000)))
                     if not os.path.lexists(name))
@@ -238,6 +328,9 @@ def write_summary(directory, before=None):
     elif before is not None and isinstance(found, bytes) and found != before:
         print(f"warning: {path} did not match the runs' own records (edited, damaged or a "
               "run removed): it is rebuilt from them", file=sys.stderr)
+    elif isinstance(found, files.NotARegularFile) and not os.path.isdir(path):
+        print(f"warning: {found}: it is replaced by one rebuilt from the runs' own records",
+              file=sys.stderr)
     try:
         files.atomic_write(path, lambda file: file.write(summary_bytes(directory, warn=False)))
     except OSError as error:
@@ -251,10 +344,20 @@ def refresh_summary(directory):
     damaged; under the lock, as a save."""
     with saving(directory):
         expected = summary_bytes(directory, warn=False)
-        with contextlib.suppress(OSError), open(os.path.join(directory, SUMMARY), "rb") as file:
-            if file.read() == expected:
-                return
-        write_summary(directory, expected)
+        if read_summary(directory) != expected:
+            write_summary(directory, expected)
+
+
+def read_summary(directory):
+    """The bytes of directory's summary.csv; None if there is none; the
+    error (OSError, files.NotARegularFile) if it cannot be read or is not
+    a regular file of at most LARGEST_CSV bytes."""
+    try:
+        return files.read_regular(os.path.join(directory, SUMMARY), LARGEST_CSV)
+    except FileNotFoundError:
+        return None
+    except (OSError, files.NotARegularFile) as error:
+        return error
 
 
 def summary_bytes(directory, warn=True):
@@ -286,9 +389,7 @@ def npz_bytes(arrays):
     return buffer.getvalue()
 
 
-# The signals that ask a program to stop: Ctrl-C, kill, a closed terminal.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                     if hasattr(signal, name))
+STOP_SIGNALS = stopping.STOP_SIGNALS
 
 
 @contextlib.contextmanager
@@ -353,12 +454,12 @@ def run_directories(directory):
     runs = {}
     for entry in entries:
         path = os.path.join(directory, entry)
-        if not entry.startswith(".") and os.path.isfile(os.path.join(path, RECORD)):
+        if not entry.startswith(".") and os.path.lexists(os.path.join(path, RECORD)):
             runs[entry] = path
     for entry in entries:
-        if entry.startswith(".") and ".old-" in entry:
-            name = entry[1:].rsplit(".old-", 1)[0]
-            if name not in runs and os.path.isfile(os.path.join(directory, entry, name, RECORD)):
+        name, kind = temporary(directory, entry) or (None, None)
+        if kind == "old":
+            if name not in runs and os.path.lexists(os.path.join(directory, entry, name, RECORD)):
                 runs[name] = os.path.join(directory, entry, name)
     return runs
 
@@ -380,9 +481,17 @@ def parse_record(rows):
     record = dict(rows[0])
     record.setdefault("init_scale", "1")         # a weight scale not recorded is He's, 1
     record.setdefault("init_scale_layers", "all")   # ... and applied to every layer
-    for field in ("run", "network", "status", *SETTINGS):
+    record["data"] = record.get("data") or "mnist"  # not recorded: an older main.py's run
+    for field in ("run", "network", "seed", "status", *SETTINGS):
         if not record.get(field):
             raise ResultsError(f"it has no {field}")
+    implied = f"{record['network']}_seed{record['seed']}"
+    if record["run"] != implied and not record["run"].startswith(implied + "_"):
+        raise ResultsError(f"its run {record['run']} is not of network {record['network']}, "
+                           f"seed {record['seed']}")
+    if record["status"] not in STATUSES:
+        raise ResultsError(f"its status {record['status']!r} is not one of "
+                           f"{', '.join(STATUSES)}")
     try:
         for field, kind in TYPES.items():
             if record.get(field) not in (None, ""):
@@ -393,6 +502,9 @@ def parse_record(rows):
         raise ResultsError(f"{field}: {error}") from None
     if record["status"] == "finished" and record["test_accuracy"] is None:
         raise ResultsError("it finished but has no test_accuracy")
+    if record["test_accuracy"] is not None and not 0 <= record["test_accuracy"] <= 1:
+        raise ResultsError(f"its test_accuracy {record['test_accuracy']} is not an accuracy, "
+                           "from 0 to 1")
     return record
 
 
@@ -407,11 +519,16 @@ def read_records(directory, warn=True):
     for name, path in run_directories(directory).items():
         try:
             record = parse_record(read_rows(os.path.join(path, RECORD)))
+            why = None if record["run"] == name else (
+                f"its {RECORD} is that of {record['run']} (a copy of its directory?): a run "
+                f"counts only under its own name")
         except ResultsError as error:
+            why = f"its {RECORD} cannot be read ({error})"
+        if why:
             if warn and path not in UNREADABLE:          # said once, not at every save
                 UNREADABLE.add(path)
-                print(f"warning: {name} is left out of {SUMMARY} and the figures: its {RECORD} "
-                      f"cannot be read ({error})", file=sys.stderr)
+                print(f"warning: {name} is left out of {SUMMARY} and the figures: {why}",
+                      file=sys.stderr)
             continue
         record["run"], record["directory"] = name, path
         records.append(record)
@@ -428,41 +545,65 @@ def older_runs(directory):
     return []
 
 
-def read_rows(path):
-    """The rows of a CSV file with a header line, as dicts. ResultsError,
+# The most bytes read of a CSV file: main.py's are far smaller (a history of
+# 50 epochs is 10 kB, a study's probes.csv a few MB).
+LARGEST_CSV = 64 * 2**20
+
+
+def read_rows(path, numbered=False):
+    """The rows of a CSV file with a header line, as dicts (with numbered,
+    as (line number, dict) pairs). ResultsError,
     naming the file and the line, if a row has more or fewer values than the
-    header (a file cut short, say). A byte-order mark is skipped."""
+    header (a file cut short, say), or if it is not a regular file of at most
+    LARGEST_CSV bytes. A byte-order mark is skipped."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as file:
-            reader = csv.reader(file)
-            header = next(reader, None)
-            if not header:
-                raise ResultsError(f"{path} is empty: it has no header line")
-            rows = []
-            for line, values in enumerate(reader, start=2):
-                if not values:
-                    continue
-                if len(values) != len(header):
-                    raise ResultsError(f"{path}: line {line} has {len(values)} values, the "
-                                       f"header {len(header)} (a file cut short?)")
-                rows.append(dict(zip(header, values)))
+        text = files.read_regular(path, LARGEST_CSV).decode("utf-8-sig")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        if not header:
+            raise ResultsError(f"{path} is empty: it has no header line")
+        rows = []
+        for line, values in enumerate(reader, start=2):
+            if not values:
+                continue
+            if len(values) != len(header):
+                raise ResultsError(f"{path}: line {line} has {len(values)} values, the "
+                                   f"header {len(header)} (a file cut short?)")
+            rows.append((line, dict(zip(header, values))) if numbered
+                        else dict(zip(header, values)))
     except OSError as error:
         raise ResultsError(f"cannot read {path} ({error.strerror})") from None
+    except files.NotARegularFile as error:
+        raise ResultsError(str(error)) from None
     except (UnicodeDecodeError, csv.Error) as error:
         raise ResultsError(f"{path} is not a CSV file of main.py's ({error})") from None
     return rows
 
 
-def read_history(path):
-    """A history CSV as {field: array over epochs} (floats)."""
-    records = read_rows(path)
+# The columns every history has, which plot.py draws.
+HISTORY_NEEDED = ("epoch", "train_loss", "val_loss", "val_accuracy")
+
+
+def read_history(path, needed=()):
+    """A history CSV (or a probes.csv) as {field: array over epochs}
+    (floats). ResultsError naming the file and the column, or the line, if
+    a column of `needed` is missing or a value is not a number."""
+    records = read_rows(path, numbered=True)
     if not records:
         raise ResultsError(f"{path} has no epochs")
-    try:
-        return {field: np.array([float(record[field]) for record in records])
-                for field in records[0]}
-    except ValueError as error:
-        raise ResultsError(f"{path}: {error}") from None
+    missing = [field for field in needed if field not in records[0][1]]
+    if missing:
+        raise ResultsError(f"{path} has no column {missing[0]} (renamed or removed?): "
+                           "train the run again")
+    columns = {field: [] for field in records[0][1]}
+    for line, record in records:
+        for field, values in columns.items():
+            try:
+                values.append(float(record[field]))
+            except ValueError:
+                raise ResultsError(f"{path}: line {line}: {field} {record[field]!r} is not a "
+                                   "number") from None
+    return {field: np.array(values) for field, values in columns.items()}
 
 
 def number(value):

@@ -13,7 +13,9 @@ import os
 import signal
 import sys
 
-import results
+# The signals that ask a program to stop: Ctrl-C, kill, a closed terminal.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
 
 
 class Stopped(BaseException):
@@ -34,11 +36,20 @@ def stop_on_first_signal(number, frame):
     """The handler of Ctrl-C, SIGTERM and SIGHUP while main.py runs. The
     first stops it; later ones are ignored, so that a second Ctrl-C cannot
     interrupt the stopping itself (ending workers, removing their data)."""
-    for each in results.STOP_SIGNALS:
+    for each in STOP_SIGNALS:
         signal.signal(each, signal.SIG_IGN)
     if number == signal.SIGINT:
         raise KeyboardInterrupt
     raise Stopped(number)
+
+
+def quiet_ctrl_c(name):
+    """For a program's first lines, before its slow imports (NumPy's take a
+    third of a second): Ctrl-C ends it with one line and Ctrl-C's status,
+    not a traceback, until signals_stop_main or tool takes over. (This
+    module imports nothing but the standard library, for this.)"""
+    signal.signal(signal.SIGINT, lambda number, frame: (
+        print(f"{name}: interrupted", file=sys.stderr), os._exit(130)))
 
 
 def how_stopped(stop):
@@ -57,7 +68,7 @@ def signals_stop_main():
     process ends, so that a late one cannot change the exit status the
     user was told of."""
     previous = {number: signal.signal(number, stop_on_first_signal)
-                for number in results.STOP_SIGNALS}
+                for number in STOP_SIGNALS}
     try:
         yield
     finally:

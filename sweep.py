@@ -5,8 +5,10 @@ they are trained here, in this process, in order. With jobs > 1, that many
 worker processes train them, each taking the next run when it is done:
 - The data is written to .npy files that every worker maps read-only; once
   the workers have mapped them, the files are deleted. Memory holds one
-  copy, however many workers there are, and nothing is left on disk, even
-  if every process is killed.
+  copy, however many workers there are. If main.py is killed (kill -9)
+  before they are deleted, its workers delete them as they exit; if it is
+  killed before any worker started, the next main.py that starts workers
+  deletes them (their directory's name holds main.py's process id).
 - Each worker's BLAS gets cores // jobs threads, so that the workers do not
   fight over the cores.
 - Workers only compute. Everything they have to say (an epoch's record, a
@@ -24,8 +26,10 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 
@@ -73,9 +77,12 @@ def execute(runs, train, splits, settings, jobs, on_event):
 
 
 def train_one(run, train, splits, settings, send):
-    """Train one run, telling send(run, event, payload) what happens."""
+    """Train one run, telling send(run, event, payload) what happens.
+    NumPy's warnings about overflows are silenced: a loss that is not
+    finite is reported as the run's divergence (report.py)."""
     try:
-        result = train(run, splits, settings, lambda record: send(run, "epoch", record))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            result = train(run, splits, settings, lambda record: send(run, "epoch", record))
     except Diverged as error:
         send(run, "diverged", error)
     except MemoryError:
@@ -211,8 +218,12 @@ def work(train, data_files, settings, connection):
         signal.signal(number, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):          # blocked by the parent until now
         signal.pthread_sigmask(signal.SIG_UNBLOCK, JOB_SIGNALS)
-    exit_with_parent()
-    splits = map_shared(data_files)
+    shared = os.path.dirname(next(iter(data_files.values()))[0])
+    exit_with_parent(shared)
+    try:
+        splits = map_shared(data_files)
+    except FileNotFoundError:           # the parent stopped, and removed the data, first
+        os._exit(1)
     connection.send("ready")
 
     def send(run, event, payload):
@@ -227,12 +238,15 @@ def work(train, data_files, settings, connection):
         pass
 
 
-def exit_with_parent():
-    """End this process as soon as the process that started it ends."""
+def exit_with_parent(shared):
+    """End this process as soon as the process that started it ends; remove
+    the shared data's directory first, in case the parent was killed
+    (kill -9) before it could."""
     parent = multiprocessing.parent_process()
 
     def watch():
         multiprocessing.connection.wait([parent.sentinel])
+        shutil.rmtree(shared, ignore_errors=True)
         os._exit(1)
     threading.Thread(target=watch, daemon=True).start()
 
@@ -266,14 +280,49 @@ def map_shared(paths):
 
 @contextlib.contextmanager
 def temporary_directory(prefix):
-    """A new temporary directory, removed at the end even if a signal comes
-    while it is being removed."""
-    directory = tempfile.mkdtemp(prefix=prefix)
+    """A new temporary directory, <prefix><this process's id>-XXXXXXXX,
+    removed at the end even if a signal comes while it is being removed.
+    Those of processes that died without removing theirs (kill -9 before
+    any worker started) are removed first (remove_stale)."""
+    remove_stale(prefix)
+    directory = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
     try:
         yield directory
     finally:
         with results.signals_deferred(*JOB_SIGNALS, signal.SIGTERM):
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def remove_stale(prefix):
+    """Remove the temporary directories <prefix><pid>-XXXXXXXX, of this
+    user, whose process `pid` is no longer running."""
+    root = tempfile.gettempdir()
+    pattern = re.compile(re.escape(prefix) + r"(\d+)-[A-Za-z0-9_]{8}")
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(root):
+            match = pattern.fullmatch(entry)
+            path = os.path.join(root, entry)
+            if match and not running(int(match[1])) and owned(path):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def running(pid):
+    """True if a process `pid` exists (ours or another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):         # another user's, or no pid at all: left alone
+        return True
+    return True
+
+
+def owned(path):
+    """True if path is a directory (not a link) of this user."""
+    with contextlib.suppress(OSError):
+        info = os.lstat(path)
+        return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+    return False
 
 
 @contextlib.contextmanager

@@ -49,10 +49,23 @@ sys.exit(main.main(sys.argv[1:]))
 """
 
 
+def data_name(train_rows=60, test_rows=20):
+    """What a run's name says of the data of MainProgramCase (random_mnist
+    of seeds 1 and 2), which is not MNIST: mnist.content_name's digest."""
+    (y_train, x_train), (y_test, x_test) = (random_mnist(train_rows, seed=1),
+                                            random_mnist(test_rows, seed=2))
+    return mnist.content_name({"x_train": mnist.sha256(x_train), "y_train": mnist.sha256(y_train),
+                               "x_test": mnist.sha256(x_test), "y_test": mnist.sha256(y_test)})
+
+
+DATA = data_name()
+
+
 def run(kind, seed=0, more=""):
     """The name of a run of these tests: every one has --epochs 2 --batch-size 8,
-    which its name says, after `more` (its rate and scale: "_lr0.1")."""
-    return f"{kind}_seed{seed}{more}_epochs2_batch8"
+    and the tests' data, which its name says, after `more` (its rate and
+    scale: "_lr0.1")."""
+    return f"{kind}_seed{seed}{more}_epochs2_batch8_data{DATA}"
 
 
 def run_files(name, weights=True):
@@ -76,13 +89,20 @@ class MainProgramCase(TempDir):
         no_figures.start()
         self.addCleanup(no_figures.stop)
 
+    def arguments(self, options):
+        """main.py's arguments: these tests' data, results directory, epochs
+        and batch size, unless options give their own (an option of one
+        value may be given once), then options."""
+        defaults = {"--data-dir": self.path("data"), "--results-dir": self.path("results"),
+                    "--epochs": "2", "--batch-size": "8"}
+        return [*(part for option, value in defaults.items() if option not in options
+                  for part in (option, value)), *options]
+
     def run_main(self, *options):
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                status = main.main(["--data-dir", self.path("data"), "--results-dir",
-                                    self.path("results"), "--epochs", "2", "--batch-size", "8",
-                                    *options])
+                status = main.main(self.arguments(options))
             except SystemExit as exit:
                 status = exit.code
         return status, out.getvalue(), err.getvalue()
@@ -110,8 +130,7 @@ class MainProgramCase(TempDir):
         is left, failing if one stays."""
         os.makedirs(self.path("tmp"), exist_ok=True)
         command = [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=patch),
-                   "--data-dir", self.path("data"), "--results-dir", self.path("results"),
-                   "--epochs", "2", "--batch-size", "8", *options]
+                   *self.arguments(options)]
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True, cwd=os.path.dirname(os.path.abspath(main.__file__)),
@@ -763,6 +782,33 @@ report.Progress.on_event = on_event_then_{name}
                                                r"nothing of them was saved$")
         self.assertNothingLeft()
 
+    def test_a_signal_or_kill_9_while_the_workers_start(self):
+        # The parent stops (SIGTERM) or is killed (kill -9) while its workers
+        # start, before they have mapped the data: they exit silently, and
+        # nothing is left in the temporary directory.
+        patch = """
+import sweep
+def wait_ready_then_{name}(self):
+    os.kill(os.getpid(), signal.{name})
+sweep.Worker.wait_ready = wait_ready_then_{name}
+"""
+        for name, expected in (("SIGTERM", 143), ("SIGKILL", -signal.SIGKILL)):
+            status, out, err = self.main_process("--seeds", "2", "--jobs", "2",
+                                                 patch=patch.format(name=name))
+            self.assertEqual(status, expected, err)
+            self.assertNotIn("Traceback", err)
+            self.assertNothingLeft()
+
+    def test_the_data_of_a_main_py_killed_before_its_workers_is_removed_by_the_next(self):
+        os.makedirs(self.path("tmp"))
+        dead, alive = "mnist-numpy-999999999-abcd1234", f"mnist-numpy-{os.getpid()}-abcd1234"
+        for name in (dead, alive, "mnist-numpy-mine"):
+            os.makedirs(self.path(f"tmp/{name}"))
+            self.write(f"tmp/{name}/train_0.npy", b"data")
+        status, out, err = self.main_process("--seeds", "2", "--jobs", "2")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(sorted(os.listdir(self.path("tmp"))), [alive, "mnist-numpy-mine"])
+
     def test_the_shared_data_is_only_what_is_trained_on(self):
         shared = []
         share = sweep.share
@@ -790,7 +836,8 @@ report.Progress.on_event = on_event_then_{name}
         self.assertEqual(status, 2, err)
         last = err.splitlines()[-1]
         self.assertRegex(last, r"^main.py: error: cannot write the data the worker processes "
-                               rf"share \(0.\d MB\) to {re.escape(self.path('tmp'))}/mnist-numpy-\w+/ "
+                               rf"share \(0.\d MB\) to {re.escape(self.path('tmp'))}/"
+                               r"mnist-numpy-\d+-\w+/ "
                                r"\(No space left on device\): free space there, point TMPDIR to "
                                r"a larger file system, or use --jobs 1; nothing of bn seed 0, ")
         self.assertEqual(os.listdir(self.path("tmp")), [])
@@ -820,7 +867,7 @@ class SummaryAndFiles(MainProgramCase):
         rows = self.assertSummaryMatchesFiles()
         self.assertEqual(sorted((row["run"], row["epochs"]) for row in rows),
                          [(run("bn"), "2"), (run("bn", 1), "2"), (run("plain"), "2"),
-                          ("plain_seed0_epochs3_batch8", "3")])
+                          (f"plain_seed0_epochs3_batch8_data{DATA}", "3")])
         shutil.rmtree(self.path(f"results/{run('bn', 1)}"))      # a user tidies up
         status, _, err = self.run_main("--net", "plain", "--lr", "1e30")
         self.assertEqual(status, 1)
@@ -829,7 +876,7 @@ class SummaryAndFiles(MainProgramCase):
         rows = self.assertSummaryMatchesFiles()
         self.assertEqual(sorted((row["run"], row["status"]) for row in rows),
                          [(run("bn"), "finished"), (run("plain"), "finished"),
-                          ("plain_seed0_epochs3_batch8", "finished"),
+                          (f"plain_seed0_epochs3_batch8_data{DATA}", "finished"),
                           (run("plain", 0, "_lr1e+30"), "diverged")])
 
     def test_two_processes_saving_into_one_directory(self):
@@ -906,7 +953,7 @@ report.Progress.save = save_then_remount
             self.assertEqual(self.results(), [])
         process.stderr.close()
         self.assertEqual(process.wait(timeout=60), 0)
-        self.assertIn("plain_seed0_epochs1_batch8/weights.npz", self.saved())
+        self.assertIn(f"plain_seed0_epochs1_batch8_data{DATA}/weights.npz", self.saved())
 
 
 # ---------------------------------------------------------------- plot.py
@@ -942,10 +989,15 @@ class PlotProgram(MainProgramCase):
         for content, expected in ((header + row + row[:9], "line 3 has 3 values, the header 11"),
                                   (header + row.rsplit(",", 1)[0] + "\n", "line 2 has 10 values"),
                                   (header, "has no epochs"),
-                                  (header + row.replace("0.9", "x"), "could not convert")):
+                                  (header + row.replace("0.9", "x"),
+                                   "line 2: val_accuracy 'x' is not a number"),
+                                  (header + row + row.replace("1,", "one,", 1),
+                                   "line 3: epoch 'one' is not a number"),
+                                  (header.replace("val_loss", "validation_loss") + row,
+                                   "has no column val_loss (renamed or removed?)")):
             path = self.write("h.csv", content.encode())
             with self.assertRaises(results.ResultsError) as caught:
-                results.read_history(path)
+                results.read_history(path, results.HISTORY_NEEDED)
             self.assertIn(path, str(caught.exception))
             self.assertIn(expected, str(caught.exception))
 

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from unittest import mock
 
@@ -24,11 +25,13 @@ import numpy as np
 
 import evaluate
 import main
+import mnist
 import options
 import plot
 import results
-from test_program import (MAIN_IN_A_PROCESS, MainProgramCase, mount_tmpfs, needs_matplotlib,
-                          run, run_files)
+from test_program import (DATA, MAIN_IN_A_PROCESS, MainProgramCase, mount_tmpfs,
+                          needs_matplotlib, run, run_files)
+from test_data import csv_bytes, random_mnist
 
 HERE = os.path.dirname(os.path.abspath(main.__file__))
 
@@ -83,8 +86,7 @@ class ResultsCase(MainProgramCase):
         """main.py started in a process of its own (see MAIN_IN_A_PROCESS)."""
         return subprocess.Popen(
             [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=NO_FIGURES + patch),
-             "--data-dir", self.path("data"), "--results-dir", self.path("results"),
-             "--epochs", "2", "--batch-size", "8", *options],
+             *self.arguments(options)],
             stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=HERE,
             env=dict(os.environ, HELPERS=self.path("helpers")))
 
@@ -97,7 +99,7 @@ class ResultsCase(MainProgramCase):
         """{file: (its bytes, its inode)} of every file of results/."""
         found = {}                               # (what a save set aside is left out)
         for name in self.saved():
-            if name.startswith("."):
+            if name.startswith(".") or os.path.isdir(self.path(f"results/{name}")):
                 continue
             with open(self.path(f"results/{name}"), "rb") as file:
                 found[name] = (file.read(), os.fstat(file.fileno()).st_ino)
@@ -234,16 +236,21 @@ class FilesChangeTogether(ResultsCase):
                       "directory); the runs are saved in their own directories", err)
         self.assertEqual(self.saved(), run_files(run("bn")) + run_files(run("plain"))
                          + ["summary.csv/mine.txt"])
-        # The run's own name is a directory of the user's: it is not replaced.
+        # The run's own name is a directory of the user's, or a file: it is
+        # not replaced, and this is found before training.
         shutil.rmtree(self.path(f"results/{run('bn')}"))
-        os.makedirs(self.path(f"results/{run('bn')}"))
-        status, _, err = self.main_process("--net", "bn")
-        self.assertEqual(status, 2)
-        self.assertEqual(err.splitlines()[-1], f"main.py: error: cannot save bn in "
-                         f"{self.path('results')}/ ({self.path('results')}/{run('bn')} is in the "
-                         "way: it is not a run's directory (it has no run.csv); move it away); "
-                         "nothing of bn was saved")
-        self.assertEqual(os.listdir(self.path(f"results/{run('bn')}")), [])
+        for make in (os.makedirs, lambda path: self.write(path, b"mine")):
+            make(self.path(f"results/{run('bn')}"))
+            status, out, err = self.main_process("--net", "bn")
+            self.assertEqual(status, 2)
+            self.assertNotIn("epoch", out)
+            self.assertEqual(err.splitlines()[-1], f"main.py: error: cannot save bn in "
+                             f"{self.path('results')}/ ({self.path('results')}/{run('bn')} is in "
+                             "the way: it is not a run's directory (it has no run.csv); move it "
+                             "away)")
+            if os.path.isdir(self.path(f"results/{run('bn')}")):
+                self.assertEqual(os.listdir(self.path(f"results/{run('bn')}")), [])
+                os.rmdir(self.path(f"results/{run('bn')}"))
         # A directory where the run's weights file should be: the whole run is replaced.
         os.remove(f"{self.place}/weights.npz")
         os.makedirs(f"{self.place}/weights.npz")
@@ -254,9 +261,10 @@ class FilesChangeTogether(ResultsCase):
     def test_a_save_killed_between_its_two_renames_is_put_back(self):
         # kill -9 after the earlier run was set aside, before the new one
         # took its place; and a new run half-written.
-        aside = tempfile.mkdtemp(dir=self.path("results"), prefix=f".{run('plain')}.old-")
+        aside = results.temporary_directory(self.path("results"), run("plain"), "old")
         os.rename(self.place, os.path.join(aside, run("plain")))
-        os.makedirs(self.path(f"results/.{run('bn')}.new-x1y2"))
+        os.makedirs(results.temporary_directory(self.path("results"), run("bn"), "new")
+                    + "/" + run("bn"))
         self.assertEqual([row["run"] for row in results.read_records(self.path("results"))],
                          [run("plain")])                              # still read, from aside
         status, _, err = self.main_process("--net", "bn")
@@ -298,12 +306,13 @@ class SettingsNeverMix(ResultsCase):
         self.assertEqual(len(self.summary()), 5)
         selection = plot.select(self.path("results"))
         self.assertEqual([seed for seed, _, _ in selection.runs["plain"]], [0])     # one run
-        self.assertEqual(selection.where, "epochs 2, batch 8")
+        self.assertEqual(selection.where, f"epochs 2, batch 8, data {DATA}")
         self.assertEqual(sorted(point["lr"] for point in selection.points), [0.001, 0.1])
         status, out, err = self.tool("plot", self.path("results"), "--lr", "0.1",
                                      patch="plot.available = lambda: False")
         self.assertEqual(status, 0, err)
-        self.assertIn("Covariate shift at the second ReLU's input (lr 0.1, epochs 2, batch 8; "
+        self.assertIn("Covariate shift at the second ReLU's input (lr 0.1, epochs 2, batch 8, "
+                      f"data {DATA}; "
                       "means over seeds)", out)
 
 
@@ -552,7 +561,7 @@ class PlotFaults(ResultsCase):
         self.assertEqual(self.run_main("--net", "plain", "--lr", "1e30")[0], 1)
         status, out, err = self.tool("plot", self.path("results"))
         self.assertEqual((status, out), (1, ""))
-        self.assertEqual(err, f"plot.py: every run of lr 1e+30, epochs 2, batch 8 in "
+        self.assertEqual(err, f"plot.py: every run of lr 1e+30, epochs 2, batch 8, data {DATA} in "
                               f"{self.path('results')}/ diverged: there are no curves to draw\n")
 
     def test_a_missing_init_scale_means_1(self):
@@ -581,7 +590,8 @@ class PlotFaults(ResultsCase):
             outputs.append(out)
         self.assertEqual(outputs[0], outputs[1])
         self.assertIn("Epochs to reach a validation accuracy", outputs[0])
-        self.assertIn("Covariate shift at the second ReLU's input (lr 0.1, epochs 2, batch 8;",
+        self.assertIn("Covariate shift at the second ReLU's input (lr 0.1, epochs 2, batch 8, "
+                      f"data {DATA};",
                       outputs[0])
         self.assertEqual(outputs[0].splitlines()[-1], plot.HINT)
 
@@ -662,6 +672,400 @@ class EvaluateFigure(ResultsCase):
         self.assertEqual(status, 0, err)
         self.assertIn("accuracy ", out)
         self.assertTrue(err.startswith("evaluate.py: warning: cannot write "), err)
+
+
+# ---------------------------------------------------------------- a hostile review, fifth round
+
+class UsersFilesAreKept(ResultsCase):
+    def test_a_run_saved_again_keeps_the_users_files_in_its_directory(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        place = self.path(f"results/{run('plain')}")
+        self.write(f"results/{run('plain')}/notes.txt", b"mine")
+        self.write(f"results/{run('plain')}/mistakes.png", b"evaluate.py's figure")
+        earlier = self.contents()
+        os.makedirs(f"{place}/nested")
+        self.write(f"results/{run('plain')}/nested/deeper.txt", b"mine too")
+        status, _, err = self.main_process("--net", "plain")
+        self.assertEqual(status, 0, err)
+        self.assertIn("replaced the earlier run", err)
+        after = self.contents()
+        for name in ("notes.txt", "mistakes.png"):
+            self.assertEqual(after[f"{run('plain')}/{name}"][0],
+                             earlier[f"{run('plain')}/{name}"][0], name)
+        with open(f"{place}/nested/deeper.txt") as file:
+            self.assertEqual(file.read(), "mine too")
+        self.assertNotEqual(after[f"{run('plain')}/run.csv"][1],
+                            earlier[f"{run('plain')}/run.csv"][1])   # the run itself is new
+        self.assertEqual(sorted(os.listdir(place)), sorted(
+            ["history.csv", "run.csv", "weights.npz", "notes.txt", "mistakes.png", "nested"]))
+        self.assertEqual([entry for entry in self.results() if entry.startswith(".")], [])
+
+    def test_a_save_killed_after_the_swap_still_carries_the_users_files_over(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        place = self.path(f"results/{run('plain')}")
+        self.write(f"results/{run('plain')}/notes.txt", b"mine")
+        # kill -9 after the new run took its place, before notes.txt was moved.
+        aside = results.temporary_directory(self.path("results"), run("plain"), "old")
+        shutil.copytree(place, os.path.join(aside, run("plain")))
+        os.remove(os.path.join(place, "notes.txt"))
+        self.assertEqual(self.run_main("--net", "bn")[0], 0)
+        with open(os.path.join(place, "notes.txt")) as file:
+            self.assertEqual(file.read(), "mine")
+        self.assertFalse(os.path.exists(aside))
+
+    def test_hidden_directories_of_the_users_are_never_removed(self):
+        os.makedirs(self.path("results"))
+        mine = [".mystuff.new-ideas", f".{run('plain')}.old-2026", f".{run('plain')}.new-abcd1234"]
+        for name in mine:
+            os.makedirs(self.path(f"results/{name}/{run('plain')}"))
+            self.write(f"results/{name}/{run('plain')}/run.csv", b"of the user's")
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        self.assertEqual([entry for entry in self.results() if entry.startswith(".")],
+                         sorted(mine))
+        for name in mine:
+            with open(self.path(f"results/{name}/{run('plain')}/run.csv")) as file:
+                self.assertEqual(file.read(), "of the user's")
+
+
+class DamagedRecords(ResultsCase):
+    def setUp(self):
+        super().setUp()
+        status, _, err = self.main_process("--net", "plain", "--seeds", "2", "--jobs", "1")
+        self.assertEqual(status, 0, err)
+        self.first = self.path(f"results/{run('plain', 0)}")
+
+    def save_and_plot(self):
+        """main.py's next save and plot.py: (their stderr), each checked to
+        have gone on with the other run."""
+        status, _, err = self.main_process("--net", "bn")
+        self.assertEqual(status, 0, err)
+        self.assertNoTraceback(err)
+        self.assertEqual(sorted(row["run"] for row in self.summary()),
+                         [run("bn"), run("plain", 1)])
+        status, _, plot_err = self.tool("plot", self.path("results"),
+                                        patch="plot.available = lambda: False")
+        self.assertEqual(status, 0, plot_err)
+        return err, plot_err
+
+    def test_a_record_whose_values_do_not_parse_is_left_out_with_one_warning(self):
+        for damage in ("seed", "status banana", "network resnet", "run resnet_seed0",
+                       "test_accuracy inf"):
+            with self.subTest(damage):
+                record = self.record(run("plain", 0))
+                if damage == "seed":
+                    record["seed"] = ""
+                else:
+                    field, value = damage.split()
+                    record[field] = value
+                with open(f"{self.first}/run.csv", "w", newline="") as file:
+                    writer = csv.DictWriter(file, list(record))
+                    writer.writeheader()
+                    writer.writerow(record)
+                for err in self.save_and_plot():
+                    warnings = [line for line in err.splitlines() if run("plain", 0) in line]
+                    self.assertEqual(len(warnings), 1, err)
+                    self.assertTrue(warnings[0].startswith(
+                        f"warning: {run('plain', 0)} is left out of summary.csv and the "
+                        "figures: its run.csv cannot be read ("), err)
+
+    def test_a_record_that_is_not_a_regular_file_is_warned_about(self):
+        for kind in ("directory", "FIFO"):
+            with self.subTest(kind):
+                if os.path.isdir(f"{self.first}/run.csv"):
+                    os.rmdir(f"{self.first}/run.csv")
+                else:
+                    os.remove(f"{self.first}/run.csv")
+                (os.mkdir if kind == "directory" else os.mkfifo)(f"{self.first}/run.csv")
+                for err in self.save_and_plot():
+                    self.assertIn(f"warning: {run('plain', 0)} is left out of summary.csv and "
+                                  f"the figures: its run.csv cannot be read ({self.first}/run.csv "
+                                  f"is a {kind}, not a file)", err)
+
+    def test_a_copy_of_a_run_directory_is_left_out(self):
+        shutil.rmtree(self.path(f"results/{run('plain', 1)}"))
+        shutil.copytree(self.first, self.path(f"results/{run('plain', 1)}"))
+        shutil.copytree(self.first, f"{self.first} (copy)")
+        os.rename(self.first, self.path(f"results/{run('plain', 0)}_renamed"))
+        status, _, err = self.main_process("--net", "bn")
+        self.assertEqual(status, 0, err)
+        self.assertEqual([row["run"] for row in self.summary()], [run("bn")])
+        for copy in (run("plain", 1), f"{run('plain', 0)} (copy)", f"{run('plain', 0)}_renamed"):
+            self.assertIn(f"warning: {copy} is left out of summary.csv and the figures: its "
+                          f"run.csv is that of {run('plain', 0)} (a copy of its directory?): a "
+                          "run counts only under its own name\n", err)
+
+
+class SummaryThatIsNotAFile(ResultsCase):
+    def test_a_fifo_or_a_link_to_dev_zero_is_replaced(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        summary = self.path("results/summary.csv")
+        for kind, make in (("a FIFO", os.mkfifo),
+                           ("a device", lambda path: os.symlink("/dev/zero", path))):
+            with open(summary, "rb") as file:
+                good = file.read()
+            os.remove(summary)
+            make(summary)
+            status, _, err = self.tool("plot", self.path("results"),
+                                       patch="plot.available = lambda: False")
+            self.assertEqual(status, 0, err)
+            self.assertIn(f"warning: {summary} is {kind}, not a file: it is replaced by one "
+                          "rebuilt from the runs' own records", err)
+            with open(summary, "rb") as file:
+                self.assertEqual(file.read(), good)
+            os.remove(summary)
+            make(summary)
+            status, _, err = self.main_process("--net", "plain")      # a save: the same
+            self.assertEqual(status, 0, err)
+            self.assertIn(f"warning: {summary} is {kind}, not a file", err)
+            self.assertFalse(os.path.islink(summary))
+
+    def test_plot_py_on_a_history_that_is_a_link_to_dev_zero(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        history = self.path(f"results/{run('plain')}/history.csv")
+        os.remove(history)
+        os.symlink("/dev/zero", history)
+        status, _, err = self.tool("plot", self.path("results"),
+                                   patch="plot.available = lambda: False")
+        self.assertEqual((status, err), (2, f"plot.py: error: {history} is a device, not a "
+                                            "file\n"))
+
+    def test_a_summary_missing_a_column_is_damaged_not_older(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        with open(self.path("results/summary.csv")) as file:
+            rows = list(csv.reader(file))
+        with open(self.path("results/summary.csv"), "w", newline="") as file:
+            csv.writer(file).writerows([row[:5] + row[6:] for row in rows])  # batch_size gone
+        status, _, err = self.main_process("--net", "bn")
+        self.assertEqual(status, 0, err)
+        self.assertIn("did not match the runs' own records", err)
+        self.assertNotIn("older", err)
+        self.assertNotIn("summary-older.csv", self.results())
+
+
+VALIDATION_LOSS_NAN = """
+import main
+real_train_run = main.train_run
+def train_run(*args, **kwargs):
+    result = real_train_run(*args, **kwargs)
+    result["history"][-1]["val_loss"] = float("nan")   # as weights of 1e28 give
+    return result
+main.train_run = train_run
+"""
+
+
+class ValidationDivergence(ResultsCase):
+    def test_a_run_whose_validation_loss_is_not_finite_diverged(self):
+        status, out, err = self.main_process("--net", "plain", patch=VALIDATION_LOSS_NAN)
+        self.assertEqual(status, 1, err)
+        self.assertIn("plain         diverged: the validation loss became nan after epoch 2", out)
+        self.assertIn("main.py: error: plain diverged: the validation loss became nan after "
+                      "epoch 2; its history until then is saved, no weights.", err)
+        self.assertNoTraceback(err)
+        self.assertNotIn("Warning", err)
+        record = self.record(run("plain"))
+        self.assertEqual((record["status"], record["diverged_epoch"], record["test_accuracy"]),
+                         ("diverged", "2", ""))
+        self.assertEqual(self.saved(), run_files(run("plain"), weights=False) + ["summary.csv"])
+
+
+class DataIsPartOfARun(ResultsCase):
+    def test_runs_on_different_data_never_replace_each_other(self):
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        # Other data in another directory: the same settings, another run.
+        os.makedirs(self.path("other"))
+        self.write(f"other/{mnist.TRAIN_FILE}", csv_bytes(*random_mnist(60, seed=3)))
+        self.write(f"other/{mnist.TEST_FILE}", csv_bytes(*random_mnist(20, seed=2)))
+        status, _, err = self.run_main("--net", "plain", "--data-dir", self.path("other"))
+        self.assertEqual(status, 0, err)
+        self.assertNotIn("replaced", err)
+        other = [row for row in self.summary() if row["data"] != DATA]
+        self.assertEqual(len(self.summary()), 2)
+        self.assertRegex(other[0]["data"], "^[0-9a-f]{8}$")
+        self.assertEqual(other[0]["run"], f"plain_seed0_epochs2_batch8_data{other[0]['data']}")
+        self.assertEqual(self.record(run("plain"))["data"], DATA)
+
+    def test_mnists_own_content_leaves_the_name_as_it_was(self):
+        self.assertEqual(mnist.content_name(dict(mnist.DIGESTS)), "mnist")
+        settings = {"lr": 1e-3, "init_scale": 1.0, "init_scale_layers": "all", "epochs": 50,
+                    "batch_size": 128, "limit": 50000, "dtype": "float32", "data": "mnist"}
+        recipe = options.parse_args([], main.NETWORKS, 50000).recipe
+        self.assertEqual(results.run_name("bn", 0, settings, recipe), "bn_seed0")
+        # A run.csv of before this change, with no data column, is MNIST's.
+        record = results.parse_record([{key: str(value) for key, value in {
+            "run": "bn_seed0", "network": "bn", "seed": 0, "status": "finished",
+            "test_accuracy": 0.95, **settings}.items() if key != "data"}])
+        self.assertEqual(record["data"], "mnist")
+
+
+class FoundBeforeTraining(ResultsCase):
+    def test_a_name_too_long_for_the_file_system_is_refused_before_training(self):
+        status, out, err = self.main_process("--net", "plain", "--seed", str(10 ** 300))
+        self.assertEqual(status, 2, err)
+        self.assertNotIn("epoch", out)
+        self.assertRegex(err.splitlines()[-1], r"^main.py: error: cannot save plain in .*/ \(the "
+                         r"run's name plain_seed1000.*\.\.\. is \d+ bytes, too long for a file "
+                         r"name in .*/ \(at most \d+ with a save's temporary names\): give "
+                         r"smaller values \(--seed, --lr\)\)$")
+        self.assertNoTraceback(err)
+
+    def test_absurd_counts_are_usage_errors_before_any_work(self):
+        for given, message in (
+                (["--seeds", "1000000000"], "--seeds 1000000000 is more than 10,000 seeds, each "
+                                            "a run of every network: give fewer, or the seeds "
+                                            "themselves"),
+                (["--epochs", "100000000000000000000"], "argument --epochs: "
+                 "'100000000000000000000' is not a positive integer up to 10,000"),
+                (["--jobs", "1000"], "argument --jobs: '1000' is not a positive integer up to "
+                                     "256"),
+                (["--net", "plain", "--net", "plain"], "--net plain is given twice: give each "
+                                                       "network once"),
+                (["--net", "all", "--net", "plain"], "--net plain is given twice (--net all "
+                                                     "holds it): give each network once"),
+                (["--epochs", "1", "--epochs", "2"], "--epochs is given twice: give it once"),
+                (["--ep", "1"], "unrecognized arguments: --ep 1")):
+            status, out, err = self.main_process(*given, "--data-dir", self.path("missing"))
+            self.assertEqual((status, out, err), (2, "", f"main.py: error: {message} "
+                                                         "(see --help)\n"), given)
+        # A study's network beside --net all is not in it.
+        args = options.parse_args(["--net", "all", "--net", "bn-noisy", "--study", "santurkar"],
+                                  main.NETWORKS, 50000, main.STUDIES, main.STUDY_NETWORKS)
+        self.assertEqual(args.net, [*main.NETWORKS, "bn-noisy"])
+
+
+class PlotFaultsFifthRound(ResultsCase):
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        self.history = self.path(f"results/{run('plain')}/history.csv")
+
+    def plot(self, *argv):
+        return self.tool("plot", *argv, patch="plot.available = lambda: False")
+
+    def test_a_history_with_a_column_renamed_or_a_word_for_a_number(self):
+        with open(self.history) as file:
+            text = file.read()
+        for damaged, said in ((text.replace("val_loss", "loss_val"),
+                               " has no column val_loss (renamed or removed?): train the run "
+                               "again"),
+                              (re.sub(r"\n1,", "\none,", text),
+                               ": line 3: epoch 'one' is not a number")):
+            with open(self.history, "w") as file:
+                file.write(damaged)
+            status, out, err = self.plot(self.path("results"))
+            self.assertEqual((status, out, err),
+                             (2, "", f"plot.py: error: {self.history}{said}\n"))
+
+    def test_option_errors_are_one_line_and_a_runs_own_directory_points_to_its_parent(self):
+        status, out, err = self.plot("--lr", "x")
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(err, "plot.py: error: argument --lr: invalid float value: 'x' "
+                              "(see --help)\n")
+        place = self.path(f"results/{run('plain')}")
+        status, out, err = self.plot(place)
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(err, f"plot.py: error: {place}/ is a run's own directory: name the "
+                              f"results directory that holds it, {self.path('results')}/\n")
+
+    def test_help_to_a_full_standard_output_is_one_line_from_every_tool(self):
+        with open("/dev/full", "w") as full:
+            for program in ("main.py", "plot.py", "evaluate.py"):
+                process = subprocess.run([sys.executable, program, "--help"], stdout=full,
+                                         stderr=subprocess.PIPE, text=True, cwd=HERE, timeout=60)
+                self.assertEqual((process.returncode, process.stderr),
+                                 (2, f"{program}: error: cannot write standard output (No "
+                                     "space left on device)\n"), program)
+
+
+DRAW_FAILS = """
+import plot, results
+plot.available = lambda: True
+def draw(*args, **kwargs):
+    raise results.ResultsError("cannot write results/learning_curves.png (Read-only file system)")
+plot.draw = draw
+"""
+
+
+class SmallFaultsFifthRound(ResultsCase):
+    def test_a_dangling_link_as_results_dir_is_said(self):
+        os.symlink(self.path("nowhere"), self.path("link"))
+        status, out, err = self.main_process("--net", "plain", "--results-dir", self.path("link"))
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(err.splitlines()[-1], f"main.py: error: {self.path('link')} is a link "
+                         f"to {self.path('nowhere')}, which does not exist (a dangling link): "
+                         "create its target, or choose another directory with --results-dir")
+
+    def test_a_refused_run_leaves_no_results_directory_it_made(self):
+        status, _, err = self.main_process("--net", "plain", "--seed", str(10 ** 300),
+                                           "--results-dir", self.path("new/deeper"))
+        self.assertEqual(status, 2, err)
+        self.assertFalse(os.path.exists(self.path("new")))
+        os.makedirs(self.path("mine"))                 # a directory of the user's stays
+        status, _, err = self.main_process("--net", "plain", "--seed", str(10 ** 300),
+                                           "--results-dir", self.path("mine"))
+        self.assertEqual(status, 2, err)
+        self.assertTrue(os.path.isdir(self.path("mine")))
+
+    def test_the_figure_warning_shows_only_the_message(self):
+        status, _, err = self.main_process("--net", "plain", patch=DRAW_FAILS)
+        self.assertEqual(status, 0, err)
+        self.assertIn("main.py: warning: the figures could not be drawn (cannot write "
+                      "results/learning_curves.png (Read-only file system)); the results are "
+                      "saved\n", err)
+
+    def test_evaluate_py_checks_its_figure_and_its_running_variances_first(self):
+        self.assertEqual(self.run_main("--net", "bn")[0], 0)
+        weights = self.path(f"results/{run('bn')}/weights.npz")
+        for figure, said in (("", "--figure '' names no file: name the figure's file"),
+                             (self.path("missing/dir/x.png"),
+                              f"--figure {self.path('missing/dir/x.png')}: "
+                              f"{self.path('missing/dir')}/ is not a directory: create it, or "
+                              "name a file in another")):
+            status, out, err = self.tool("evaluate", weights, "--data-dir", self.path("data"),
+                                         "--figure", figure)
+            self.assertEqual((status, out, err), (2, "", f"evaluate.py: error: {said} (see "
+                                                         "--help)\n"))
+        with np.load(weights) as saved:
+            arrays = dict(saved)
+        [key] = [key for key in arrays if key.endswith("running_var")][:1]
+        arrays[key][0] = -1.0
+        np.savez(self.path("negative.npz"), **arrays)
+        status, out, err = self.tool("evaluate", self.path("negative.npz"), "--data-dir",
+                                     self.path("data"))
+        layer = key.split(".")[0]
+        self.assertEqual((status, out, err), (2, "", f"evaluate.py: error: "
+                                                     f"{self.path('negative.npz')}: layer {layer} "
+                                                     "(BatchNorm) has a negative running_var, "
+                                                     "which no training gives: the file was "
+                                                     "edited or damaged\n"))
+
+
+# A stand-in for NumPy, found first on the path: it says it is being
+# imported, then takes its time, as NumPy's import does.
+SLOW_NUMPY = """
+import os, time
+open(os.environ["IMPORTING"], "w").close()
+time.sleep(60)
+"""
+
+
+class CtrlCWhileImporting(ResultsCase):
+    def test_plot_py_and_evaluate_py_say_one_line(self):
+        os.makedirs(self.path("slow"))
+        self.write("slow/numpy.py", SLOW_NUMPY.encode())
+        for program in ("plot.py", "evaluate.py"):
+            marker = self.path(f"importing-{program}")
+            process = subprocess.Popen(
+                [sys.executable, program, "--help"], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, cwd=HERE,
+                env=dict(os.environ, PYTHONPATH=self.path("slow"), IMPORTING=marker))
+            for _ in range(600):
+                if os.path.exists(marker) or process.poll() is not None:
+                    break
+                time.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=60)
+            self.assertEqual((process.returncode, out, err), (130, "", f"{program}: interrupted\n"))
 
 
 if __name__ == "__main__":

@@ -7,14 +7,12 @@ MNIST with minibatch SGD, and their test accuracy.
     python3 main.py --net all --seeds 3 --lr 0.001 0.1 1   # ... and several rates
     python3 main.py --study ioffe-szegedy --seeds 3        # a study (STUDIES)
 
-Read from the top: the networks (build_network), the split and its
-normalization (prepare), the covariate-shift probe (shift), one run
-(train_run: one network from one seed, at one rate and one weight scale),
-and main(), which trains every run the options ask for. A study's networks,
-recipe and probes live in a module of its own, named in STUDIES; the
-program around the experiment too: options.py (the command line), report.py
-(the lines, tables and saving), stopping.py (signals), sweep.py (runs in
-worker processes), results.py (what each run leaves).
+Read from the top: the networks (build_network), the split (prepare), the
+covariate-shift probe (shift), one run (train_run: one network from one
+seed, at one rate and one weight scale), and main(), which trains every run
+the options ask for. A study lives in a module of its own, named in
+STUDIES; so does the program around the experiment: options.py, report.py
+(lines, tables, saving), stopping.py (signals), sweep.py, results.py.
 """
 import collections
 import math
@@ -22,6 +20,9 @@ import os
 import sys
 import time
 
+if __name__ == "__main__":      # before NumPy's slow import: Ctrl-C is then one line
+    import stopping
+    stopping.quiet_ctrl_c("main.py")
 import numpy as np
 
 import ioffe_szegedy
@@ -170,9 +171,8 @@ def train_run(run, splits, settings, on_epoch):
     its shuffling) at learning rate run.lr, its initial weights scaled by
     run.init_scale, with the other options in settings, calling
     on_epoch(record) after each epoch. Returns {"history": one record per
-    epoch, "weights": the network's state(), "test_accuracy": a float}.
-    Raises network.Diverged, with the history until then, if the loss stops
-    being finite."""
+    epoch, "weights": network.state(), "test_accuracy": a float}; raises
+    network.Diverged, with the history until then, if the loss is not finite."""
     rng = np.random.default_rng(run.seed)
     network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale,
                             scale_output=settings.init_scale_layers == "all")

@@ -103,6 +103,16 @@ class OneLineParser(argparse.ArgumentParser):
                          f"({error.strerror or error})\n")
 
 
+def study_in_words(item):
+    """A study, for --help: its name, the networks it trains, and the recipe
+    that sets the defaults, if it has one of its own."""
+    name, study = item
+    recipe = getattr(study, "OPTIONS", {})
+    said = ", ".join(f"{key.replace('_', ' ')} {value:g}" for key, value in recipe.items())
+    return f"{name}: {', '.join(study.TRAINS)}" + (
+        f" (its recipe sets the defaults: {said})" if recipe else "")
+
+
 def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     """main.py's options from argv (a list of strings; None: sys.argv[1:]).
     networks is main.NETWORKS ({name: main.Architecture}), train_size
@@ -157,8 +167,7 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     if studies:
         parser.add_argument("--study", choices=list(studies),
                             help="train a study's networks with its probes: "
-                                 + "; ".join(f"{name}: {', '.join(study.TRAINS)}"
-                                             for name, study in studies.items()))
+                                 + "; ".join(map(study_in_words, studies.items())))
     parser.add_argument("--limit", type=positive_int, default=train_size,
                         help="train on the first N training samples only, for quick runs "
                              "(all 50,000)")
@@ -169,7 +178,7 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     args = parser.parse_args(argv)
     args.study = getattr(args, "study", None)
     # The recipe: a run's name says each setting that differs from it.
-    args.recipe = {"lr": recipe.get("lr", 1e-3), "init_scale": 1.0, "init_scale_layers": "all",
+    args.recipe = {"study": "original", "lr": recipe.get("lr", 1e-3), "init_scale": 1.0, "init_scale_layers": "all",
                    "epochs": parser.get_default("epochs"),
                    "batch_size": parser.get_default("batch_size"), "limit": train_size,
                    "dtype": parser.get_default("dtype"), "data": "mnist"}
@@ -192,6 +201,9 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     for name, each in studies.items():
         if hasattr(each, "prepare_pixels") and args.study == name:
             strangers = [net for net in args.net if net not in each.TRAINS]
+            if strangers and "all" in given:
+                parser.error(f"--net all is the original project's networks, which --study "
+                             f"{name} does not train ({', '.join(each.TRAINS)})")
             if strangers:
                 parser.error(f"--net {strangers[0]} is not a network of --study {name} "
                              f"({', '.join(each.TRAINS)})")

@@ -158,7 +158,7 @@ class Progress:
     def settings(self, run):
         """The settings of a run, as results.py records them."""
         args = self.args
-        return {"lr": run.lr, "init_scale": run.init_scale,
+        return {"study": args.study or "original", "lr": run.lr, "init_scale": run.init_scale,
                 "init_scale_layers": getattr(args, "init_scale_layers", "all"),
                 "epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
                 "dtype": args.dtype, "data": mnist.content(args.data_dir)}

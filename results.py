@@ -76,7 +76,7 @@ SUMMARY = "summary.csv"
 RECORD, HISTORY, WEIGHTS, PROBES = "run.csv", "history.csv", "weights.npz", "probes.csv"
 RUN_FILES = (RECORD, HISTORY, WEIGHTS, PROBES)      # what a save writes: a run's own files
 # A run's settings, in the order its name gives them, with the word it uses.
-SETTINGS = {"lr": "lr", "init_scale": "scale", "init_scale_layers": "scaled",
+SETTINGS = {"study": "", "lr": "lr", "init_scale": "scale", "init_scale_layers": "scaled",
             "epochs": "epochs", "batch_size": "batch", "limit": "limit", "dtype": "",
             "data": "data"}
 FIELDS = ["run", "network", "seed", *SETTINGS, "status", "test_accuracy", "val_accuracy",
@@ -482,6 +482,7 @@ def parse_record(rows):
     record.setdefault("init_scale", "1")         # a weight scale not recorded is He's, 1
     record.setdefault("init_scale_layers", "all")   # ... and applied to every layer
     record["data"] = record.get("data") or "mnist"  # not recorded: an older main.py's run
+    record["study"] = record.get("study") or "original"     # likewise
     for field in ("run", "network", "seed", "status", *SETTINGS):
         if not record.get(field):
             raise ResultsError(f"it has no {field}")

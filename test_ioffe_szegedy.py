@@ -122,7 +122,8 @@ class Recipe(unittest.TestCase):
                             (["--study", "ioffe-szegedy", "--net", "bn"],
                              "not a network of --study ioffe-szegedy"),
                             (["--study", "ioffe-szegedy", "--net", "all"],
-                             "not a network of --study ioffe-szegedy")):
+                             "--net all is the original project's networks, which --study "
+                             "ioffe-szegedy does not train")):
             with mock.patch("sys.stderr") as stderr, self.assertRaises(SystemExit) as stop:
                 parse(*given)
             self.assertEqual(stop.exception.code, 2)

@@ -885,9 +885,22 @@ class DataIsPartOfARun(ResultsCase):
         self.assertEqual(other[0]["run"], f"plain_seed0_epochs2_batch8_data{other[0]['data']}")
         self.assertEqual(self.record(run("plain"))["data"], DATA)
 
+    def test_a_study_run_and_an_original_run_never_replace_each_other(self):
+        # bn trained by --study santurkar carries its probes.csv: an original
+        # run of bn with the same settings is another run, beside it.
+        for given in (["--study", "santurkar", "--net", "bn"], ["--net", "bn"]):
+            status, _, err = self.run_main(*given)
+            self.assertEqual(status, 0, err)
+            self.assertNotIn("replaced", err)
+        rows = {row["study"]: row["run"] for row in self.summary()}
+        self.assertEqual(rows, {"original": run("bn"),
+                                "santurkar": run("bn").replace("bn_seed0", "bn_seed0_santurkar")})
+        self.assertTrue(os.path.exists(self.path(f"results/{rows['santurkar']}/probes.csv")))
+
     def test_mnists_own_content_leaves_the_name_as_it_was(self):
         self.assertEqual(mnist.content_name(dict(mnist.DIGESTS)), "mnist")
-        settings = {"lr": 1e-3, "init_scale": 1.0, "init_scale_layers": "all", "epochs": 50,
+        settings = {"study": "original", "lr": 1e-3, "init_scale": 1.0,
+                    "init_scale_layers": "all", "epochs": 50,
                     "batch_size": 128, "limit": 50000, "dtype": "float32", "data": "mnist"}
         recipe = options.parse_args([], main.NETWORKS, 50000).recipe
         self.assertEqual(results.run_name("bn", 0, settings, recipe), "bn_seed0")

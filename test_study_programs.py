@@ -8,16 +8,100 @@ Needs no network and no MNIST.
 
     python3 test_study_programs.py
 """
+import glob
 import os
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
 import unittest
 
+import numpy as np
+
 import files
+import main
+import plot
+import results
+from test_ioffe_szegedy import save_ioffe_runs
+from test_santurkar import save_study_runs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SANTURKAR, IOFFE = "santurkar_plot.py", "ioffe_szegedy.py"
+RUN = "{}_seed{}_lr0.1_epochs2_limit1000"          # save_study_runs's runs' names
+# A program run as its __main__ block runs it, with `patch` run first.
+PATCHED = """
+import os, signal, sys
+import files, plot, results, stopping
+{patch}
+import {module}
+sys.exit(stopping.tool("{module}.py", {module}.main))
+"""
+# The figures' writes, each interrupted by a signal once its bytes are
+# written; without matplotlib, santurkar_plot.py's figures are a few bytes
+# written as its draw writes them.
+SIGNAL_IN_A_FIGURE = """
+atomic_write = files.atomic_write
+def atomic_write_then_signal(path, write):
+    def writing(file):
+        write(file)
+        file.flush()
+        os.kill(os.getpid(), signal.{name})
+    return atomic_write(path, writing)
+files.atomic_write = atomic_write_then_signal
+if not plot.available():
+    plot.available = lambda: True
+    import santurkar_plot
+    santurkar_plot.draw = lambda studies, directory: [files.atomic_write(
+        os.path.join(directory, "santurkar_accuracy.png"), lambda file: file.write(b"png"))]
+"""
+# The first history read is interrupted by a signal.
+SIGNAL_WHILE_READING = """
+read_rows = results.read_rows
+def read_rows_then_signal(path):
+    os.kill(os.getpid(), signal.{name})
+    return read_rows(path)
+results.read_rows = read_rows_then_signal
+"""
+SIGNALS = (("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated (SIGTERM)"),
+           ("SIGHUP", 129, "hung up (SIGHUP)"))
+needs_matplotlib = unittest.skipUnless(plot.available(), "matplotlib is not installed")
+
+
+def run(program, *argv, patch=None, stdout=subprocess.PIPE):
+    """(exit status, standard output, standard error) of `python3 program
+    argv` (with patch run first, if given), in a process of its own."""
+    command = ([sys.executable, "-c", PATCHED.format(patch=patch, module=program[:-3])]
+               if patch else [sys.executable, program])
+    process = subprocess.run([*command, *argv], stdout=stdout, stderr=subprocess.PIPE,
+                             text=True, cwd=HERE, timeout=300)
+    return process.returncode, process.stdout, process.stderr
+
+
+class ProgramCase(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.mkdtemp()
+        self.addCleanup(subprocess.run, ["rm", "-rf", self.directory])
+
+    def path(self, *names):
+        return os.path.join(self.directory, *names)
+
+    def assertOneLine(self, err, *words):
+        """err is one line, no traceback, that holds each of words."""
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertNotIn("Traceback", err)
+        for word in words:
+            self.assertIn(word, err)
+
+    def assertNoTemporaryFiles(self):
+        self.assertEqual(glob.glob(self.path("**", ".*.tmp"), recursive=True), [])
+
+    def closed_pipe(self):
+        """A pipe's write end whose read end is closed (program | head, head gone)."""
+        read, write = os.pipe()
+        os.close(read)
+        self.addCleanup(os.close, write)
+        return write
 
 
 class AtomicWriteTargets(unittest.TestCase):
@@ -70,6 +154,81 @@ class AtomicWriteTargets(unittest.TestCase):
         self.assertTrue(os.path.islink(self.path("link.png")))
         with open(self.path("new.png"), "rb") as file:
             self.assertEqual(file.read(), b"new")
+
+
+class IoffeSzegedy(ProgramCase):
+    def setUp(self):
+        super().setUp()
+        save_ioffe_runs(self.path("study"), epochs=2)
+
+    def test_a_closed_or_full_standard_output(self):
+        status, _, err = run(IOFFE, self.path("study"), stdout=self.closed_pipe())
+        self.assertEqual((status, err), (0, ""))
+        if os.path.exists("/dev/full"):
+            with open("/dev/full", "w") as full:
+                status, _, err = run(IOFFE, self.path("study"), stdout=full)
+            self.assertEqual((status, err), (2, "ioffe_szegedy.py: error: cannot write standard "
+                                                "output (No space left on device)\n"))
+
+    def test_signals_end_it_in_one_line(self):
+        for name, expected, how in SIGNALS:
+            status, _, err = run(IOFFE, self.path("study"),
+                                 patch=SIGNAL_WHILE_READING.format(name=name))
+            self.assertEqual((status, err), (expected, f"ioffe_szegedy.py: {how}\n"))
+
+    @needs_matplotlib
+    def test_a_signal_in_the_figures_write_leaves_no_temporary_file(self):
+        for name, expected, how in SIGNALS:
+            status, _, err = run(IOFFE, self.path("study"),
+                                 patch=SIGNAL_IN_A_FIGURE.format(name=name))
+            self.assertEqual((status, err), (expected, f"ioffe_szegedy.py: {how}\n"))
+            self.assertNoTemporaryFiles()
+            self.assertFalse(os.path.exists(self.path("study", "ioffe_szegedy_figure1.png")))
+
+    @needs_matplotlib
+    def test_the_figure_goes_into_the_results_directory_by_default(self):
+        status, out, err = run(IOFFE, self.path("study"))
+        self.assertEqual((status, err), (0, ""))
+        self.assertTrue(out.endswith(f"Figure: {self.path('study', 'ioffe_szegedy_figure1.png')}"
+                                     "\n"), out)
+        self.assertGreater(os.path.getsize(self.path("study", "ioffe_szegedy_figure1.png")), 1000)
+
+    @needs_matplotlib
+    def test_a_fifo_given_as_the_figure_is_left_as_it_is(self):
+        os.mkfifo(self.path("figure.png"))
+        status, _, err = run(IOFFE, self.path("study"), "--figure", self.path("figure.png"))
+        self.assertEqual(status, 2)
+        self.assertOneLine(err, "cannot write", "not a regular file")
+        self.assertTrue(stat.S_ISFIFO(os.lstat(self.path("figure.png")).st_mode))
+
+    def test_a_figure_in_a_missing_directory_is_refused_before_the_tables(self):
+        status, out, err = run(IOFFE, self.path("study"), "--figure",
+                               self.path("missing", "figure.png"),
+                               patch="plot.available = lambda: True")
+        self.assertEqual((status, out), (2, ""))
+        self.assertOneLine(err, "is not a directory")
+
+    def test_a_history_without_the_probe_is_said_in_one_line(self):
+        history = self.path("study", "sigmoid_seed1", "history.csv")
+        with open(history) as file:
+            lines = file.read().splitlines()
+        with open(history, "w") as file:
+            file.write("\n".join(",".join(line.split(",")[:5]) for line in lines) + "\n")
+        status, out, err = run(IOFFE, self.path("study"))
+        self.assertEqual((status, out), (2, ""))
+        self.assertOneLine(err, "sigmoid_seed1", "history.csv has no column train_p15")
+
+
+class EvaluateOnAStudysWeights(ProgramCase):
+    def test_it_says_which_study_and_which_program(self):
+        for kind, study, program in (("bn-noisy", "santurkar", SANTURKAR),
+                                     ("sigmoid", "ioffe-szegedy", IOFFE)):
+            weights = self.path(f"{kind}.npz")
+            main.build_network(kind, np.random.default_rng(0)).save(weights)
+            status, out, err = run("evaluate.py", weights, "--data-dir", self.path("none"))
+            self.assertEqual((status, out), (2, ""))
+            self.assertOneLine(err, f"holds the weights of {kind}, a network of main.py --study "
+                                    f"{study}", "evaluates the original networks only", program)
 
 
 if __name__ == "__main__":

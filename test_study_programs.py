@@ -156,6 +156,141 @@ class AtomicWriteTargets(unittest.TestCase):
             self.assertEqual(file.read(), b"new")
 
 
+class SanturkarPlot(ProgramCase):
+    def setUp(self):
+        super().setUp()
+        save_study_runs(self.path("study"))
+
+    def test_the_tables_of_saved_runs(self):
+        status, out, err = run(SANTURKAR, self.path("study"))
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("bn / plain: ratio per seed 0.1, 0.1, 0.1", out)
+
+    def test_signals_end_it_in_one_line_and_leave_the_earlier_figure(self):
+        with open(self.path("study", "santurkar_accuracy.png"), "wb") as file:
+            file.write(b"earlier")
+        for name, expected, how in SIGNALS:
+            for patch in (SIGNAL_WHILE_READING, SIGNAL_IN_A_FIGURE):
+                status, _, err = run(SANTURKAR, self.path("study"), patch=patch.format(name=name))
+                self.assertEqual((status, err), (expected, f"santurkar_plot.py: {how}\n"))
+                self.assertNoTemporaryFiles()
+                with open(self.path("study", "santurkar_accuracy.png"), "rb") as file:
+                    self.assertEqual(file.read(), b"earlier")
+
+    def test_a_closed_or_full_standard_output(self):
+        status, _, err = run(SANTURKAR, self.path("study"), stdout=self.closed_pipe())
+        self.assertEqual((status, err), (0, ""))
+        if os.path.exists("/dev/full"):
+            with open("/dev/full", "w") as full:
+                status, _, err = run(SANTURKAR, self.path("study"), stdout=full)
+            self.assertEqual((status, err), (2, "santurkar_plot.py: error: cannot write standard "
+                                                "output (No space left on device)\n"))
+
+    def test_figures_in_a_missing_directory_or_a_file_are_refused_before_any_work(self):
+        for figures, said in (("missing", "no such directory"),
+                              (os.path.join("study", "summary.csv"), "it is not a directory")):
+            status, out, err = run(SANTURKAR, self.path("study"), "--figures", self.path(figures))
+            self.assertEqual((status, out), (2, ""))
+            self.assertOneLine(err, said)
+
+    def test_a_directory_given_twice_is_refused(self):
+        status, out, err = run(SANTURKAR, self.path("study"), self.path("study") + "/")
+        self.assertEqual((status, out), (2, ""))
+        self.assertOneLine(err, "is given twice")
+
+    def test_a_directory_of_the_other_study_is_said_to_hold_no_runs_of_this_one(self):
+        save_ioffe_runs(self.path("ioffe"), epochs=2)
+        status, out, err = run(SANTURKAR, self.path("ioffe"))
+        self.assertEqual((status, out), (2, ""))
+        self.assertOneLine(err, "holds no runs of main.py --study santurkar")
+
+    def test_every_run_diverged(self):
+        save_study_runs(self.path("diverged"), status="diverged", test_accuracy=None,
+                        diverged_epoch=1)
+        status, out, err = run(SANTURKAR, self.path("diverged"))
+        self.assertEqual((status, out), (2, ""))
+        self.assertOneLine(err, "every run of", "diverged", "a lower --lr")
+
+    def test_runs_of_other_settings_are_left_out_and_said(self):
+        # The same seeds with other epochs (and bn's seed 0 at another batch
+        # size): kept apart, the tables show the setting with the most runs.
+        save_study_runs(self.path("study"), seeds=range(2), epochs=3, test_accuracy=0.5)
+        save_study_runs(self.path("study"), networks=["bn"], seeds=[0], batch_size=64,
+                        test_accuracy=0.1)
+        status, out, err = run(SANTURKAR, self.path("study"))
+        self.assertEqual(status, 0, err)
+        self.assertOneLine(err, "the 6 runs of lr 0.1, epochs 2, limit 1000", "not the other 5")
+        self.assertIn("  bn" + " " * 48 + "3  0.9100  0.0100  0.9000  0.9200", out)
+        self.assertNotIn("0.5000", out)
+
+    def test_a_run_whose_numbers_are_not_numbers_is_left_out_with_a_warning(self):
+        run_csv = self.path("study", RUN.format("bn", 0), "run.csv")
+        with open(run_csv) as file:
+            text = file.read()
+        with open(run_csv, "w") as file:
+            file.write(text.replace(",finished,0.9,", ",finished,nan,"))
+        history = self.path("study", RUN.format("plain", 1), "history.csv")
+        with open(history) as file:
+            lines = file.read().splitlines()
+        lines[-1] = ",".join(["2", "nan", *lines[-1].split(",")[2:]])
+        with open(history, "w") as file:
+            file.write("\n".join(lines) + "\n")
+        status, out, err = run(SANTURKAR, self.path("study"))
+        self.assertEqual(status, 0, err)
+        self.assertNotIn("Traceback", err)
+        self.assertEqual(err.count("is left out"), 2, err)
+        self.assertIn("  bn" + " " * 48 + "2", out)
+
+    def test_damaged_probes_are_said_in_one_line_naming_the_file(self):
+        probes = self.path("study", RUN.format("bn", 1), "probes.csv")
+        with open(probes) as file:
+            header, *rows = file.read().splitlines()
+        column = header.split(",").index("ics2")
+        for text, said in (
+                ("\n".join(",".join(value for i, value in enumerate(line.split(","))
+                                    if i != column) for line in [header, *rows]),
+                 "probes.csv has no column ics2"),
+                (header + "\n", "probes.csv holds a header and no probes"),
+                ("\n".join([header, "abc" + rows[0][1:], *rows[1:]]),
+                 "probes.csv: line 2: step is 'abc', not a number")):
+            with open(probes, "w") as file:
+                file.write(text)
+            status, out, err = run(SANTURKAR, self.path("study"))
+            self.assertEqual((status, out), (2, ""))
+            self.assertOneLine(err, said, RUN.format("bn", 1), "train the run again")
+
+    def test_a_run_without_its_run_csv_is_said_to_be_left_out(self):
+        os.remove(self.path("study", RUN.format("bn", 0), "run.csv"))
+        with open(self.path("study", RUN.format("plain", 0), "run.csv"), "w") as file:
+            file.write("damaged\n")
+        status, out, err = run(SANTURKAR, self.path("study"))
+        self.assertEqual(status, 0, err)
+        lines = err.splitlines()
+        self.assertEqual(len(lines), 2, err)
+        self.assertIn(f"{RUN.format('bn', 0)} is left out of the tables and figures: it has no run.csv",
+                      lines[0])
+        self.assertIn(f"{RUN.format('plain', 0)} is left out of the tables and figures: its run.csv cannot "
+                      "be read", lines[1])
+        self.assertNotIn("summary.csv", err)
+
+    def test_runs_too_short_for_a_measure_show_a_dash_without_warnings(self):
+        save_study_runs(self.path("short"), steps=2, epochs=1)     # one probe each
+        status, out, err = run(SANTURKAR, self.path("short"))
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("  unit 0's median into ReLU 2, moved per probe\n    bn           -  -  -",
+                      out)
+        self.assertNotIn("nan", out)
+
+    @needs_matplotlib
+    def test_figures_are_drawn_whole_into_the_first_directory(self):
+        status, out, err = run(SANTURKAR, self.path("study"))
+        self.assertEqual((status, err), (0, ""))
+        for name in ("accuracy", "ics", "landscape"):
+            with open(self.path("study", f"santurkar_{name}.png"), "rb") as file:
+                self.assertEqual(file.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertNoTemporaryFiles()
+
+
 class IoffeSzegedy(ProgramCase):
     def setUp(self):
         super().setUp()

@@ -5,8 +5,9 @@ directory per rate:
 
     python3 santurkar_plot.py DIR [DIR ...] [--figures FIGURE-DIR] [--data-dir MNIST-DIR]
 
-For each directory (its runs all at one learning rate) it prints, over the
-seeds: the test accuracy and the last epoch's training loss of each
+For each directory (its runs all at one learning rate; of runs of several
+settings, the setting plot.py would draw, with a warning: runs of different
+settings are never taken together) it prints, over the seeds: the test accuracy and the last epoch's training loss of each
 network, and the paired verdicts that the study's claims need (with
 --data-dir, also the noisy networks' test accuracy with the noise at its
 mean); then each probe's measure, seed by seed, with the verdicts. With

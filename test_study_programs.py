@@ -23,6 +23,7 @@ import files
 import main
 import plot
 import results
+import test_results
 from test_ioffe_szegedy import save_ioffe_runs
 from test_santurkar import save_study_runs
 
@@ -38,20 +39,11 @@ import {module}
 sys.exit(stopping.tool("{module}.py", {module}.main))
 """
 # The figures' writes, each interrupted by a signal once its bytes are
-# written; without matplotlib, santurkar_plot.py's figures are a few bytes
-# written as its draw writes them.
-SIGNAL_IN_A_FIGURE = """
-atomic_write = files.atomic_write
-def atomic_write_then_signal(path, write):
-    def writing(file):
-        write(file)
-        file.flush()
-        os.kill(os.getpid(), signal.{name})
-    return atomic_write(path, writing)
-files.atomic_write = atomic_write_then_signal
-if not plot.available():
-    plot.available = lambda: True
-    import santurkar_plot
+# written (test_results.py's patch); without matplotlib, santurkar_plot.py's
+# figures are a few bytes written as its draw writes them.
+SIGNAL_IN_A_FIGURE = test_results.SIGNAL_IN_A_FIGURE + """
+import importlib.util, santurkar_plot
+if importlib.util.find_spec("matplotlib") is None:
     santurkar_plot.draw = lambda studies, directory: [files.atomic_write(
         os.path.join(directory, "santurkar_accuracy.png"), lambda file: file.write(b"png"))]
 """
@@ -95,6 +87,18 @@ class ProgramCase(unittest.TestCase):
 
     def assertNoTemporaryFiles(self):
         self.assertEqual(glob.glob(self.path("**", ".*.tmp"), recursive=True), [])
+
+    def assertStandardOutputFaults(self, program):
+        """program on the directory "study", its standard output closed
+        (program | head, head gone): quiet, status 0; full (> /dev/full):
+        one line, status 2."""
+        status, _, err = run(program, self.path("study"), stdout=self.closed_pipe())
+        self.assertEqual((status, err), (0, ""))
+        if os.path.exists("/dev/full"):
+            with open("/dev/full", "w") as full:
+                status, _, err = run(program, self.path("study"), stdout=full)
+            self.assertEqual((status, err), (2, f"{program}: error: cannot write standard "
+                                                "output (No space left on device)\n"))
 
     def closed_pipe(self):
         """A pipe's write end whose read end is closed (program | head, head gone)."""
@@ -178,13 +182,7 @@ class SanturkarPlot(ProgramCase):
                     self.assertEqual(file.read(), b"earlier")
 
     def test_a_closed_or_full_standard_output(self):
-        status, _, err = run(SANTURKAR, self.path("study"), stdout=self.closed_pipe())
-        self.assertEqual((status, err), (0, ""))
-        if os.path.exists("/dev/full"):
-            with open("/dev/full", "w") as full:
-                status, _, err = run(SANTURKAR, self.path("study"), stdout=full)
-            self.assertEqual((status, err), (2, "santurkar_plot.py: error: cannot write standard "
-                                                "output (No space left on device)\n"))
+        self.assertStandardOutputFaults(SANTURKAR)
 
     def test_figures_in_a_missing_directory_or_a_file_are_refused_before_any_work(self):
         for figures, said in (("missing", "no such directory"),
@@ -297,13 +295,7 @@ class IoffeSzegedy(ProgramCase):
         save_ioffe_runs(self.path("study"), epochs=2)
 
     def test_a_closed_or_full_standard_output(self):
-        status, _, err = run(IOFFE, self.path("study"), stdout=self.closed_pipe())
-        self.assertEqual((status, err), (0, ""))
-        if os.path.exists("/dev/full"):
-            with open("/dev/full", "w") as full:
-                status, _, err = run(IOFFE, self.path("study"), stdout=full)
-            self.assertEqual((status, err), (2, "ioffe_szegedy.py: error: cannot write standard "
-                                                "output (No space left on device)\n"))
+        self.assertStandardOutputFaults(IOFFE)
 
     def test_signals_end_it_in_one_line(self):
         for name, expected, how in SIGNALS:

@@ -22,6 +22,8 @@ def atomic_write(path, write):
     written, since the rename would put a file in its place. A symbolic
     link is followed: its target is written, and the link stays a link."""
     path = os.path.realpath(path)
+    if os.path.isdir(path):
+        raise NotRegularFile(errno.EISDIR, os.strerror(errno.EISDIR), path)
     if os.path.exists(path) and not os.path.isfile(path):
         raise NotRegularFile(errno.EEXIST, "it exists and is not a regular file: "
                                            "choose a file's name", path)

@@ -118,10 +118,10 @@ class AtomicWriteTargets(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.directory, name)
 
-    def assertRefused(self, path):
+    def assertRefused(self, path, said="it exists and is not a regular file"):
         with self.assertRaises(files.NotRegularFile) as refused:
             files.atomic_write(path, lambda file: file.write(b"png"))
-        self.assertIn("not a regular file", refused.exception.strerror)
+        self.assertIn(said, refused.exception.strerror)
         self.assertEqual(sorted(os.listdir(self.directory)), sorted(self.before))
 
     def test_a_fifo_and_a_directory_are_refused_and_left_as_they_are(self):
@@ -130,7 +130,7 @@ class AtomicWriteTargets(unittest.TestCase):
         self.before = os.listdir(self.directory)
         self.assertRefused(self.path("fifo"))
         self.assertTrue(stat.S_ISFIFO(os.lstat(self.path("fifo")).st_mode))
-        self.assertRefused(self.path("folder"))
+        self.assertRefused(self.path("folder"), "Is a directory")
         self.assertTrue(os.path.isdir(self.path("folder")))
 
     def test_a_character_device_is_refused(self):

@@ -33,6 +33,9 @@ import options
 import plot
 
 DIGITS = 10
+# What reports on the networks of each of main.py's studies instead.
+STUDY_PROGRAMS = {"santurkar": "python3 santurkar_plot.py RESULTS-DIR --data-dir DATA-DIR",
+                  "ioffe-szegedy": "python3 ioffe_szegedy.py RESULTS-DIR"}
 
 
 def detect(path):
@@ -46,6 +49,14 @@ def detect(path):
         if shapes == {key: array.shape for key, array in expected.items()}:
             dtype = np.float64 if stored["0.W"].dtype == np.float64 else np.float32
             return kind, dtype
+    for study, module in main.STUDIES.items():
+        for kind in set(module.NETWORKS) - set(main.NETWORKS):
+            expected = main.build_network(kind, np.random.default_rng(0)).state()
+            if shapes == {key: array.shape for key, array in expected.items()}:
+                raise ValueError(f"{path} holds the weights of {kind}, a network of main.py "
+                                 f"--study {study}: evaluate.py evaluates the original "
+                                 f"networks only ({', '.join(main.NETWORKS)}); the study's "
+                                 f"accuracy is reported by {STUDY_PROGRAMS[study]}")
     listed = ", ".join(f"{key} {shape}" for key, shape in sorted(shapes.items())[:4])
     raise ValueError(f"{path} is not the weights of one of main.py's networks "
                      f"({', '.join(main.NETWORKS)}): its arrays are {listed}"

@@ -3,6 +3,7 @@ at all (atomic_write), and the arrays of a weights file, checked before a
 network takes any of them (read_weights).
 """
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -15,8 +16,19 @@ def atomic_write(path, write):
     to path: path is either untouched or complete, never half-written. The
     temporary file is removed whatever stops the write (an error, or a
     signal that the program turns into an exception, as main.py, plot.py
-    and evaluate.py do)."""
-    directory, name = os.path.split(os.path.abspath(path))
+    and evaluate.py do).
+
+    Only a regular file is replaced: a path that is a device (/dev/full), a
+    FIFO, a socket or a directory raises NotAFileToReplace before anything is
+    written, since the rename would put a file in its place. A symbolic
+    link is followed: its target is written, and the link stays a link."""
+    path = os.path.realpath(path)
+    if os.path.isdir(path):
+        raise NotAFileToReplace(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise NotAFileToReplace(errno.EEXIST, "it exists and is not a regular file: "
+                                           "choose a file's name", path)
+    directory, name = os.path.split(path)
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
     try:
         os.chmod(temporary, 0o644)                  # mkstemp makes it private (0600)
@@ -58,6 +70,11 @@ def read_regular(path, limit):
         raise NotARegularFile(f"{path} is larger than {limit // 2**20} MiB: not a file "
                               "main.py wrote")
     return data
+
+
+class NotAFileToReplace(OSError):
+    """atomic_write's path is a device, a FIFO, a socket or a directory; its
+    strerror says so in words the programs print after the path."""
 
 
 class WeightsError(ValueError):

@@ -4,7 +4,7 @@
     python3 main.py --study ioffe-szegedy --seeds 3 --results-dir results/ioffe-szegedy
                                                     # the sweep
     python3 ioffe_szegedy.py results/ioffe-szegedy  # its table, and the figure
-                                                    # (with matplotlib)
+                                                    # (with matplotlib), in that directory
 
 The paper's network: a 28x28 binary image, three fully connected hidden
 layers of 100 sigmoids, y = g(W u + b), weights initialized to small random
@@ -26,6 +26,7 @@ import sys
 
 import numpy as np
 
+import results
 from layers import BatchNorm, Sigmoid
 
 # ---------------------------------------------------------------- the recipe
@@ -116,6 +117,7 @@ def probe(network, images):
 # ---------------------------------------------------------------- the table and the figure
 
 TABLE_STEPS = (10_000, 20_000, 30_000, 50_000)
+FIGURE = "ioffe_szegedy_figure1.png"
 
 
 def in_steps(runs):
@@ -221,6 +223,21 @@ def figure1(pyplot, runs, lr):
     return figure
 
 
+def check_probe_fields(rows, runs):
+    """ResultsError, naming the file and the field, if a history of runs
+    (read from rows' runs) lacks one of PROBE_FIELDS: a run of main.py
+    without --study ioffe-szegedy, or a history.csv edited."""
+    for network, network_runs in runs.items():
+        for seed, _, history in network_runs:
+            missing = [field for field in PROBE_FIELDS if field not in history]
+            if missing:
+                [row] = [row for row in rows if (row["network"], row["seed"]) == (network, seed)]
+                raise results.ResultsError(
+                    f"{os.path.join(row['directory'], results.HISTORY)} has no column "
+                    f"{missing[0]}: it was not written by main.py --study ioffe-szegedy; "
+                    "train that run again")
+
+
 def main(argv=None):
     """Print the table and the drift of each learning rate's runs in the
     results directory, and draw Figure 1 of one rate's; returns the exit
@@ -229,7 +246,6 @@ def main(argv=None):
     # networks, recipe and probe alone, and pays nothing for the rest.
     import files
     import plot
-    import results
     parser = argparse.ArgumentParser(
         prog="ioffe_szegedy.py",
         description="The held-out accuracy of Ioffe & Szegedy's MNIST study at each learning "
@@ -237,9 +253,16 @@ def main(argv=None):
     parser.add_argument("results_dir", help="the directory main.py wrote")
     parser.add_argument("--lr", type=float, default=LEARNING_RATE,
                         help=f"the learning rate of the runs in the figure ({LEARNING_RATE:g})")
-    parser.add_argument("--figure", default=os.path.join("docs", "ioffe_szegedy_figure1.png"),
-                        help="where to save the figure (docs/ioffe_szegedy_figure1.png)")
+    parser.add_argument("--figure", help=f"where to save the figure ({FIGURE} in "
+                                         "the results directory)")
     args = parser.parse_args(argv)
+    figure_path = args.figure or os.path.join(args.results_dir, FIGURE)
+    # Said before the work, not after the tables.
+    where = os.path.dirname(figure_path) or "."
+    if args.figure and plot.available() and not os.path.isdir(where):
+        print(f"ioffe_szegedy.py: error: --figure {args.figure}: {where}/ is not a directory",
+              file=sys.stderr)
+        return 2
     try:
         rows = [row for row in results.read_records(args.results_dir)
                 if row["network"] in NETWORKS]
@@ -249,7 +272,10 @@ def main(argv=None):
                                        "ioffe-szegedy first")
         rates = sorted({row["lr"] for row in rows})
         # Of each rate's runs, those of one budget (epochs, batch size, ...).
-        runs = {lr: in_steps(plot.read_runs(plot.choose_setting(rows, lr=lr))) for lr in rates}
+        chosen = {lr: plot.choose_setting(rows, lr=lr) for lr in rates}
+        runs = {lr: in_steps(plot.read_runs(chosen[lr])) for lr in rates}
+        for lr in rates:
+            check_probe_fields(chosen[lr], runs[lr])
     except results.ResultsError as error:
         print(f"ioffe_szegedy.py: error: {error}", file=sys.stderr)
         return 2
@@ -272,19 +298,17 @@ def main(argv=None):
     from matplotlib import pyplot
     figure = figure1(pyplot, runs[args.lr], args.lr)
     try:
-        files.atomic_write(args.figure, lambda file: figure.savefig(file, format="png", dpi=80))
+        files.atomic_write(figure_path, lambda file: figure.savefig(file, format="png", dpi=80))
     except OSError as error:
-        print(f"ioffe_szegedy.py: error: cannot write {args.figure} "
+        print(f"ioffe_szegedy.py: error: cannot write {figure_path} "
               f"({error.strerror or error})", file=sys.stderr)
         return 2
     finally:
         pyplot.close(figure)
-    print(f"Figure: {args.figure}")
+    print(f"Figure: {figure_path}")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenPipeError:          # ioffe_szegedy.py | head: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    import stopping
+    sys.exit(stopping.tool("ioffe_szegedy.py", main))

@@ -18,7 +18,6 @@ rebuilt. main.py draws the figures itself at the end of a run when
 matplotlib is installed. matplotlib is optional (pip install matplotlib):
 training and the tests never need it.
 """
-import argparse
 import collections
 import importlib.util
 import math
@@ -53,7 +52,7 @@ def setting(row):
 
 # What else a run's result depends on; runs that differ in any of these are
 # never drawn, or averaged, together.
-BUDGET = ("epochs", "batch_size", "limit", "dtype", "data")
+BUDGET = ("epochs", "batch_size", "limit", "dtype", "data", "study", "init_scale_layers")
 
 
 def budget(row):
@@ -64,7 +63,8 @@ def choose_setting(rows, lr=None, init_scale=None):
     """The rows of one setting, whose learning curves are drawn together:
     the (learning rate, weight scale) asked for, else the original recipe's
     if there are such rows, else the first; and of its runs, those of the
-    budget (epochs, batch size, limit, dtype) with the most runs."""
+    budget (epochs, batch size, limit, dtype, data, study, the layers
+    scaled) with the most runs."""
     pairs = sorted({setting(row) for row in rows})
     if lr is None and init_scale is None:
         wanted = DEFAULT_SETTING if DEFAULT_SETTING in pairs else pairs[0]
@@ -79,9 +79,11 @@ def choose_setting(rows, lr=None, init_scale=None):
         wanted = matching[0]
     rows = [row for row in rows if setting(row) == wanted]
     counts = collections.Counter(budget(row) for row in rows)
-    # The most runs; then the most epochs, the most samples, float32.
+    # The most runs; then the most epochs, the most samples, float32, MNIST,
+    # the original experiment, every layer scaled.
     chosen = max(counts, key=lambda each: (counts[each], each[0], each[2], each[3] == "float32",
-                                              each[4] == "mnist"))
+                                              each[4] == "mnist", each[5] == "original",
+                                              each[6] == "all"))
     return [row for row in rows if budget(row) == chosen]
 
 

@@ -97,9 +97,14 @@ STATISTICS_HEADER = "  seeds    mean     std     min     max"
 def statistics_line(values):
     """The columns of STATISTICS_HEADER for values, one per seed (the
     standard deviation is the sample's, with n - 1)."""
-    std = f"{statistics.stdev(values):.4f}" if len(values) > 1 else "-"
-    return (f"  {len(values):>5}  {statistics.mean(values):.4f}  {std:>6}  "
-            f"{min(values):.4f}  {max(values):.4f}")
+    if not all(math.isfinite(value) for value in values):
+        return f"  {len(values):>5}  {'nan':>6}  {'-':>6}  {'-':>6}  {'-':>6}"
+
+    def cell(value):                    # a loss in the thousands keeps the columns
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:>6.3g}"
+    std = cell(statistics.stdev(values)) if len(values) > 1 else "-"
+    return (f"  {len(values):>5}  {cell(statistics.mean(values))}  {std:>6}  "
+            f"{cell(min(values))}  {cell(max(values))}")
 
 
 def seed_differences(first_values, second_values):

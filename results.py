@@ -331,6 +331,12 @@ def write_summary(directory, before=None):
     elif isinstance(found, files.NotARegularFile) and not os.path.isdir(path):
         print(f"warning: {found}: it is replaced by one rebuilt from the runs' own records",
               file=sys.stderr)
+    if os.path.islink(path) or (isinstance(found, files.NotARegularFile)
+                                and not os.path.isdir(path)):
+        # summary.csv is this program's, made from the records: a link or a
+        # FIFO in its place is replaced, not written through.
+        with contextlib.suppress(OSError):
+            os.unlink(path)
     try:
         files.atomic_write(path, lambda file: file.write(summary_bytes(directory, warn=False)))
     except OSError as error:

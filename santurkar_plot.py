@@ -5,8 +5,9 @@ directory per rate:
 
     python3 santurkar_plot.py DIR [DIR ...] [--figures FIGURE-DIR] [--data-dir MNIST-DIR]
 
-For each directory (its runs all at one learning rate) it prints, over the
-seeds: the test accuracy and the last epoch's training loss of each
+For each directory (its runs all at one learning rate; of runs of several
+settings, the setting plot.py would draw, with a warning: runs of different
+settings are never taken together) it prints, over the seeds: the test accuracy and the last epoch's training loss of each
 network, and the paired verdicts that the study's claims need (with
 --data-dir, also the noisy networks' test accuracy with the noise at its
 mean); then each probe's measure, seed by seed, with the verdicts. With
@@ -21,6 +22,7 @@ are compared as log10 of the ratio, seed by seed: positive when the first
 network's measure is the larger.
 """
 import argparse
+import collections
 import io
 import math
 import os
@@ -29,10 +31,12 @@ import sys
 
 import numpy as np
 
+import files
 import mnist
 import plot
 import report
 import results
+import stopping
 
 COLORS = {"bn": "tab:blue", "plain": "tab:orange", "bn-noisy": "tab:cyan",
           "plain-noisy": "tab:red"}
@@ -46,63 +50,151 @@ ACCURACY_PAIRS = (("bn-noisy", "bn"), ("plain-noisy", "plain"), ("bn", "plain"),
 PROBE_PAIRS = (("bn", "plain"), ("bn-noisy", "plain-noisy"), ("bn-noisy", "plain"))
 
 
-def read_study(directory):
-    """(learning rate, {network: {seed: (test accuracy, history, probes)}}
-    for the finished runs of directory, history and probes each {field:
-    array}, {network: the epochs in which its diverged runs diverged}).
-    ResultsError if the runs have no probes or several rates."""
-    every_row = results.read_records(directory)
-    rows = [row for row in every_row if row["status"] == "finished"]
-    diverged = {}
-    for row in every_row:
-        if row["status"] == "diverged":
-            diverged.setdefault(row["network"], []).append(int(row["diverged_epoch"]))
-    rates = {float(row["lr"]) for row in every_row}
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_accuracy", "seconds")
+PROBE_COLUMNS = ("step", "unit_p50", "ics2", "cos2", "grad2", "ics3", "cos3", "grad3",
+                 "loss_min", "loss_max", "change_min", "change_max", "beta", "seconds")
+
+
+def warn(message):
+    print(f"santurkar_plot.py: warning: {message}", file=sys.stderr)
+
+
+def read_records(directory):
+    """results.read_records of directory, saying which runs are left out of
+    this program's tables and figures: those whose run.csv cannot be read,
+    and a run's directory that has lost its run.csv."""
+    records = results.read_records(directory, warn=False)
+    read = {record["run"] for record in records}
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.startswith(".") or name in read or not os.path.isdir(path):
+            continue
+        if os.path.isfile(os.path.join(path, results.RECORD)):
+            try:
+                results.parse_record(results.read_rows(os.path.join(path, results.RECORD)))
+                reason = "cannot be read"
+            except results.ResultsError as error:
+                reason = f"cannot be read ({error})"
+            warn(f"{name} is left out of the tables and figures: its {results.RECORD} {reason}")
+        elif os.path.isfile(os.path.join(path, results.HISTORY)):
+            warn(f"{name} is left out of the tables and figures: it has no {results.RECORD}")
+    return records
+
+
+def read_columns(path, columns, what):
+    """A CSV file of a run (its history or its probes) as {field: array of
+    floats}. ResultsError, naming the file and the column or the line, if
+    it lacks one of columns, has no rows (`what` names them), or holds a
+    value that is not a number."""
+    again = "train the run again with main.py --study santurkar"
+    rows = results.read_rows(path)
     if not rows:
-        raise results.ResultsError(f"{directory} has no finished runs: train them with "
-                                   "python3 main.py --study santurkar --results-dir "
-                                   f"{directory}")
+        raise results.ResultsError(f"{path} holds a header and no {what} (a file cut short?): "
+                                   f"{again}")
+    missing = [column for column in columns if column not in rows[0]]
+    if missing:
+        raise results.ResultsError(f"{path} has no column {missing[0]}: {again}")
+    table = {}
+    for field in rows[0]:
+        values = []
+        for line, row in enumerate(rows, start=2):
+            try:
+                values.append(float(row[field]))
+            except ValueError:
+                raise results.ResultsError(f"{path}: line {line}: {field} is {row[field]!r}, "
+                                           f"not a number (an edited file?): {again}") from None
+        table[field] = np.array(values)
+    return table
+
+
+def read_study(directory):
+    """(learning rate, {network: {seed: (test accuracy, history, probes,
+    the run's directory)}} for the finished runs of one setting in
+    directory, history and probes each {field: array}, {network: the
+    epochs in which its diverged runs of that setting diverged}).
+
+    Runs of different settings are never taken together: of several, the
+    runs of the one plot.choose_setting chooses (and of its runs, those of
+    its most common init_scale_layers) are, with a warning naming it. A
+    finished run whose test accuracy or last training loss is not a number
+    is left out, with a warning. ResultsError if directory holds no runs of
+    the study, runs at several rates, or no run that finished."""
+    every_row = [row for row in read_records(directory) if row["network"] in COLORS]
+    if not every_row:
+        raise results.ResultsError(f"{directory}/ holds no runs of main.py --study santurkar: "
+                                   "train them with python3 main.py --study santurkar "
+                                   f"--results-dir {directory}")
+    rates = {row["lr"] for row in every_row}
     if len(rates) != 1:
         raise results.ResultsError(f"{directory} has runs at {len(rates)} learning rates: "
                                    "give one directory per rate")
+    chosen = plot.choose_setting(every_row)
+    layers = collections.Counter(row["init_scale_layers"] for row in chosen).most_common(1)[0][0]
+    chosen = [row for row in chosen if row["init_scale_layers"] == layers]
+    where = plot.describe(chosen[0])
+    if len(chosen) < len(every_row):
+        warn(f"{directory}/ holds runs of several settings, which are never taken together: "
+             f"the tables and figures show the {len(chosen)} runs of {where}, not the other "
+             f"{len(every_row) - len(chosen)}")
+    diverged = {}
+    for row in chosen:
+        if row["status"] == "diverged":
+            diverged.setdefault(row["network"], []).append(row["diverged_epoch"])
     runs = {}
-    for row in rows:
+    for row in chosen:
+        if row["status"] != "finished":
+            continue
+        history = read_columns(os.path.join(row["directory"], results.HISTORY),
+                               HISTORY_COLUMNS, "epochs")
         path = os.path.join(row["directory"], results.PROBES)
         if not os.path.exists(path):
             raise results.ResultsError(f"{path} is missing: train with --study santurkar")
-        runs.setdefault(row["network"], {})[int(row["seed"])] = (
-            float(row["test_accuracy"]),
-            results.read_history(os.path.join(row["directory"], results.HISTORY)),
-            results.read_history(path))
-    return rates.pop(), {network: runs[network] for network in COLORS if network in runs}, diverged
+        probes = read_columns(path, PROBE_COLUMNS, "probes")
+        if not (math.isfinite(row["test_accuracy"]) and math.isfinite(history["train_loss"][-1])):
+            warn(f"{row['run']} is left out: its test accuracy ({row['test_accuracy']}) or its "
+                 f"last training loss ({history['train_loss'][-1]}) is not a number")
+            continue
+        runs.setdefault(row["network"], {})[row["seed"]] = (
+            row["test_accuracy"], history, probes, row["directory"])
+    if not runs:
+        if diverged:
+            raise results.ResultsError(f"every run of {where} in {directory}/ diverged: train "
+                                       "them again with a lower --lr")
+        raise results.ResultsError(f"{directory}/ has no finished runs of {where}: train them "
+                                   "with python3 main.py --study santurkar --results-dir "
+                                   f"{directory}")
+    rate = rates.pop()
+    return rate, {network: runs[network] for network in COLORS if network in runs}, diverged
 
 
 # ---------------------------------------------------------------- the measures
 # Each takes a run's probes {field: array over probed steps} and returns one
-# number; the tables compare them seed by seed.
+# number, NaN if the run has too few probes for it; the tables compare them
+# seed by seed.
 
-def early(probes, field):
-    return probes[field][probes["step"] <= EARLY_STEPS]
+def median(values):
+    """The median of values, or NaN (without NumPy's warning) if there are none."""
+    return float(np.median(values)) if len(values) else math.nan
 
 
 def median_relative_ics(layer, steps=None):
     def measure(probes):
-        ratio = probes[f"ics{layer}"] / probes[f"grad{layer}"]
-        return float(np.median(ratio if steps is None else ratio[probes["step"] <= steps]))
+        with np.errstate(divide="ignore", invalid="ignore"):       # a gradient of 0
+            ratio = probes[f"ics{layer}"] / probes[f"grad{layer}"]
+        return median(ratio if steps is None else ratio[probes["step"] <= steps])
     return measure
 
 
 def median_of(field, steps=None):
     def measure(probes):
-        values = probes[field] if steps is None else probes[field][probes["step"] <= steps]
-        return float(np.median(values))
+        return median(probes[field] if steps is None else probes[field][probes["step"] <= steps])
     return measure
 
 
 def loss_range(steps=None):
     def measure(probes):
         ranges = probes["loss_max"] - probes["loss_min"]
-        return float(np.median(ranges if steps is None else ranges[probes["step"] <= steps]))
+        return median(ranges if steps is None else ranges[probes["step"] <= steps])
     return measure
 
 
@@ -116,7 +208,7 @@ def unit_movement(probes):
     average."""
     later = probes["step"] > EARLY_STEPS
     medians = probes["unit_p50"][later] if later.sum() > 1 else probes["unit_p50"]
-    return float(np.mean(np.abs(np.diff(medians))))
+    return float(np.mean(np.abs(np.diff(medians)))) if len(medians) > 1 else math.nan
 
 
 MEASURES = [
@@ -163,7 +255,7 @@ def accuracy_lines(rate, runs, mean_noise=None):
     return lines
 
 
-def mean_noise_accuracy(directory, runs, data_dir):
+def mean_noise_accuracy(runs, data_dir):
     """{network: {seed: test accuracy}} of the noisy networks' saved weights,
     evaluated with every NoisyShift replaced by its mean: Y = E[sigma] X,
     E[sigma] = (1 + n_sigma) / 2, E[mu] = 0. (In evaluation NoisyShift is
@@ -172,13 +264,11 @@ def mean_noise_accuracy(directory, runs, data_dir):
     import main
     from layers import NoisyShift
     test = main.prepare(mnist.load(data_dir))["test"]
-    rows = {(row["network"], row["seed"]): row["directory"]
-            for row in results.read_records(directory)}
     accuracies = {}
     for network in (name for name in runs if name in main.STUDY_NETWORKS):
-        for seed in runs[network]:
+        for seed, run in runs[network].items():
             net = main.build_network(network, np.random.default_rng(0))
-            net.load(os.path.join(rows[network, seed], results.WEIGHTS))
+            net.load(os.path.join(run[3], results.WEIGHTS))
             for layer in net.layers:
                 if isinstance(layer, NoisyShift):
                     mean_scale = np.float32((1 + layer.n_sigma) / 2)
@@ -213,16 +303,19 @@ def probe_lines(rate, runs):
         lines.append(f"  {name}")
         for network, by_seed in values.items():
             lines.append(f"    {network:<12} " + "  ".join(
-                f"{by_seed[seed]:.3g}" for seed in sorted(by_seed)))
+                f"{by_seed[seed]:.3g}" if math.isfinite(by_seed[seed]) else "-"
+                for seed in sorted(by_seed)))
         for first, second in PROBE_PAIRS:
             if first in values and second in values:
                 lines.append(f"    {first} / {second}: "
                              + ratio_verdict(values[first], values[second]))
     seconds = {network: statistics.mean(run[2]["seconds"].sum() / run[1]["seconds"][1:].sum()
+                                        if run[1]["seconds"][1:].sum() > 0 else math.nan
                                         for run in seeds.values())
                for network, seeds in runs.items()}
     lines.append("  probes' share of the epochs' seconds: " + ", ".join(
-        f"{network} {share:.0%}" for network, share in seconds.items()))
+        f"{network} {share:.0%}" if math.isfinite(share) else f"{network} -"
+        for network, share in seconds.items()))
     return lines
 
 
@@ -266,7 +359,9 @@ def accuracy_figure(pyplot, studies):
 
 
 def running_mean(values):
-    return np.convolve(values, np.ones(SMOOTHING) / SMOOTHING, mode="valid")
+    """Means over SMOOTHING values (over all of them, if there are fewer)."""
+    window = min(SMOOTHING, len(values))
+    return np.convolve(values, np.ones(window) / window, mode="valid")
 
 
 def probe_band(axis, seeds, low_field, high_field=None, color=None, label=None, transform=None):
@@ -336,6 +431,10 @@ def landscape_figure(pyplot, studies):
 
 
 def draw(studies, directory):
+    """Draw the figures of studies into directory; returns their paths.
+    Each is written whole or not at all (files.atomic_write): a figure
+    drawn before is never lost to a failed or interrupted write.
+    ResultsError if one cannot be written."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot
@@ -349,8 +448,28 @@ def draw(studies, directory):
         rendered = io.BytesIO()
         figure.savefig(rendered, format="png", dpi=80)
         pyplot.close(figure)
-        Image.open(rendered).convert("RGB").quantize(256).save(paths[-1], optimize=True)
+        image = Image.open(rendered).convert("RGB").quantize(256)
+        try:
+            files.atomic_write(paths[-1], lambda file: image.save(file, format="png",
+                                                                  optimize=True))
+        except OSError as error:
+            raise results.ResultsError(f"cannot write {paths[-1]} "
+                                       f"({error.strerror or error})") from None
     return paths
+
+
+def argument_problem(args):
+    """What is wrong with the command line's directories, in words, or None."""
+    seen = {}
+    for directory in args.directories:
+        if os.path.realpath(directory) in seen:
+            return (f"{directory} is given twice (as {seen[os.path.realpath(directory)]} "
+                    "too): give each directory once")
+        seen[os.path.realpath(directory)] = directory
+    if args.figures is not None and not os.path.isdir(args.figures):
+        return f"--figures {args.figures}: " + (
+            "it is not a directory" if os.path.exists(args.figures) else "no such directory")
+    return None
 
 
 def main(argv=None):
@@ -361,10 +480,14 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="MNIST's directory: evaluate the noisy networks' "
                                            "weights with the noise at its mean too")
     args = parser.parse_args(argv)
+    problem = argument_problem(args)
+    if problem:
+        print(f"santurkar_plot.py: error: {problem}", file=sys.stderr)
+        return 2
     try:
         studies = [read_study(directory) for directory in args.directories]
-        mean_noise = [args.data_dir and mean_noise_accuracy(directory, runs, args.data_dir)
-                      for directory, (_, runs, _) in zip(args.directories, studies)]
+        mean_noise = [args.data_dir and mean_noise_accuracy(runs, args.data_dir)
+                      for _, runs, _ in studies]
     except (results.ResultsError, mnist.DataError, ValueError, OSError) as error:
         print(f"santurkar_plot.py: error: {error}", file=sys.stderr)
         return 2
@@ -378,9 +501,14 @@ def main(argv=None):
     if not plot.available():
         print(plot.HINT)
         return 0
-    print("Figures: " + ", ".join(draw(studies, args.figures or args.directories[0])))
+    try:
+        paths = draw(studies, args.figures or args.directories[0])
+    except results.ResultsError as error:
+        print(f"santurkar_plot.py: error: {error}", file=sys.stderr)
+        return 2
+    print("Figures: " + ", ".join(paths))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stopping.tool("santurkar_plot.py", main))

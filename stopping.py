@@ -1,7 +1,7 @@
 """How the programs stop: Ctrl-C, SIGTERM and SIGHUP each end main.py,
-plot.py and evaluate.py at once, with the exit status a shell expects (130,
-143, 129), after main.py has said what was saved and what was not, and
-after any temporary file is removed.
+plot.py, evaluate.py, santurkar_plot.py and ioffe_szegedy.py at once, with
+the exit status a shell expects (130, 143, 129), after main.py has said
+what was saved and what was not, and after any temporary file is removed.
 
     with stopping.signals_stop_main():     # the handlers, for main.py's run
         ...                                # raises KeyboardInterrupt or Stopped

@@ -247,6 +247,26 @@ class Table(unittest.TestCase):
 
 
 
+def save_ioffe_runs(directory, epochs=60):
+    """Save made-up runs of the study (2 seeds of each network at lr 3)
+    into directory: their validation accuracy 0.9 + epoch / 1000 + seed /
+    1000, each probe field the epoch."""
+    os.makedirs(directory, exist_ok=True)
+    fields = [*main.TRAINING_FIELDS, *study.PROBE_FIELDS]
+    for kind in study.NETWORKS:
+        for seed in (0, 1):
+            history = [{"epoch": epoch, "train_loss": 0.1, "val_loss": 0.1,
+                        "val_accuracy": 0.9 + epoch / 1000 + seed / 1000, "seconds": 1.0,
+                        **dict.fromkeys(study.PROBE_FIELDS, float(epoch))}
+                       for epoch in range(epochs + 1)]
+            record = {"run": f"{kind}_seed{seed}_ioffe-szegedy", "network": kind,
+                      "seed": seed, "study": "ioffe-szegedy", "data": "mnist", "lr": 3.0, "init_scale": 1.0, "init_scale_layers": "all",
+                      "epochs": epochs, "batch_size": 60, "limit": main.TRAIN_SIZE,
+                      "dtype": "float32", "status": "finished", "test_accuracy": 0.97}
+            with results.saving(directory):
+                results.save(directory, record, fields, history)
+
+
 class Program(unittest.TestCase):
     """python3 ioffe_szegedy.py RESULTS_DIR: the table, and the figure."""
 
@@ -266,21 +286,8 @@ class Program(unittest.TestCase):
             self.assertEqual((status, err.count("\n")), (2, 1))
 
     def test_the_table_and_the_figure_of_saved_runs(self):
-        fields = [*main.TRAINING_FIELDS, *study.PROBE_FIELDS]
         with tempfile.TemporaryDirectory() as directory:
-            for kind in study.NETWORKS:
-                for seed in (0, 1):
-                    history = [{"epoch": epoch, "train_loss": 0.1, "val_loss": 0.1,
-                                "val_accuracy": 0.9 + epoch / 1000 + seed / 1000, "seconds": 1.0,
-                                **dict.fromkeys(study.PROBE_FIELDS, float(epoch))}
-                               for epoch in range(61)]
-                    record = {"run": f"{kind}_seed{seed}", "network": kind, "seed": seed,
-                              "lr": 3.0, "init_scale": 1.0, "init_scale_layers": "all",
-                              "epochs": 60, "batch_size": 60,
-                              "limit": main.TRAIN_SIZE, "dtype": "float32",
-                              "status": "finished", "test_accuracy": 0.97}
-                    with results.saving(directory):
-                        results.save(directory, record, fields, history)
+            save_ioffe_runs(directory)
             figure = os.path.join(directory, "figure.png")
             status, out, _ = self.run_program(directory, "--figure", figure)
             self.assertEqual(status, 0)

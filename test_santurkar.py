@@ -5,6 +5,7 @@ training. Needs no network and no MNIST.
 
     python3 test_santurkar.py
 """
+import os
 import tempfile
 import unittest
 
@@ -230,34 +231,51 @@ class ProbesChangeNothing(unittest.TestCase):
         self.assertEqual(runs[True]["test_accuracy"], runs[False]["test_accuracy"])
 
 
+def save_study_runs(directory, networks=("bn", "plain"), seeds=range(3), epochs=2, steps=1000,
+                    **changed):
+    """Save made-up runs of santurkar_plot.py's study into directory: `bn`'s
+    gradient changes 10 times less than `plain`'s on every seed, their
+    losses' ranges differ by less than the seeds' spread; a probe every 50
+    steps up to `steps`. changed: fields of the runs' records to change
+    (epochs, status, test_accuracy, ...)."""
+    os.makedirs(directory, exist_ok=True)
+    for network in networks:
+        change = 0.1 if network == "bn" else 1.0
+        for seed in seeds:
+            history = [{"epoch": epoch, "train_loss": 1.0 / (epoch + 1),
+                        "val_loss": 1.0, "val_accuracy": 0.9 + 0.01 * epoch, "seconds": 10.0}
+                       for epoch in range(epochs + 1)]
+            spread = 1 + seed if network == "bn" else 3 - seed
+            probes = [{"step": step, "unit_p15": -1.0, "unit_p50": 0.1 * step,
+                       "unit_p85": 1.0, **{f"{name}{n}": 0.5 for name in ("ics", "cos", "grad")
+                                            for n in (2, 3)},
+                       "loss_min": 1.0, "loss_max": 1.0 + 0.01 * spread,
+                       "change_min": change, "change_max": change * (1 + seed / 10),
+                       "beta": 5.0, "grad": 1.0, "seconds": 0.1}
+                      for step in range(1, steps, 50)]
+            row = {"network": network, "seed": seed, "study": "santurkar", "data": "mnist",
+                   "lr": 0.1, "init_scale": 1.0,
+                   "init_scale_layers": "all", "epochs": epochs, "batch_size": 128,
+                   "limit": 1000, "dtype": "float32", "status": "finished",
+                   "test_accuracy": 0.9 + 0.01 * seed, **changed}
+            row["run"] = results.run_name(network, seed, row, RECIPE)
+            with results.saving(directory):
+                results.save(directory, row, main.HISTORY_FIELDS[:5], history, None,
+                             probes if row["status"] == "finished" else None)
+
+
+# The recipe whose settings the runs' names leave out, as main.py names them.
+RECIPE = options.parse_args(["--study", "santurkar"], main.NETWORKS, main.TRAIN_SIZE,
+                            main.STUDIES, main.STUDY_NETWORKS).recipe
+
+
 class StudyTables(unittest.TestCase):
     """santurkar_plot.py's reading and verdicts, on a results directory of
-    made-up runs: `bn`'s gradient changes 10 times less than `plain`'s on
-    every seed, their losses' ranges differ by less than the seeds' spread."""
+    made-up runs (save_study_runs)."""
 
     def test_the_ratios_and_their_verdicts(self):
         with tempfile.TemporaryDirectory() as directory:
-            for network, change in (("bn", 0.1), ("plain", 1.0)):
-                for seed in range(3):
-                    history = [{"epoch": epoch, "train_loss": 1.0 / (epoch + 1),
-                                "val_loss": 1.0, "val_accuracy": 0.9, "seconds": 10.0}
-                               for epoch in range(3)]
-                    spread = 1 + seed if network == "bn" else 3 - seed
-                    probes = [{"step": step, "unit_p15": -1.0, "unit_p50": 0.1 * step,
-                               "unit_p85": 1.0, **{f"{name}{n}": 0.5 for name in ("ics", "cos",
-                                                                               "grad")
-                                                    for n in (2, 3)},
-                               "loss_min": 1.0, "loss_max": 1.0 + 0.01 * spread,
-                               "change_min": change, "change_max": change * (1 + seed / 10),
-                               "beta": 5.0, "grad": 1.0, "seconds": 0.1}
-                              for step in range(1, 1000, 50)]
-                    row = {"run": f"{network}_seed{seed}", "network": network, "seed": seed,
-                           "lr": 0.1, "init_scale": 1.0, "init_scale_layers": "all",
-                           "epochs": 2, "batch_size": 128, "limit": 1000, "dtype": "float32",
-                           "status": "finished", "test_accuracy": 0.9 + 0.01 * seed}
-                    with results.saving(directory):
-                        results.save(directory, row, main.HISTORY_FIELDS[:5], history, None,
-                                     probes)
+            save_study_runs(directory)
             rate, runs, diverged = santurkar_plot.read_study(directory)
             lines = santurkar_plot.probe_lines(rate, runs)
         self.assertEqual((rate, list(runs), diverged), (0.1, ["bn", "plain"], {}))

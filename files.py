@@ -15,8 +15,8 @@ def atomic_write(path, write):
     """Call write(file) on a new temporary file beside path, then rename it
     to path: path is either untouched or complete, never half-written. The
     temporary file is removed whatever stops the write (an error, or a
-    signal that the program turns into an exception, as main.py, plot.py
-    and evaluate.py do).
+    signal that the program turns into an exception, as main.py, plot.py,
+    evaluate.py, santurkar_plot.py and ioffe_szegedy.py do).
 
     Only a regular file is replaced: a path that is a device (/dev/full), a
     FIFO, a socket or a directory raises NotAFileToReplace before anything is

@@ -9,9 +9,9 @@ It draws from the runs in results-dir (each run's directory: its run.csv
 and history.csv; see results.py) and saves learning_curves.png and
 covariate_shift.png (for the runs of one setting: --lr and --init-scale
 choose the learning rate and weight scale, by default 1e-3 and 1 if there
-are such runs; of these, the epochs, batch size, limit and dtype with the
-most runs) and, if the runs of those epochs, batch size, limit and dtype
-have several rates or scales, learning_rates.png, all in results-dir. Runs
+are such runs; of these, the budget with the most runs: epochs, batch
+size, limit, dtype, data, study and layers scaled) and, if the runs of
+that budget have several rates or scales, learning_rates.png, all in results-dir. Runs
 of different settings are never averaged together. It prints the figures'
 numbers too, which need no matplotlib; a missing or damaged summary.csv is
 rebuilt. main.py draws the figures itself at the end of a run when
@@ -88,8 +88,9 @@ def choose_setting(rows, lr=None, init_scale=None):
 
 
 def describe(row):
-    """The settings of a run that differ from the original recipe, in words,
-    as its name gives them: "lr 0.1, epochs 1, limit 1000"."""
+    """The settings of a run that differ from its recipe (the original one,
+    or its study's), in words, as its name gives them: "lr 0.1, epochs 1,
+    limit 1000"."""
     suffix = row["run"][len(f"{row['network']}_seed{row['seed']}"):]
     words = []
     for part in suffix.split("_")[1:]:
@@ -502,8 +503,9 @@ def main(argv=None):
     parser.add_argument("results_dir", nargs="?", default="results",
                         help="the directory main.py wrote, or its summary.csv (results)")
     parser.add_argument("--lr", type=float, help="the learning rate of the runs whose learning "
-                                                 "curves and covariate shift to draw (1e-3)")
-    parser.add_argument("--init-scale", type=float, help="their weight scale (1)")
+                                                 "curves and covariate shift to draw (1e-3 if "
+                                                 "there are such runs, else the first)")
+    parser.add_argument("--init-scale", type=float, help="their weight scale (likewise, 1)")
     args = parser.parse_args(argv)
     directory = args.results_dir
     if os.path.basename(directory) == results.SUMMARY and not os.path.isdir(directory):

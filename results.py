@@ -3,7 +3,7 @@ record, and summary.csv, a table made from those records.
 
     results/
         bn_seed0/                         network bn, seed 0, the original recipe
-            run.csv        the run's settings (network, seed, lr, init_scale,
+            run.csv        the run's settings (network, seed, study, lr, init_scale,
                            init_scale_layers, epochs, batch_size, limit, dtype,
                            data: "mnist" for MNIST's known content, else a short
                            digest of the arrays, mnist.content_name), status
@@ -22,7 +22,7 @@ mistakes.png) is the user's: a run saved again carries it over into its new
 directory.
 
 A run's name is <net>_seed<N> followed by every setting that differs from
-the original recipe, its value written exactly (repr: lr 0.1 and 0.1000001
+its recipe (the original one, or its study's), its value written exactly (repr: lr 0.1 and 0.1000001
 are two runs): runs of different settings never share a directory, and a
 run saved again with the same settings replaces the earlier one, which
 main.py says.

@@ -13,7 +13,9 @@ about a second.
                                  test_program.py), the results store
                                  (test_results.py), the exercise checker's
                                  own tests (test_exercises.py), the docs'
-                                 links (test_docs.py)
+                                 links (test_docs.py), the studies'
+                                 (test_santurkar.py, test_ioffe_szegedy.py,
+                                 test_study_programs.py)
 
 A gradient check compares a backward pass with central differences,
     df/dx ~= (f(x + epsilon) - f(x - epsilon)) / (2 epsilon),

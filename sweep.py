@@ -222,9 +222,14 @@ def work(train, data_files, settings, connection):
     exit_with_parent(shared)
     try:
         splits = map_shared(data_files)
-    except FileNotFoundError:           # the parent stopped, and removed the data, first
+        connection.send("ready")
+    except (OSError, ValueError):
+        # The parent stopped first: it removed the data (gone, or cut short
+        # while mapped), or it is gone itself (a broken pipe), and then the
+        # data is ours to remove, as exit_with_parent would. Nothing to say.
+        if not multiprocessing.parent_process().is_alive():
+            shutil.rmtree(shared, ignore_errors=True)
         os._exit(1)
-    connection.send("ready")
 
     def send(run, event, payload):
         connection.send((event, run, payload))
@@ -234,7 +239,7 @@ def work(train, data_files, settings, connection):
                 train_one(run, train, splits, settings, send)
             except Exception as error:       # reported, and the next run is taken
                 send(run, "lost", f"it failed in its worker ({type(error).__name__}: {error})")
-    except EOFError:                         # the parent is gone
+    except (EOFError, OSError):              # the parent is gone
         pass
 
 

@@ -16,45 +16,70 @@ def atomic_write(path, write):
     to path: path is either untouched or complete, never half-written. The
     temporary file is removed whatever stops the write (an error, or a
     signal that the program turns into an exception, as main.py, plot.py,
-    evaluate.py, santurkar_plot.py and ioffe_szegedy.py do).
+    evaluate.py and the studies' programs do).
 
-    Only a regular file is replaced: a path that is a device (/dev/full), a
-    FIFO, a socket or a directory raises NotAFileToReplace before anything is
-    written, since the rename would put a file in its place. A symbolic
-    link is followed: its target is written, and the link stays a link."""
-    path = os.path.realpath(path)
-    if os.path.isdir(path):
+    Only a regular file or a symbolic link is replaced: a path that is a
+    device (/dev/full), a FIFO, a socket or a directory raises
+    NotAFileToReplace before anything is written, since the rename would put
+    a file in its place. A symbolic link is not followed: the new file takes
+    the link's place and the link's target is left as it was, so that a
+    file in a shared results directory can never write elsewhere."""
+    kind = path_kind(path)
+    if kind == "a directory":
         raise NotAFileToReplace(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    if os.path.exists(path) and not os.path.isfile(path):
+    if kind not in (None, "a file", "a symbolic link"):
         raise NotAFileToReplace(errno.EEXIST, "it exists and is not a regular file: "
                                            "choose a file's name", path)
     directory, name = os.path.split(path)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=directory or ".", prefix=f".{name}.",
+                                         suffix=".tmp")
     try:
         os.chmod(temporary, 0o644)                  # mkstemp makes it private (0600)
         with os.fdopen(handle, "wb") as file:
             write(file)
         os.replace(temporary, path)
     finally:
-        if os.path.exists(temporary):
+        if os.path.lexists(temporary):
             os.unlink(temporary)
+
+
+def path_kind(path):
+    """What path is, in words ("a file", "a directory", "a symbolic link",
+    "a FIFO", ...), not following a link; None if nothing is there."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    return describe(mode)
+
+
+def describe(mode):
+    """A file's kind, from its st_mode, in words."""
+    return next((name for test, name in KINDS if test(mode)), "not a regular file")
 
 
 class NotARegularFile(ValueError):
     """A path that is not a regular file, or one larger than asked for."""
 
 
-KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+KINDS = ((stat.S_ISREG, "a file"), (stat.S_ISLNK, "a symbolic link"),
+         (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
          (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
 
 
-def read_regular(path, limit):
-    """The bytes of path, if it is a regular file (or a link to one) of at
-    most `limit` bytes; else NotARegularFile, saying what it is. Opened
-    without blocking (a FIFO would wait for a writer forever) and checked
-    before a byte is read (a link to /dev/zero never ends). OSError if it
-    cannot be opened."""
-    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+def read_regular(path, limit, follow=True):
+    """The bytes of path, if it is a regular file of at most `limit` bytes
+    (or, with follow, a link to one); else NotARegularFile, saying what it
+    is. Without follow, a symbolic link is refused: a results directory is
+    read only within itself. Opened without blocking (a FIFO would wait for
+    a writer forever) and checked before a byte is read (a link to /dev/zero
+    never ends). OSError if it cannot be opened."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
+    except OSError as error:
+        if error.errno == errno.ELOOP and not follow and os.path.islink(path):
+            raise NotARegularFile(f"{path} is a symbolic link, not a file") from None
+        raise
     try:
         mode = os.fstat(handle).st_mode
     except OSError:
@@ -62,8 +87,7 @@ def read_regular(path, limit):
         raise
     if not stat.S_ISREG(mode):
         os.close(handle)
-        kind = next((name for test, name in KINDS if test(mode)), "not a regular file")
-        raise NotARegularFile(f"{path} is {kind}, not a file")
+        raise NotARegularFile(f"{path} is {describe(mode)}, not a file")
     with os.fdopen(handle, "rb") as file:
         data = file.read(limit + 1)
     if len(data) > limit:

@@ -45,6 +45,12 @@ with RENAME_EXCHANGE could, but Python's standard library has no call for
 it. One file per run, an archive, would keep the history from being read
 as the CSV it is.)
 
+A results directory is something people download, share and unpack, so
+it is read and written only within itself: a symbolic link in it (a run's
+directory, a file of a run, summary.csv, a figure) is never followed. A link
+named as a run is left out with a warning, and saving over it is refused;
+summary.csv and the figures replace a link rather than write through it.
+
 Saving takes the directory's lock (directory_locked), so that processes
 saving into one directory take turns; the lock is waited for with signals
 working, so Ctrl-C ends a process that waits.
@@ -165,11 +171,13 @@ def save(directory, record, history_fields, history, weights=None, probes=None):
             raise
     except OSError as error:
         if aside and not os.path.lexists(os.path.join(aside, name)):
-            shutil.rmtree(aside, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                remove_temporary(aside)
         raise ResultsError(error.strerror or str(error)) from None
     finally:
         if new:
-            shutil.rmtree(new, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                remove_temporary(new)
     if aside:
         carry_over(os.path.join(aside, name), place)
         remove_aside(aside, place)
@@ -180,10 +188,15 @@ def save(directory, record, history_fields, history, weights=None, probes=None):
 # A save's temporary directories: .<run>.new-XXXXXXXX (the new run, written
 # whole in it before it takes its place) and .<run>.old-XXXXXXXX (the earlier
 # run, set aside in it), each holding MARKER and the run's directory, <run>/.
-# Only a directory of that name that holds the marker is ever removed or read
-# as a run set aside: a user's own hidden directory is never touched.
+# Only a directory of that name (not a link) that holds the marker, or is
+# empty, is ever removed or read as a run set aside: a user's own hidden
+# directory is never touched. Each is removed with its marker last
+# (remove_temporary), so that a save killed at any moment leaves only what
+# the next save's tidy recognizes; so is summary.csv's temporary file.
 MARKER = ".made-by-main.py"
-TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<kind>new|old)-[A-Za-z0-9_]{8}")
+RUN_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"      # what run_name makes: never "." or "..", no "/"
+TEMPORARY = re.compile(rf"\.(?P<name>{RUN_NAME})\.(?P<kind>new|old)-[A-Za-z0-9_]{{8}}")
+SUMMARY_TEMPORARY = re.compile(rf"\.{re.escape(SUMMARY)}\.[A-Za-z0-9_]{{8}}\.tmp")
 
 
 def temporary_directory(directory, name, kind):
@@ -193,26 +206,50 @@ def temporary_directory(directory, name, kind):
         with open(os.path.join(path, MARKER), "wb"):
             pass
     except OSError:
-        shutil.rmtree(path, ignore_errors=True)
+        os.rmdir(path)
         raise
     return path
 
 
 def temporary(directory, entry):
-    """(run name, "new" or "old") if entry is a temporary directory a save
-    made (its name and its marker say so), else None."""
+    """(run name, "new" or "old", whether it holds the marker) if entry is
+    a directory named as a save's temporary directory, else None."""
     match = TEMPORARY.fullmatch(entry)
     path = os.path.join(directory, entry)
-    if match and not os.path.islink(path) and os.path.isfile(os.path.join(path, MARKER)):
-        return match["name"], match["kind"]
+    if match and is_directory(path):
+        marked = files.path_kind(os.path.join(path, MARKER)) == "a file"
+        return match["name"], match["kind"], marked
     return None
+
+
+def is_directory(path):
+    """True if path is a directory, not a link to one: the results store
+    never follows a link out of its directory."""
+    return files.path_kind(path) == "a directory"
+
+
+def remove_temporary(path):
+    """Remove a save's temporary directory, its marker last: killed at any
+    moment, it is left either marked or empty, and the next tidy finishes.
+    OSError if something in it cannot be removed."""
+    for entry in os.listdir(path):
+        if entry != MARKER:
+            inside = os.path.join(path, entry)
+            if is_directory(inside):
+                shutil.rmtree(inside)           # removes links in it, never follows them
+            else:
+                os.unlink(inside)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(path, MARKER))
+    os.rmdir(path)
 
 
 def carry_over(earlier, place):
     """Move into the run directory `place` every file of the earlier run's
     directory that is not a run's own (a user's notes, evaluate.py's
     mistakes.png, a directory of the user's): a run saved again keeps them.
-    What cannot be moved stays in `earlier`, which is then not removed."""
+    What cannot be moved stays in `earlier`, which is then not removed.
+    Both must be directories, not links."""
     for entry in users_files(earlier):
         if not os.path.lexists(os.path.join(place, entry)):
             with contextlib.suppress(OSError):
@@ -221,7 +258,9 @@ def carry_over(earlier, place):
 
 def users_files(run_directory):
     """The entries of a run's directory that a save did not write (none if
-    it cannot be read)."""
+    it cannot be read, or is a link)."""
+    if not is_directory(run_directory):
+        return []
     try:
         return sorted(entry for entry in os.listdir(run_directory) if entry not in RUN_FILES)
     except OSError:
@@ -244,6 +283,10 @@ def check_place(directory, name):
     place = run_path(directory, name)
     if not os.path.lexists(place):
         return False
+    if os.path.islink(place):
+        raise ResultsError(f"{place} is a symbolic link: a run is saved only in a directory of "
+                           f"its own inside {directory}/; move what it points to back into its "
+                           "place, or remove the link")
     if not os.path.isdir(place) or not os.path.lexists(run_path(directory, name, RECORD)):
         raise ResultsError(f"{place} is in the way: it is not a run's directory (it "
                            f"has no {RECORD}); move it away")
@@ -273,7 +316,7 @@ def remove_aside(aside, place):
               f"could not be moved into it: it is left in {aside}/", file=sys.stderr)
         return
     try:
-        shutil.rmtree(aside)
+        remove_temporary(aside)
     except OSError as error:
         print(f"warning: {place}/ is saved, but the earlier run it replaces could not be "
               f"removed ({error.strerror or error}): it is left in {aside}/", file=sys.stderr)
@@ -281,25 +324,47 @@ def remove_aside(aside, place):
 
 def tidy(directory):
     """Under the lock: remove what a killed save left (a half-written new
-    run), put back an earlier run set aside by a save killed between its two
-    renames, and retry removing earlier runs that could not be removed."""
+    run, an empty or half-removed temporary directory, summary.csv's
+    temporary file), put back an earlier run set aside by a save killed
+    between its two renames, and retry removing earlier runs that could not
+    be removed. Nothing is followed out of directory."""
     for entry in os.listdir(directory):
         path = os.path.join(directory, entry)
+        if SUMMARY_TEMPORARY.fullmatch(entry) and files.path_kind(path) == "a file":
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            continue
         found = temporary(directory, entry)
         if found is None:
             continue
-        name, kind = found
-        if kind == "new":
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            earlier, place = os.path.join(path, name), run_path(directory, name)
+        name, kind, marked = found
+        if not marked:              # killed before its marker was written, or emptied
             with contextlib.suppress(OSError):
-                if os.path.isdir(earlier) and not os.path.lexists(place):
-                    os.rename(earlier, place)
-                elif os.path.isdir(earlier):
-                    carry_over(earlier, place)
-                if not users_files(earlier):
-                    shutil.rmtree(path)
+                os.rmdir(path)      # removes only an empty directory
+            continue
+        if kind == "old" and not settle_aside(os.path.join(path, name),
+                                              run_path(directory, name)):
+            continue
+        with contextlib.suppress(OSError):
+            remove_temporary(path)
+
+
+def settle_aside(earlier, place):
+    """For tidy: an earlier run set aside by a killed save goes back into
+    its place if that is free; else the user's files in it are carried over
+    to the run in its place. True if nothing is left in it to keep."""
+    if not os.path.lexists(earlier):
+        return True
+    if not is_directory(earlier):
+        return True                 # a link (crafted): removing it removes only the link
+    with contextlib.suppress(OSError):
+        if not os.path.lexists(place):
+            os.rename(earlier, place)
+            return True
+        if is_directory(place):
+            carry_over(earlier, place)
+            return not users_files(earlier)
+    return False
 
 
 def write_summary(directory, before=None):
@@ -328,13 +393,11 @@ def write_summary(directory, before=None):
     elif before is not None and isinstance(found, bytes) and found != before:
         print(f"warning: {path} did not match the runs' own records (edited, damaged or a "
               "run removed): it is rebuilt from them", file=sys.stderr)
-    elif isinstance(found, files.NotARegularFile) and not os.path.isdir(path):
+    elif isinstance(found, files.NotARegularFile) and not is_directory(path):
         print(f"warning: {found}: it is replaced by one rebuilt from the runs' own records",
               file=sys.stderr)
-    if os.path.islink(path) or (isinstance(found, files.NotARegularFile)
-                                and not os.path.isdir(path)):
         # summary.csv is this program's, made from the records: a link or a
-        # FIFO in its place is replaced, not written through.
+        # FIFO in its place is replaced, never written through.
         with contextlib.suppress(OSError):
             os.unlink(path)
     try:
@@ -359,7 +422,7 @@ def read_summary(directory):
     error (OSError, files.NotARegularFile) if it cannot be read or is not
     a regular file of at most LARGEST_CSV bytes."""
     try:
-        return files.read_regular(os.path.join(directory, SUMMARY), LARGEST_CSV)
+        return files.read_regular(os.path.join(directory, SUMMARY), LARGEST_CSV, follow=False)
     except FileNotFoundError:
         return None
     except (OSError, files.NotARegularFile) as error:
@@ -449,7 +512,8 @@ def directory_locked(directory):
 def run_directories(directory):
     """{name: path} of the runs in directory: the directories that hold a
     run.csv, and an earlier run set aside by a save that was killed before
-    its new run took its place."""
+    its new run took its place. A symbolic link named as a run maps to None:
+    it is not followed, since a results directory is read only within itself."""
     try:
         entries = sorted(os.listdir(directory))
     except FileNotFoundError:
@@ -460,13 +524,19 @@ def run_directories(directory):
     runs = {}
     for entry in entries:
         path = os.path.join(directory, entry)
-        if not entry.startswith(".") and os.path.lexists(os.path.join(path, RECORD)):
+        if entry.startswith("."):
+            continue
+        if os.path.islink(path):
+            if re.fullmatch(rf"{RUN_NAME}_seed\d+.*", entry):
+                runs[entry] = None
+        elif os.path.lexists(os.path.join(path, RECORD)):
             runs[entry] = path
     for entry in entries:
-        name, kind = temporary(directory, entry) or (None, None)
-        if kind == "old":
-            if name not in runs and os.path.lexists(os.path.join(directory, entry, name, RECORD)):
-                runs[name] = os.path.join(directory, entry, name)
+        name, kind, _ = temporary(directory, entry) or (None, None, None)
+        set_aside = os.path.join(directory, entry, name or "")
+        if kind == "old" and name not in runs and is_directory(set_aside) and (
+                os.path.lexists(os.path.join(set_aside, RECORD))):
+            runs[name] = set_aside
     return runs
 
 
@@ -509,6 +579,9 @@ def parse_record(rows):
         raise ResultsError(f"{field}: {error}") from None
     if record["status"] == "finished" and record["test_accuracy"] is None:
         raise ResultsError("it finished but has no test_accuracy")
+    for field in ("lr", "init_scale"):         # as main.py's options take them
+        if not (math.isfinite(record[field]) and record[field] > 0):
+            raise ResultsError(f"its {field} {record[field]} is not a positive finite number")
     if record["test_accuracy"] is not None and not 0 <= record["test_accuracy"] <= 1:
         raise ResultsError(f"its test_accuracy {record['test_accuracy']} is not an accuracy, "
                            "from 0 to 1")
@@ -524,16 +597,22 @@ def read_records(directory, warn=True):
     cannot be read is left out, with a warning (if warn)."""
     records = []
     for name, path in run_directories(directory).items():
-        try:
-            record = parse_record(read_rows(os.path.join(path, RECORD)))
-            why = None if record["run"] == name else (
-                f"its {RECORD} is that of {record['run']} (a copy of its directory?): a run "
-                f"counts only under its own name")
-        except ResultsError as error:
-            why = f"its {RECORD} cannot be read ({error})"
+        why = None
+        if path is None:
+            why = ("it is a symbolic link, which is not followed: a run is read only inside "
+                   "its results directory")
+        else:
+            try:
+                record = parse_record(read_rows(os.path.join(path, RECORD)))
+                if record["run"] != name:
+                    why = (f"its {RECORD} is that of {record['run']} (a copy of its "
+                           "directory?): a run counts only under its own name")
+            except ResultsError as error:
+                why = f"its {RECORD} cannot be read ({error})"
         if why:
-            if warn and path not in UNREADABLE:          # said once, not at every save
-                UNREADABLE.add(path)
+            said = path or os.path.join(directory, name)
+            if warn and said not in UNREADABLE:          # said once, not at every save
+                UNREADABLE.add(said)
                 print(f"warning: {name} is left out of {SUMMARY} and the figures: {why}",
                       file=sys.stderr)
             continue
@@ -564,7 +643,7 @@ def read_rows(path, numbered=False):
     header (a file cut short, say), or if it is not a regular file of at most
     LARGEST_CSV bytes. A byte-order mark is skipped."""
     try:
-        text = files.read_regular(path, LARGEST_CSV).decode("utf-8-sig")
+        text = files.read_regular(path, LARGEST_CSV, follow=False).decode("utf-8-sig")
         reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, None)
         if not header:

@@ -7,6 +7,7 @@ standard output; signals during a figure's write; plot.py's faults. Each
 drives the real program (main.py, plot.py, evaluate.py) on the small CSVs
 of test_program.MainProgramCase.
 """
+import contextlib
 import csv
 import glob
 import io
@@ -31,7 +32,7 @@ import plot
 import results
 from test_program import (DATA, MAIN_IN_A_PROCESS, MainProgramCase, mount_tmpfs,
                           needs_matplotlib, run, run_files)
-from test_data import csv_bytes, random_mnist
+from test_data import TempDir, csv_bytes, random_mnist
 
 HERE = os.path.dirname(os.path.abspath(main.__file__))
 
@@ -797,11 +798,11 @@ class DamagedRecords(ResultsCase):
 
 
 class SummaryThatIsNotAFile(ResultsCase):
-    def test_a_fifo_or_a_link_to_dev_zero_is_replaced(self):
+    def test_a_fifo_or_a_link_to_dev_zero_is_replaced_not_followed(self):
         self.assertEqual(self.run_main("--net", "plain")[0], 0)
         summary = self.path("results/summary.csv")
         for kind, make in (("a FIFO", os.mkfifo),
-                           ("a device", lambda path: os.symlink("/dev/zero", path))):
+                           ("a symbolic link", lambda path: os.symlink("/dev/zero", path))):
             with open(summary, "rb") as file:
                 good = file.read()
             os.remove(summary)
@@ -820,15 +821,15 @@ class SummaryThatIsNotAFile(ResultsCase):
             self.assertIn(f"warning: {summary} is {kind}, not a file", err)
             self.assertFalse(os.path.islink(summary))
 
-    def test_plot_py_on_a_history_that_is_a_link_to_dev_zero(self):
+    def test_plot_py_does_not_follow_a_history_that_is_a_link(self):
         self.assertEqual(self.run_main("--net", "plain")[0], 0)
         history = self.path(f"results/{run('plain')}/history.csv")
         os.remove(history)
         os.symlink("/dev/zero", history)
         status, _, err = self.tool("plot", self.path("results"),
                                    patch="plot.available = lambda: False")
-        self.assertEqual((status, err), (2, f"plot.py: error: {history} is a device, not a "
-                                            "file\n"))
+        self.assertEqual((status, err), (2, f"plot.py: error: {history} is a symbolic link, "
+                                            "not a file\n"))
 
     def test_a_summary_missing_a_column_is_damaged_not_older(self):
         self.assertEqual(self.run_main("--net", "plain")[0], 0)
@@ -1083,3 +1084,162 @@ class CtrlCWhileImporting(ResultsCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ------------------------------------------------ a results directory never reaches outside itself
+
+# results.save in a process of its own, killed (SIGKILL) just before its
+# file-system call number AT (0: never); every such call is counted.
+KILLED_SAVE = """
+import builtins, os, signal, sys
+import numpy as np
+import results
+directory, name, accuracy, at = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+calls = 0
+def counted(function):
+    def call(*args, **kwargs):
+        global calls
+        calls += 1
+        if calls == at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return function(*args, **kwargs)
+    return call
+for module, names in ((os, ("open", "mkdir", "rename", "replace", "unlink", "rmdir", "chmod",
+                            "listdir", "scandir")), (builtins, ("open",))):
+    for function in names:
+        setattr(module, function, counted(getattr(module, function)))
+with results.saving(directory):
+    results.save(directory, eval(os.environ["RECORD"]), ["epoch"], [{"epoch": 0}],
+                 {"w": np.zeros(3)})
+print(calls)
+"""
+
+
+def a_record(name, accuracy):
+    """A run's record, as main.py writes it, for run `name` (<network>_seed0)."""
+    return {"run": name, "network": name.split("_seed")[0], "seed": 0, "study": "original",
+            "lr": 0.001, "init_scale": 1.0, "init_scale_layers": "all", "epochs": 1,
+            "batch_size": 128, "limit": 50000, "dtype": "float32", "data": "mnist",
+            "status": "finished", "test_accuracy": accuracy}
+
+
+class NothingOutsideTheResults(ResultsCase):
+    """No results directory, however crafted, makes a program read, move,
+    remove or write anything outside it."""
+
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(self.run_main("--net", "plain")[0], 0)
+        self.elsewhere = self.path("elsewhere")              # a user's directory
+        os.makedirs(f"{self.elsewhere}/.ssh")
+        self.write("elsewhere/thesis.tex", b"years of work")
+        self.write("elsewhere/.ssh/id_ed25519", b"a key")
+        self.write("elsewhere/run.csv", b"a user's table, not a run")
+
+    def assertElsewhereUntouched(self):
+        self.assertEqual(sorted(os.listdir(self.elsewhere)), [".ssh", "run.csv", "thesis.tex"])
+        with open(f"{self.elsewhere}/thesis.tex", "rb") as file:
+            self.assertEqual(file.read(), b"years of work")
+        self.assertEqual(os.listdir(f"{self.elsewhere}/.ssh"), ["id_ed25519"])
+
+    def crafted(self, name, link_to=None):
+        """A hidden entry as a save makes them, marker and all, in results/;
+        its run directory a link to link_to, if given."""
+        path = self.path(f"results/{name}")
+        os.makedirs(path)
+        self.write(f"results/{name}/{results.MARKER}", b"")
+        if link_to:
+            os.symlink(link_to, f"{path}/{run('plain')}")
+        return path
+
+    def test_a_crafted_entry_set_aside_never_empties_a_directory_elsewhere(self):
+        os.remove(self.path(f"results/{run('plain')}/weights.npz"))   # any run: plain's place
+        for kind in ("old", "new"):
+            self.crafted(f".{run('plain')}.{kind}-abcdefgh", link_to=self.elsewhere)
+        status, _, err = self.main_process("--net", "bn", "--seed", "5")
+        self.assertEqual(status, 0, err)
+        self.assertElsewhereUntouched()
+        self.assertFalse(os.path.lexists(self.path(f"results/{run('plain')}/thesis.tex")))
+        self.assertEqual([entry for entry in self.results() if entry.startswith(".")], [])
+
+    def test_a_run_directory_that_is_a_link_is_refused_and_not_read(self):
+        os.rename(self.path(f"results/{run('plain')}"), self.path("archived"))
+        os.symlink(self.path("archived"), self.path(f"results/{run('plain')}"))
+        status, _, err = self.main_process("--net", "plain")
+        self.assertEqual(status, 2)
+        self.assertIn(f"{self.path('results')}/{run('plain')} is a symbolic link: a run is "
+                      "saved only in a directory of its own", err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertNoTraceback(err)
+        status, out, err = self.tool("plot", self.path("results"),
+                                     patch="plot.available = lambda: False")
+        self.assertIn(f"warning: {run('plain')} is left out of summary.csv and the figures: "
+                      "it is a symbolic link, which is not followed", err)
+        self.assertEqual(sorted(os.listdir(self.path("archived"))),
+                         ["history.csv", "run.csv", "weights.npz"])
+        self.assertElsewhereUntouched()
+
+    def test_a_file_of_the_results_that_is_a_link_is_neither_read_nor_written(self):
+        os.remove(self.path(f"results/{run('plain')}/run.csv"))
+        os.symlink(f"{self.elsewhere}/run.csv", self.path(f"results/{run('plain')}/run.csv"))
+        os.remove(self.path("results/summary.csv"))
+        os.symlink(f"{self.elsewhere}/thesis.tex", self.path("results/summary.csv"))
+        status, _, err = self.main_process("--net", "bn")
+        self.assertEqual(status, 0, err)
+        self.assertIn(f"run.csv is a symbolic link, not a file", err)
+        self.assertFalse(os.path.islink(self.path("results/summary.csv")))
+        self.assertElsewhereUntouched()
+        with open(f"{self.elsewhere}/run.csv", "rb") as file:
+            self.assertEqual(file.read(), b"a user's table, not a run")
+
+    @needs_matplotlib
+    def test_a_figure_that_is_a_link_is_replaced_not_written_through(self):
+        os.symlink(f"{self.elsewhere}/thesis.tex", self.path("results/learning_curves.png"))
+        status, _, err = self.tool("plot", self.path("results"))
+        self.assertEqual(status, 0, err)
+        self.assertFalse(os.path.islink(self.path("results/learning_curves.png")))
+        self.assertElsewhereUntouched()
+
+    def test_dot_and_dot_dot_are_not_run_names(self):
+        parent = sorted(os.listdir(self.directory)) + ["tmp"]       # tmp: main_process's
+        for name in ("....old-abcdefgh", "...old-abcdefgh", "....new-abcdefgh"):
+            self.crafted(name)
+        status, _, err = self.main_process("--net", "bn")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(sorted(os.listdir(self.directory)), parent)
+        self.assertFalse(os.path.lexists(self.path(f"results/{results.MARKER}")))
+        for name in ("....old-abcdefgh", "...old-abcdefgh", "....new-abcdefgh"):
+            self.assertEqual(os.listdir(self.path(f"results/{name}")), [results.MARKER])
+
+
+class SaveKilledAtEveryCall(TempDir):
+    def test_the_next_save_leaves_no_hidden_entry_and_loses_nothing(self):
+        """A save that replaces a run holding a user's file, killed before
+        each of its file-system calls in turn; then another save."""
+        name, killed_at = "plain_seed0", []
+        for at in range(1, 400):
+            directory = self.path(f"results{at}")
+            os.makedirs(directory)
+            with results.saving(directory):
+                results.save(directory, a_record(name, 0.5), ["epoch"], [{"epoch": 0}])
+            self.write(f"results{at}/{name}/notes.txt", b"mine")
+            process = subprocess.run(
+                [sys.executable, "-c", KILLED_SAVE, directory, name, "0.9", str(at)],
+                cwd=HERE, capture_output=True, text=True, timeout=60,
+                env=dict(os.environ, RECORD=repr(a_record(name, 0.9))))
+            if process.returncode == 0:
+                break
+            self.assertEqual(process.returncode, -signal.SIGKILL, process.stderr)
+            killed_at.append(at)
+            with contextlib.redirect_stderr(io.StringIO()), results.saving(directory):
+                results.save(directory, a_record("bn_seed0", 0.7), ["epoch"], [{"epoch": 0}])
+            with self.subTest(killed_before_call=at):
+                self.assertEqual([entry for entry in os.listdir(directory)
+                                  if entry.startswith(".")], [])
+                record = results.read_record(directory, name)
+                self.assertIn(record and record["test_accuracy"], (0.5, 0.9))
+                with open(f"{directory}/{name}/notes.txt", "rb") as file:
+                    self.assertEqual(file.read(), b"mine")
+            shutil.rmtree(directory)
+        self.assertGreater(len(killed_at), 20)          # the save was killed at each call
+        self.assertEqual(int(process.stdout), len(killed_at))

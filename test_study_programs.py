@@ -140,22 +140,19 @@ class AtomicWriteTargets(unittest.TestCase):
         self.assertRefused(self.path("null"))
         self.assertTrue(stat.S_ISCHR(os.lstat(self.path("null")).st_mode))
 
-    def test_a_symbolic_link_writes_its_target_and_stays_a_link(self):
+    def test_a_symbolic_link_is_replaced_and_its_target_left_as_it_was(self):
         with open(self.path("figure.png"), "wb") as file:
             file.write(b"old")
-        os.symlink("figure.png", self.path("link.png"))
-        files.atomic_write(self.path("link.png"), lambda file: file.write(b"new"))
-        self.assertTrue(os.path.islink(self.path("link.png")))
-        with open(self.path("figure.png"), "rb") as file:
-            self.assertEqual(file.read(), b"new")
-        self.assertEqual(sorted(os.listdir(self.directory)), ["figure.png", "link.png"])
-
-    def test_a_dangling_link_creates_its_target(self):
-        os.symlink("new.png", self.path("link.png"))
-        files.atomic_write(self.path("link.png"), lambda file: file.write(b"new"))
-        self.assertTrue(os.path.islink(self.path("link.png")))
-        with open(self.path("new.png"), "rb") as file:
-            self.assertEqual(file.read(), b"new")
+        for target in ("figure.png", "new.png"):            # a link, and a dangling one
+            os.symlink(target, self.path("link.png"))
+            files.atomic_write(self.path("link.png"), lambda file: file.write(b"new"))
+            self.assertFalse(os.path.islink(self.path("link.png")))
+            with open(self.path("link.png"), "rb") as file:
+                self.assertEqual(file.read(), b"new")
+            with open(self.path("figure.png"), "rb") as file:
+                self.assertEqual(file.read(), b"old")
+            self.assertEqual(sorted(os.listdir(self.directory)), ["figure.png", "link.png"])
+            os.remove(self.path("link.png"))
 
 
 class SanturkarPlot(ProgramCase):

@@ -67,7 +67,7 @@ def read_records(directory):
     read = {record["run"] for record in records}
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
-        if name.startswith(".") or name in read or not os.path.isdir(path):
+        if name.startswith(".") or name in read or not results.is_directory(path):
             continue
         if os.path.isfile(os.path.join(path, results.RECORD)):
             try:

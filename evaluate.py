@@ -20,23 +20,19 @@ with its own, since the network learned on that scale.
 import os
 import sys
 
-import stopping                     # first: it makes Ctrl-C quiet during the slow imports
+from lab import stopping                     # first: it makes Ctrl-C quiet during the slow imports
 if __name__ == "__main__":
     stopping.quiet_ctrl_c("evaluate.py")
 
 import numpy as np
 
-import files
+from lab import files
 import main
 import mnist
-import options
+from lab import options
 import plot
 
 DIGITS = 10
-# What reports on the networks of each of main.py's studies instead.
-STUDY_PROGRAMS = {"santurkar": "python3 santurkar_plot.py RESULTS-DIR --data-dir DATA-DIR",
-                  "ioffe-szegedy": "python3 ioffe_szegedy.py RESULTS-DIR"}
-
 
 def detect(path):
     """(kind, dtype) of the network whose weights path holds: the kind of
@@ -49,14 +45,17 @@ def detect(path):
         if shapes == {key: array.shape for key, array in expected.items()}:
             dtype = np.float64 if stored["0.W"].dtype == np.float64 else np.float32
             return kind, dtype
-    for study, module in main.STUDIES.items():
-        for kind in set(module.NETWORKS) - set(main.NETWORKS):
-            expected = main.build_network(kind, np.random.default_rng(0)).state()
+    from studies import ioffe_szegedy, santurkar
+    for study in (santurkar, ioffe_szegedy):
+        experiment = study.EXPERIMENT
+        for kind in set(experiment.networks) - set(main.NETWORKS):
+            expected = experiment.build_network(kind, np.random.default_rng(0)).state()
             if shapes == {key: array.shape for key, array in expected.items()}:
-                raise ValueError(f"{path} holds the weights of {kind}, a network of main.py "
-                                 f"--study {study}: evaluate.py evaluates the original "
+                raise ValueError(f"{path} holds the weights of {kind}, a network of "
+                                 f"{study.__name__}: evaluate.py evaluates the original "
                                  f"networks only ({', '.join(main.NETWORKS)}); the study's "
-                                 f"accuracy is reported by {STUDY_PROGRAMS[study]}")
+                                 f"accuracy is reported by {experiment.plot_command} "
+                                 "RESULTS-DIR")
     listed = ", ".join(f"{key} {shape}" for key, shape in sorted(shapes.items())[:4])
     raise ValueError(f"{path} is not the weights of one of main.py's networks "
                      f"({', '.join(main.NETWORKS)}): its arrays are {listed}"
@@ -67,7 +66,7 @@ def load(path):
     """The network saved in path, and its kind."""
     kind, dtype = detect(path)
     net = main.build_network(kind, np.random.default_rng(0), dtype)
-    net.load(path)
+    files.load_weights(net, path)
     for index, layer in enumerate(net.layers):
         # A variance below 0 is no variance: its square root would be NaN.
         if hasattr(layer, "running_var") and (layer.running_var < 0).any():

@@ -5,14 +5,14 @@ MNIST with minibatch SGD, and their test accuracy.
     python3 main.py --epochs 1 --limit 5000      # a quick run
     python3 main.py --net all --seeds 5          # every network from seeds 0-4
     python3 main.py --net all --seeds 3 --lr 0.001 0.1 1   # ... and several rates
-    python3 main.py --study ioffe-szegedy --seeds 3        # a study (STUDIES)
 
 Read from the top: the networks (build_network), the split (prepare), the
-covariate-shift probe (shift), one run (train_run: one network from one
-seed, at one rate and one weight scale), and main(), which trains every run
-the options ask for. A study lives in a module of its own, named in
-STUDIES; so does the program around the experiment: options.py, report.py
-(lines, tables, saving), stopping.py (signals), sweep.py, results.py.
+covariate-shift probe (shift), what a study may replace (Experiment), one
+run (train_run: one network from one seed, at one rate and one weight
+scale), and main(), which trains every run the options ask for. The
+program around the experiment lives in lab/: options.py, report.py (lines,
+tables, saving), stopping.py (signals), sweep.py, results.py. Each study in
+studies/ builds its own Experiment from these parts and runs main() with it.
 """
 import collections
 import math
@@ -21,24 +21,19 @@ import sys
 import time
 
 if __name__ == "__main__":      # before NumPy's slow import: Ctrl-C is then one line
-    import stopping
+    from lab import stopping
     stopping.quiet_ctrl_c("main.py")
 import numpy as np
 
-import ioffe_szegedy
 import mnist
-import santurkar
-from layers import BatchNorm, Linear, NoisyShift, ReLU, SoftmaxCrossEntropyLoss
+from layers import BatchNorm, Linear, ReLU, SoftmaxCrossEntropyLoss
 from network import Diverged, Network
 
 TRAIN_SIZE, VALIDATION_SIZE = 50_000, 10_000
 # A network: Linear layers of `sizes`; after each hidden one, a BatchNorm if
-# `before`, then the activation, then a BatchNorm if `after`; with `noise`, a
-# layers.NoisyShift at both places, after the BatchNorm where there is one.
-# Initial weights: He's N(0, 2/D_in), or N(0, init_std^2) if init_std is given.
-Architecture = collections.namedtuple("Architecture",
-                                      "description before after activation sizes noise init_std",
-                                      defaults=(ReLU, (784, 256, 128, 10), False, None))
+# `before`, then the activation, then a BatchNorm if `after`.
+Architecture = collections.namedtuple("Architecture", "description before after activation sizes",
+                                      defaults=(ReLU, (784, 256, 128, 10)))
 NETWORKS = {
     "bn": Architecture("BatchNorm before and after each ReLU (the original project's network 1)",
                        before=True, after=True),
@@ -46,12 +41,6 @@ NETWORKS = {
                           before=False, after=False),
     "bn-after-relu": Architecture("BatchNorm only after each ReLU", before=False, after=True),
 }
-# The studies, each run by `--study NAME`: a module with its networks (the
-# fields of an Architecture) and what it replaces of the original experiment
-# (see experiment() below). `--net all` stays the original networks.
-STUDIES = {"santurkar": santurkar, "ioffe-szegedy": ioffe_szegedy}
-STUDY_NETWORKS = {name: Architecture(**fields) for study in STUDIES.values()
-                  for name, fields in study.NETWORKS.items()}
 # Covariate shift, as in Ioffe & Szegedy's Figure 1(b, c): percentiles of the
 # second ReLU's input, for one unit and for all its units, on fixed validation
 # images, before training (epoch 0) and after each epoch.
@@ -62,32 +51,25 @@ TRAINING_FIELDS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds"]
 HISTORY_FIELDS = [*TRAINING_FIELDS, *SHIFT_FIELDS]
 
 
-def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0, scale_output=True):
-    """The network `kind`, a key of NETWORKS or STUDY_NETWORKS, with its
-    sizes unless others are given; the initial weights of every hidden
-    Linear layer, and of the output layer unless scale_output is False, are
-    multiplied by init_scale. Its NoisyShift layers, if any, draw from rng."""
-    architecture = NETWORKS[kind] if kind in NETWORKS else STUDY_NETWORKS[kind]
+def build_network(kind, rng, dtype=np.float32, sizes=None, init_scale=1.0, scale_output=True,
+                  networks=NETWORKS):
+    """The network `kind`, a key of networks, with its sizes unless others
+    are given. Every Linear layer starts from He's N(0, 2/D_in), and the
+    weights of every hidden one, and of the output layer unless scale_output
+    is False, are multiplied by init_scale."""
+    architecture = networks[kind]
     sizes = sizes or architecture.sizes
 
-    def linear(in_dim, out_dim, scale):
-        # Linear draws He's N(0, 2/in_dim): a fixed std is that draw rescaled.
-        he_std = math.sqrt(2 / in_dim)
-        return Linear(in_dim, out_dim, rng, dtype,
-                      scale * (architecture.init_std or he_std) / he_std)
-
-    def normalization(batchnorm, dim):
-        """A BatchNorm if `batchnorm`, then the noise if the network has it."""
-        return ([BatchNorm(dim, dtype=dtype)] if batchnorm else []) + (
-            [NoisyShift(rng)] if architecture.noise else [])
+    def batchnorm(wanted, dim):
+        return [BatchNorm(dim, dtype=dtype)] if wanted else []
 
     def hidden(in_dim, out_dim):
-        return [linear(in_dim, out_dim, init_scale),
-                *normalization(architecture.before, out_dim), architecture.activation(),
-                *normalization(architecture.after, out_dim)]
+        return [Linear(in_dim, out_dim, rng, dtype, init_scale),
+                *batchnorm(architecture.before, out_dim), architecture.activation(),
+                *batchnorm(architecture.after, out_dim)]
     layers = [layer for in_dim, out_dim in zip(sizes[:-2], sizes[1:-1])
               for layer in hidden(in_dim, out_dim)]
-    output = linear(sizes[-2], sizes[-1], init_scale if scale_output else 1.0)
+    output = Linear(sizes[-2], sizes[-1], rng, dtype, init_scale if scale_output else 1.0)
     return Network(layers + [output], SoftmaxCrossEntropyLoss())
 
 
@@ -154,14 +136,18 @@ def shift(network, images):
                                    *np.percentile(inputs, PERCENTILES)]))
 
 
-def experiment(settings):
-    """What the runs use where a study (settings.study, a key of STUDIES)
-    has its own, else the original experiment's: (prepare_pixels, the probe
-    after each epoch, its fields, Probes: a class of probes at every step
-    or None)."""
-    study = STUDIES.get(settings.study)
-    return (getattr(study, "prepare_pixels", normalizer), getattr(study, "probe", shift),
-            getattr(study, "PROBE_FIELDS", SHIFT_FIELDS), getattr(study, "Probes", None))
+# ---------------------------------------------------------------- the experiment
+# What a study may replace. study: its name, recorded in each run; networks
+# ({name: Architecture}) and trains, those --net gives by default; recipe:
+# the defaults of lr, epochs and batch_size it changes; build_network,
+# prepare_pixels (as normalizer) and probe (after each epoch, its record's
+# probe_fields); step_probes: a class of probes at every step, or None;
+# plot_command: the command that draws its figures, or None for plot.py's.
+Experiment = collections.namedtuple(
+    "Experiment", "study networks trains recipe build_network prepare_pixels probe "
+                  "probe_fields step_probes plot_command")
+ORIGINAL = Experiment("original", NETWORKS, ("bn", "plain"), {}, build_network, normalizer,
+                      shift, SHIFT_FIELDS, None, None)
 
 
 # ---------------------------------------------------------------- one run
@@ -173,11 +159,13 @@ def train_run(run, splits, settings, on_epoch):
     on_epoch(record) after each epoch. Returns {"history": one record per
     epoch, "weights": network.state(), "test_accuracy": a float}; raises
     network.Diverged, with the history until then, if the loss is not finite."""
+    experiment = settings.experiment
     rng = np.random.default_rng(run.seed)
-    network = build_network(run.kind, rng, np.dtype(settings.dtype), init_scale=run.init_scale,
-                            scale_output=settings.init_scale_layers == "all")
-    _, measure, _, Probes = experiment(settings)
-    probes = Probes and Probes(network, run.lr)
+    network = experiment.build_network(run.kind, rng, np.dtype(settings.dtype),
+                                       init_scale=run.init_scale,
+                                       scale_output=settings.init_scale_layers == "all")
+    measure = experiment.probe
+    probes = experiment.step_probes and experiment.step_probes(network, run.lr)
     X, y = splits["train"]
     probe = splits["validation"][0][:PROBE_IMAGES]
     val_loss, val_accuracy = network.evaluate(*splits["validation"])
@@ -203,30 +191,30 @@ def train_run(run, splits, settings, on_epoch):
 
 # ---------------------------------------------------------------- the program
 
-def main(argv=None):
+def main(argv=None, experiment=ORIGINAL, program="main.py"):
     """Train every run that the options in argv ask for (by default the
     original experiment: bn, then plain, seed 0), print a line per epoch
     and the table of test accuracies, save each run in the results
-    directory; returns the exit status (see options.py)."""
+    directory; returns the exit status (see lab/options.py). A study gives
+    its own experiment, and its command's name as program."""
     # The program around the experiment is imported here, not at the top:
     # test.py and a Python session import main.py for its networks alone.
-    import options, report, stopping, sweep
-    args = options.parse_args(argv, NETWORKS, TRAIN_SIZE, STUDIES, STUDY_NETWORKS)
-    prepare_pixels, _, probe_fields, _ = experiment(args)
+    from lab import options, report, stopping, sweep
+    args = options.parse_args(argv, experiment, TRAIN_SIZE, program)
     with stopping.signals_stop_main():
         try:
             report.check_writable(args.results_dir)
             started = time.perf_counter()
             splits = prepare(mnist.load(args.data_dir), np.dtype(args.dtype),
                              train_file=os.path.join(args.data_dir, mnist.TRAIN_FILE),
-                             prepare_pixels=prepare_pixels, limit=args.limit)
+                             prepare_pixels=experiment.prepare_pixels, limit=args.limit)
             report.show(f"Data: {args.limit:,} train, {len(splits['validation'][0]):,} "
                         f"validation, {len(splits['test'][0]):,} test samples "
                         f"({time.perf_counter() - started:.1f} s)")
             runs = [sweep.Run(kind, seed, lr, scale) for lr in args.lr
                     for scale in args.init_scale for seed in args.seeds for kind in args.net]
-            progress = report.Progress(args, runs, [*TRAINING_FIELDS, *probe_fields],
-                                       build_network)
+            progress = report.Progress(args, runs, [*TRAINING_FIELDS, *experiment.probe_fields],
+                                       experiment.build_network)
             try:
                 sweep.execute(runs, train_run, splits, args, args.jobs, progress.on_event)
             except stopping.STOPS as stop:
@@ -235,14 +223,14 @@ def main(argv=None):
                 return progress.ended(f"error: {error}", 2, error=True)
             return progress.finish()
         except mnist.DataError as error:
-            print(f"main.py: error: {error}", file=sys.stderr)
+            print(f"{program}: error: {error}", file=sys.stderr)
             return 2
         except OSError as error:         # disk full, permissions changed mid-run, ...
-            print(f"main.py: error: {error}; nothing was left half-written", file=sys.stderr)
+            print(f"{program}: error: {error}; nothing was left half-written", file=sys.stderr)
             return 2
         except stopping.STOPS as stop:
             how, status = stopping.how_stopped(stop)
-            print(f"main.py: {how}; nothing was left half-written", file=sys.stderr)
+            print(f"{program}: {how}; nothing was left half-written", file=sys.stderr)
             return status
 
 

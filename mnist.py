@@ -24,7 +24,7 @@ import zipfile
 
 import numpy as np
 
-import files
+from lab import files
 
 TRAIN_FILE = "mnist_train.csv"
 TEST_FILE = "mnist_test.csv"

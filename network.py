@@ -4,20 +4,6 @@ import time
 
 import numpy as np
 
-import files
-
-
-class Diverged(ArithmeticError):
-    """The training loss became `loss` (NaN or infinite) in `epoch`, at
-    `batch`; `history` holds the records of the epochs before it."""
-
-    def __init__(self, loss, epoch, batch, history=()):
-        super().__init__(loss, epoch, batch, list(history))     # args: what pickle keeps
-        self.loss, self.epoch, self.batch, self.history = loss, epoch, batch, list(history)
-
-    def __str__(self):
-        return f"the training loss became {self.loss} in epoch {self.epoch}, batch {self.batch}"
-
 
 class Network:
     """Layers applied in order, followed by a loss on the last layer's output.
@@ -40,12 +26,13 @@ class Network:
         """Backpropagate dscores = dL/dscores through every layer, last to
         first, filling each layer's grads."""
         dY = dscores                    # the dY of the last layer
-        for layer in reversed(self.layers[1:]):
+        first, *others = self.layers
+        for layer in reversed(others):
             dY = layer.backward(dY)     # its dX: the dY of the layer before it
+        first.backward(dY, need_dX=False)
         # Speed: nothing needs dL/d(images), the first layer's dX, which for
         # a Linear first layer is the largest product of the step: skipped.
-        # Plainly, the loop above would run over every layer.
-        self.layers[0].backward(dY, need_dX=False)
+        # Plainly: for layer in reversed(self.layers): dY = layer.backward(dY).
 
     def update(self, lr):
         """Vanilla SGD: p -= lr * dL/dp for every parameter p, in place."""
@@ -131,15 +118,22 @@ class Network:
         return {f"{i}.{name}": array for i, layer in enumerate(self.layers)
                 for name, array in layer.state().items()}
 
-    def save(self, file):
-        """Write state() to file (a path or a binary file object) as .npz."""
-        np.savez(file, **self.state())
-
-    def load(self, file):
-        """Read arrays written by save() into this network, in place. The
-        file is checked first (files.read_weights): one that is not a
-        weights file of this architecture raises ValueError in one line and
-        leaves the network exactly as it was."""
+    def load_state(self, arrays):
+        """Copy arrays, keyed as state() keys them, into the network's own
+        arrays, in place (lab/files.py reads them from a weights file and
+        checks them first)."""
         state = self.state()
-        for key, array in files.read_weights(file, state).items():
+        for key, array in arrays.items():
             state[key][...] = array
+
+
+class Diverged(ArithmeticError):
+    """The training loss became `loss` (NaN or infinite) in `epoch`, at
+    `batch`; `history` holds the records of the epochs before it."""
+
+    def __init__(self, loss, epoch, batch, history=()):
+        super().__init__(loss, epoch, batch, list(history))     # args: what pickle keeps
+        self.loss, self.epoch, self.batch, self.history = loss, epoch, batch, list(history)
+
+    def __str__(self):
+        return f"the training loss became {self.loss} in epoch {self.epoch}, batch {self.batch}"

@@ -25,15 +25,15 @@ import os
 import sys
 import warnings
 
-import stopping                     # first: it makes Ctrl-C quiet during the slow imports
+from lab import stopping                     # first: it makes Ctrl-C quiet during the slow imports
 if __name__ == "__main__":
     stopping.quiet_ctrl_c("plot.py")
 
 import numpy as np
 
-import files
-import options
-import results
+from lab import files
+from lab import options
+from lab import results
 
 COLORS = {"plain": "tab:orange", "bn": "tab:blue", "bn-after-relu": "tab:green"}   # in this order
 HINT = "Figures of the results need matplotlib: pip install matplotlib"

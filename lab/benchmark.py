@@ -1,8 +1,8 @@
 """How fast main.py trains, against the matrix products alone and PyTorch.
 
-    python3 benchmark.py                 # a few epochs of each
-    python3 benchmark.py --epochs 20     # steadier medians
-    python3 benchmark.py accuracy --seeds 5 --net all
+    python3 -m lab.benchmark                 # a few epochs of each
+    python3 -m lab.benchmark --epochs 20     # steadier medians
+    python3 -m lab.benchmark accuracy --seeds 5 --net all
                                          # test accuracy, NumPy beside PyTorch
                                          # (takes main.py's options)
 
@@ -44,9 +44,9 @@ import numpy as np
 
 import main
 import mnist
-import options
-import report
-import sweep
+from lab import options
+from lab import report
+from lab import sweep
 
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -267,11 +267,12 @@ def worker(what, kind, epochs, data_dir):
 def measure(what, kind, epochs, data_dir, environment):
     """Run one measurement in a new process; returns ({name: seconds of
     each epoch but the first}, BLAS description)."""
-    command = [sys.executable, os.path.abspath(__file__), "--worker", what, "--net", kind,
-               "--epochs", str(epochs), "--data-dir", data_dir]
-    result = subprocess.run(command, env=environment, capture_output=True, text=True)
+    command = [sys.executable, "-m", "lab.benchmark", "--worker", what, "--net", kind,
+               "--epochs", str(epochs), "--data-dir", os.path.abspath(data_dir)]
+    result = subprocess.run(command, env=environment, capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if result.returncode != 0:
-        sys.exit(f"benchmark.py: the {what} {kind} run failed:\n{result.stderr}")
+        sys.exit(f"lab.benchmark: the {what} {kind} run failed:\n{result.stderr}")
     report = json.loads(result.stdout.strip().splitlines()[-1])
     return {name: seconds[1:] for name, seconds in report["times"].items()}, report["blas"]
 
@@ -284,13 +285,15 @@ def torch_version():
 
 
 def compare_accuracy(argv):
-    """`benchmark.py accuracy [main.py's options]`: train every network from
+    """`python3 -m lab.benchmark accuracy [main.py's options]`: train every network from
     every seed (as main.py would, --seeds and --jobs included) with NumPy,
     then with PyTorch, and print their test accuracies side by side."""
-    settings = options.parse_args(argv, main.NETWORKS, main.TRAIN_SIZE)
+    settings = options.parse_args(argv, main.ORIGINAL, main.TRAIN_SIZE,
+                                  program="lab.benchmark accuracy")
+    settings.experiment = main.ORIGINAL
     torch = torch_version()
     if torch is None:
-        sys.exit("benchmark.py: error: the comparison needs PyTorch, which this Python cannot "
+        sys.exit("lab.benchmark: error: the comparison needs PyTorch, which this Python cannot "
                  "import; run it from a virtual environment with numpy and torch==2.13.0")
     splits = main.prepare(mnist.load(settings.data_dir), np.dtype(settings.dtype),
                           limit=settings.limit)
@@ -330,13 +333,13 @@ def main_benchmark(argv=None):
             return compare_accuracy(argv[1:])
         return speed(argv)
     except mnist.DataError as error:
-        print(f"benchmark.py: error: {error}", file=sys.stderr)
+        print(f"lab.benchmark: error: {error}", file=sys.stderr)
         return 2
 
 
 def speed(argv):
-    """`benchmark.py [--epochs N] [--repeats N]`: the speed tables."""
-    parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__,
+    """`python3 -m lab.benchmark [--epochs N] [--repeats N]`: the speed tables."""
+    parser = argparse.ArgumentParser(prog="lab.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=options.positive_int, default=5,
                         help="epochs per measurement; the first is left out of the median")

@@ -1,6 +1,7 @@
 """Files that are never half-written or half-read: a file written whole or not
-at all (atomic_write), and the arrays of a weights file, checked before a
-network takes any of them (read_weights).
+at all (atomic_write), and a network's weights file (save_weights,
+load_weights), whose arrays are all checked before the network takes any of
+them (read_weights).
 """
 import contextlib
 import errno
@@ -166,3 +167,16 @@ def read_weights(file, expected):
         raise WeightsError(f"{file} has arrays this network lacks ({', '.join(extra)}): "
                            "it was saved from another architecture")
     return converted
+
+
+def save_weights(network, file):
+    """Write network.state() to file (a path or a binary file object) as .npz."""
+    np.savez(file, **network.state())
+
+
+def load_weights(network, file):
+    """Read a weights file written by save_weights into network, in place.
+    The file is checked first (read_weights): one that is not a weights
+    file of this architecture raises WeightsError in one line and leaves
+    the network exactly as it was."""
+    network.load_state(read_weights(file, network.state()))

@@ -1,11 +1,10 @@
 """main.py's command line: its options, checked, with one-line errors.
 
-parse_args(argv, networks, train_size) returns the options as an
+parse_args(argv, experiment, train_size) returns the options as an
 argparse.Namespace, with --net, --seeds and --jobs resolved to lists and a
 number: main.py reads them as the settings of its runs. args.recipe holds
-the recipe's settings (the original one's, or that of the study named by
---study, whose OPTIONS are then the defaults), which a run's name leaves
-out (results.py).
+the recipe's settings (the original experiment's, or a study's, whose
+recipe then sets the defaults), which a run's name leaves out (results.py).
 Repeated --net, --lr, --init-scale and --seeds add up; a network, rate,
 scale or seed given twice is refused (a network in --net all too).
 """
@@ -15,8 +14,8 @@ import os
 import sys
 
 import mnist
-import results
-import sweep
+from lab import results
+from lab import sweep
 
 
 def checked(convert, is_valid, description):
@@ -103,30 +102,20 @@ class OneLineParser(argparse.ArgumentParser):
                          f"({error.strerror or error})\n")
 
 
-def study_in_words(item):
-    """A study, for --help: its name, the networks it trains, and the recipe
-    that sets the defaults, if it has one of its own."""
-    name, study = item
-    recipe = getattr(study, "OPTIONS", {})
+def parse_args(argv, experiment, train_size, program="main.py"):
+    """main.py's options from argv (a list of strings; None: sys.argv[1:]),
+    for experiment (a main.Experiment: the networks --net chooses from, those
+    it trains by default, and its recipe, which sets the defaults); train_size
+    is main.TRAIN_SIZE: --limit's default and largest value. program names
+    the command in its messages."""
+    networks, recipe = experiment.networks, experiment.recipe
     said = ", ".join(f"{key.replace('_', ' ')} {value:g}" for key, value in recipe.items())
-    return f"{name}: {', '.join(study.TRAINS)}" + (
-        f" (its recipe sets the defaults: {said})" if recipe else "")
-
-
-def parse_args(argv, networks, train_size, studies=None, study_networks=None):
-    """main.py's options from argv (a list of strings; None: sys.argv[1:]).
-    networks is main.NETWORKS ({name: main.Architecture}), train_size
-    main.TRAIN_SIZE: --limit's default and largest value; for --study,
-    studies is main.STUDIES ({name: its module, whose TRAINS names the
-    networks it trains, and OPTIONS, if any, its recipe}) and
-    study_networks main.STUDY_NETWORKS (the studies' own networks, as
-    networks)."""
-    studies, study_networks = studies or {}, study_networks or {}
     parser = OneLineParser(
-        prog="main.py",
-        description="Train fully connected networks, with and without BatchNorm, on MNIST.",
+        prog=program,
+        description="Train fully connected networks, with and without BatchNorm, on MNIST"
+                    + (f" ({experiment.study}'s recipe: {said})." if recipe else "."),
         epilog="networks: " + "; ".join(f"{name}: {network.description}"
-                                for name, network in {**networks, **study_networks}.items())
+                                for name, network in networks.items())
                + ". Exit status: 0 every run finished; 1 some runs diverged or were lost with "
                  "their worker process, and the others finished; 2 a usage, data or write "
                  "error; 130, 143, 129 stopped by Ctrl-C, SIGTERM, SIGHUP.")
@@ -161,31 +150,27 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     parser.add_argument("--results-dir", default="results",
                         help="receives a directory per run (its settings, history and "
                              "weights) and summary.csv (results)")
-    parser.add_argument("--net", choices=[*networks, *study_networks, "all"], action="append",
-                        help="network to train, may be repeated (bn and plain; with --study, "
-                             "the study's); all: " + ", ".join(networks))
-    if studies:
-        parser.add_argument("--study", choices=list(studies),
-                            help="train a study's networks with its probes: "
-                                 + "; ".join(map(study_in_words, studies.items())))
+    parser.add_argument("--net", choices=[*networks, "all"], action="append",
+                        help=f"network to train, may be repeated ({' and '.join(experiment.trains)}"
+                             "); all: " + ", ".join(networks))
     parser.add_argument("--limit", type=positive_int, default=train_size,
                         help="train on the first N training samples only, for quick runs "
                              "(all 50,000)")
-    study = studies.get(getattr(parser.parse_known_args(argv)[0], "study", None))
-    recipe = getattr(study, "OPTIONS", {})
     # A study's recipe: its epochs and batch size are the defaults, its rate args.recipe's.
     parser.set_defaults(**{key: value for key, value in recipe.items() if key != "lr"})
     args = parser.parse_args(argv)
-    args.study = getattr(args, "study", None)
+    args.experiment = experiment            # what train_run builds, prepares and probes
+    args.study, args.plot_command = experiment.study, experiment.plot_command
     # The recipe: a run's name says each setting that differs from it.
-    args.recipe = {"study": "original", "lr": recipe.get("lr", 1e-3), "init_scale": 1.0, "init_scale_layers": "all",
+    args.recipe = {"study": "original", "lr": recipe.get("lr", 1e-3), "init_scale": 1.0,
+                   "init_scale_layers": "all",
                    "epochs": parser.get_default("epochs"),
                    "batch_size": parser.get_default("batch_size"), "limit": train_size,
                    "dtype": parser.get_default("dtype"), "data": "mnist"}
     args.lr = args.lr or [args.recipe["lr"]]
     args.init_scale = args.init_scale or [args.recipe["init_scale"]]
     if args.net is None:
-        args.net = list(studies[args.study].TRAINS) if args.study else ["bn", "plain"]
+        args.net = list(experiment.trains)
     # A network given twice, or given with `all`, which holds it, is
     # refused, as a rate given twice is.
     given = args.net
@@ -196,23 +181,6 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
         within = (" (--net all holds it)" if "all" in given and repeated[0] in networks
                   and given.count(repeated[0]) < 2 else "")
         parser.error(f"--net {repeated[0]} is given twice{within}: give each network once")
-    # A study with data and a probe of its own trains its networks alone, and
-    # they need it.
-    for name, each in studies.items():
-        if hasattr(each, "prepare_pixels") and args.study == name:
-            strangers = [net for net in args.net if net not in each.TRAINS]
-            if strangers and "all" in given:
-                parser.error(f"--net all is the original project's networks, which --study "
-                             f"{name} does not train ({', '.join(each.TRAINS)})")
-            if strangers:
-                parser.error(f"--net {strangers[0]} is not a network of --study {name} "
-                             f"({', '.join(each.TRAINS)})")
-        elif hasattr(each, "prepare_pixels"):
-            strangers = [net for net in args.net if net in each.NETWORKS]
-            if strangers:
-                parser.error(f"--net {strangers[0]} is a network of a study: add --study {name}")
-    # A study with a program of its own draws its figures (report.py says so).
-    args.study_program = f"{study.__name__}.py" if hasattr(study, "main") else None
     for option, values in (("--lr", args.lr), ("--init-scale", args.init_scale),
                            ("--seeds", args.seeds or [])):
         repeated = [results.exact(value) for value in values if values.count(value) > 1]
@@ -242,7 +210,7 @@ def parse_args(argv, networks, train_size, studies=None, study_networks=None):
     if args.batch_size > args.limit:
         parser.error(f"--batch-size {args.batch_size} is larger than the training set "
                      f"({args.limit} samples)")
-    every = {**networks, **study_networks}
-    if args.batch_size < 2 and any(every[net].before or every[net].after for net in args.net):
+    if args.batch_size < 2 and any(networks[net].before or networks[net].after
+                                   for net in args.net):
         parser.error("--batch-size must be at least 2 for networks with BatchNorm")
     return args

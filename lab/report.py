@@ -16,7 +16,7 @@ import numpy as np
 
 import mnist
 import plot
-import results
+from lab import results
 from network import Diverged
 
 
@@ -163,7 +163,7 @@ class Progress:
     def settings(self, run):
         """The settings of a run, as results.py records them."""
         args = self.args
-        return {"study": args.study or "original", "lr": run.lr, "init_scale": run.init_scale,
+        return {"study": args.study, "lr": run.lr, "init_scale": run.init_scale,
                 "init_scale_layers": getattr(args, "init_scale_layers", "all"),
                 "epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
                 "dtype": args.dtype, "data": mnist.content(args.data_dir)}
@@ -264,8 +264,8 @@ class Progress:
         that finished; returns the exit status, 1 if some run diverged or
         was lost, else 0."""
         self.close()
-        if self.finished() and self.args.study_program:
-            show(f"\nThe study's table and figure: python3 {self.args.study_program} "
+        if self.finished() and self.args.plot_command:
+            show(f"\nThe study's table and figure: {self.args.plot_command} "
                  f"{self.args.results_dir}")
         elif self.finished():
             draw_figures(self.args.results_dir, [row["run"] for row in self.saved.values()])

@@ -73,8 +73,8 @@ except ImportError:
 
 import numpy as np
 
-import files
-import stopping
+from lab import files
+from lab import stopping
 
 TARGET_ACCURACY = 0.94          # the original project's headline figure
 EPOCHS_TO_TARGET = f"epochs_to_{TARGET_ACCURACY}"

@@ -35,7 +35,7 @@ import threading
 
 import numpy as np
 
-import results
+from lab import results
 from network import Diverged
 
 Run = collections.namedtuple("Run", "kind seed lr init_scale")

@@ -16,7 +16,7 @@ from unittest import mock
 
 import numpy as np
 
-import files
+from lab import files
 import main
 import mnist
 
@@ -339,19 +339,19 @@ class WeightsFiles(TempDir):
     def test_load_names_the_missing_or_misshapen_array(self):
         rng = np.random.default_rng(0)
         path = self.path("w.npz")
-        main.build_network("plain", rng).save(path)
+        files.save_weights(main.build_network("plain", rng), path)
         with self.assertRaisesRegex(ValueError, "has no array 1.gamma"):
-            main.build_network("bn", rng).load(path)
+            files.load_weights(main.build_network("bn", rng), path)
         with self.assertRaisesRegex(ValueError, r"array 0.W has shape \(784, 256\), this network needs \(7, 256\)"):
-            main.build_network("plain", rng, sizes=(7, 256, 128, 10)).load(path)
+            files.load_weights(main.build_network("plain", rng, sizes=(7, 256, 128, 10)), path)
         for content in (b"PK\x03\x04 corrupt", b"not a zip at all", b""):
             with self.assertRaisesRegex(ValueError, "is not a .npz weights file"):
-                main.build_network("plain", rng).load(self.write("bad.npz", content))
+                files.load_weights(main.build_network("plain", rng), self.write("bad.npz", content))
         with self.assertRaisesRegex(ValueError, "cannot read"):
-            main.build_network("plain", rng).load(self.path("missing.npz"))
+            files.load_weights(main.build_network("plain", rng), self.path("missing.npz"))
         np.save(self.path("bare.npy"), np.zeros((784, 256), dtype=np.float32))
         with self.assertRaisesRegex(ValueError, "bare.npy is not a .npz weights file"):
-            main.build_network("plain", rng).load(self.path("bare.npy"))
+            files.load_weights(main.build_network("plain", rng), self.path("bare.npy"))
 
     def test_a_refused_weights_file_leaves_the_network_as_it_was(self):
         rng = np.random.default_rng(0)
@@ -365,13 +365,13 @@ class WeightsFiles(TempDir):
             before = {key: array.copy() for key, array in net.state().items()}
             with self.assertRaisesRegex(ValueError, f"w.npz: array 4.W holds {described}, "
                                                     "not real numbers that convert to float32"):
-                net.load(self.path("w.npz"))
+                files.load_weights(net, self.path("w.npz"))
             for key, array in net.state().items():
                 np.testing.assert_array_equal(array, before[key], key)
         # Real numbers of another precision load, converted:
         np.savez(self.path("w64.npz"), **{key: array.astype(np.float64) for key, array in good.items()})
         net = main.build_network("plain", np.random.default_rng(1))
-        net.load(self.path("w64.npz"))
+        files.load_weights(net, self.path("w64.npz"))
         np.testing.assert_array_equal(net.state()["0.W"], good["0.W"])
 
     def test_a_zip_of_other_things_and_numbers_too_large_are_refused(self):
@@ -386,6 +386,6 @@ class WeightsFiles(TempDir):
             net = main.build_network("plain", np.random.default_rng(1))
             before = {key: array.copy() for key, array in net.state().items()}
             with self.assertRaisesRegex(ValueError, re.escape(message)):
-                net.load(self.path(name))
+                files.load_weights(net, self.path(name))
             for key, array in net.state().items():
                 np.testing.assert_array_equal(array, before[key], key)

@@ -1,15 +1,17 @@
 """The documents' links: every relative link and image in README.md and
 docs/*.md names a file that exists, and every #anchor a heading of the file
 it points to, by GitHub's rules. Links to other sites are not followed (no
-network). Run with `python3 -m unittest test_docs`.
+network). Run with `python3 -m unittest tests.test_docs`.
 """
 import glob
+import subprocess
+import sys
 import os
 import re
 import tempfile
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the repository
 
 FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -114,3 +116,35 @@ class TheChecker(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+PROGRAM = re.compile(r"python3 (-m [\w.]+|[\w/]+\.py)")
+
+
+def programs_shown():
+    """Every program of this repository that a document shows being run:
+    `python3 X.py` or `python3 -m PACKAGE.MODULE`, once each."""
+    found = set()
+    for path in documents():
+        with open(path, encoding="utf-8") as file:
+            found.update(PROGRAM.findall(file.read()))
+    ours = set()
+    for program in found:
+        module = program[3:].replace(".", "/") if program.startswith("-m ") else program[:-3]
+        if any(os.path.exists(os.path.join(HERE, module + ending))
+               for ending in (".py", "/__main__.py")):
+            ours.add(program)
+    return sorted(ours)
+
+
+class CommandsRun(unittest.TestCase):
+    def test_every_program_the_documents_show_answers_help(self):
+        shown = programs_shown()
+        self.assertIn("main.py", shown)
+        self.assertIn("-m studies.santurkar", shown)
+        for program in shown:
+            with self.subTest(program=program):
+                done = subprocess.run([sys.executable, *program.split(), "--help"], cwd=HERE,
+                                      capture_output=True, text=True, timeout=120)
+                self.assertEqual(done.returncode, 0, done.stderr)
+                self.assertTrue(done.stdout.startswith("usage:"), done.stdout[:200])

@@ -1,4 +1,4 @@
-"""The exercise checker of test.py (ExerciseChecks) passes a right answer
+"""The exercise checker (lab/exercises.py, ExerciseChecks) passes a right answer
 and fails each wrong one, saying what is wrong. The answers are made from
 the layers that exist, so that the tutorial's exercises stay open; they
 live here, off the reading path.
@@ -12,6 +12,7 @@ import numpy as np
 import layers
 import main
 import test
+from lab import exercises
 
 
 class LayerNormFromBatchNorm(layers.Layer):
@@ -85,7 +86,7 @@ def without_biases(every=False):
     (or, with every=True, all of them) have lost their bias."""
     def build_network(kind, rng, dtype, sizes):
         net = main.build_network(kind, rng, dtype, sizes=sizes)
-        for i in range(len(net.layers)) if every else test.before_batchnorm(net):
+        for i in range(len(net.layers)) if every else exercises.before_batchnorm(net):
             layer = net.layers[i]
             if isinstance(layer, layers.Linear):
                 net.layers[i] = LinearWithoutBias(*layer.params["W"].shape, rng, dtype)
@@ -94,7 +95,7 @@ def without_biases(every=False):
     return build_network
 
 
-class ExerciseChecksWork(test.ExerciseChecks):
+class ExerciseChecksWork(exercises.ExerciseChecks):
     def assertCaught(self, message, check, *answer):
         """check(*answer) fails, with a message that matches `message`."""
         with self.assertRaisesRegex(AssertionError, message):

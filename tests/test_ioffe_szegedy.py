@@ -1,4 +1,4 @@
-"""Tests of Ioffe & Szegedy's MNIST study (ioffe_szegedy.py): the Sigmoid
+"""Tests of Ioffe & Szegedy's MNIST study (studies/ioffe_szegedy/): the Sigmoid
 layer's gradients and its overflow, the study's networks, recipe, data and
 probe, and how main.py and its options run it. Needs no network and no MNIST.
 
@@ -13,19 +13,19 @@ from unittest import mock
 
 import numpy as np
 
-import ioffe_szegedy as study
+from studies import ioffe_szegedy as study
+from studies.ioffe_szegedy import plot as study_plot
 import layers
 import main
-import options
+from lab import options
 import plot
-import results
-import sweep
+from lab import results
+from lab import sweep
 import test
 
 
-def parse(*given):
-    return options.parse_args(list(given), main.NETWORKS, main.TRAIN_SIZE, main.STUDIES,
-                              main.STUDY_NETWORKS)
+def parse(*given, experiment=study.EXPERIMENT):
+    return options.parse_args(list(given), experiment, main.TRAIN_SIZE)
 
 
 class SigmoidLayer(unittest.TestCase):
@@ -60,27 +60,27 @@ class Networks(test.GradientCase):
         expected = {"sigmoid": ["Linear", "Sigmoid"] * 3 + ["Linear"],
                     "sigmoid-bn": ["Linear", "BatchNorm", "Sigmoid"] * 3 + ["Linear"]}
         for kind, names in expected.items():
-            net = main.build_network(kind, np.random.default_rng(0))
+            net = study.build_network(kind, np.random.default_rng(0))
             self.assertEqual([type(layer).__name__ for layer in net.layers], names)
             shapes = [layer.params["W"].shape for layer in net.layers if "W" in layer.params]
             self.assertEqual(shapes, [(784, 100), (100, 100), (100, 100), (100, 10)])
 
     def test_initial_weights_are_gaussian_with_the_study_std(self):
         for kind in study.NETWORKS:
-            net = main.build_network(kind, np.random.default_rng(4), np.float64)
+            net = study.build_network(kind, np.random.default_rng(4), np.float64)
             rng = np.random.default_rng(4)
             for layer in net.layers:
                 if isinstance(layer, layers.Linear):
                     draws = rng.standard_normal(layer.params["W"].shape)
                     np.testing.assert_allclose(layer.params["W"], study.INIT_STD * draws,
                                                rtol=1e-12)
-            scaled = main.build_network(kind, np.random.default_rng(4), np.float64, init_scale=3)
+            scaled = study.build_network(kind, np.random.default_rng(4), np.float64, init_scale=3)
             np.testing.assert_allclose(scaled.layers[0].params["W"],
                                        3 * net.layers[0].params["W"], rtol=1e-12)
 
     def test_a_bias_before_a_batchnorm_gets_no_gradient(self):
         rng = np.random.default_rng(3)
-        net = main.build_network("sigmoid-bn", rng, np.float64, sizes=(7, 6, 5, 5, 4))
+        net = study.build_network("sigmoid-bn", rng, np.float64, sizes=(7, 6, 5, 5, 4))
         X, y = rng.standard_normal((9, 7)), rng.integers(0, 4, 9)
         net.loss.forward(net.forward(X), y)
         net.backward(net.loss.backward())
@@ -93,41 +93,36 @@ class NetworkGradients(test.NetworkGradients):
     """test.py's check of every parameter of every network, on the study's."""
 
     def test_every_parameter_of_each_network(self):
-        studied = {name: main.STUDY_NETWORKS[name] for name in study.NETWORKS}
+        studied = dict(study.NETWORKS)
         with mock.patch.dict(main.NETWORKS, studied, clear=True):
             super().test_every_parameter_of_each_network()
 
 
 class Recipe(unittest.TestCase):
     def test_the_study_sets_its_options_and_given_ones_win(self):
-        args = parse("--study", "ioffe-szegedy")
+        args = parse()
         self.assertEqual((args.net, args.epochs, args.batch_size, args.lr),
                          (list(study.NETWORKS), 60, 60, [study.LEARNING_RATE]))
-        self.assertEqual(args.study_program, "ioffe_szegedy.py")
-        args = parse("--study", "ioffe-szegedy", "--net", "sigmoid", "--epochs", "3",
-                     "--lr", "0.1", "1")
+        self.assertEqual(args.plot_command, "python3 -m studies.ioffe_szegedy.plot")
+        args = parse("--net", "sigmoid", "--epochs", "3", "--lr", "0.1", "1")
         self.assertEqual((args.net, args.epochs, args.batch_size, args.lr),
                          (["sigmoid"], 3, 60, [0.1, 1.0]))
 
-    def test_without_a_study_the_options_are_the_original_ones(self):
-        args = parse()
+    def test_main_py_s_options_are_the_original_ones(self):
+        args = parse(experiment=main.ORIGINAL)
         self.assertEqual((args.net, args.epochs, args.batch_size, args.lr, args.study),
-                         (["bn", "plain"], 50, 128, [1e-3], None))
-        self.assertEqual(parse("--net", "all").net, list(main.NETWORKS))
-        self.assertEqual(main.experiment(args),
-                         (main.normalizer, main.shift, main.SHIFT_FIELDS, None))
+                         (["bn", "plain"], 50, 128, [1e-3], "original"))
+        self.assertEqual(parse("--net", "all", experiment=main.ORIGINAL).net,
+                         list(main.NETWORKS))
+        self.assertIs(args.experiment, main.ORIGINAL)
 
-    def test_a_network_and_a_study_that_do_not_belong_together_are_refused(self):
-        for given, said in ((["--net", "sigmoid"], "add --study ioffe-szegedy"),
-                            (["--study", "ioffe-szegedy", "--net", "bn"],
-                             "not a network of --study ioffe-szegedy"),
-                            (["--study", "ioffe-szegedy", "--net", "all"],
-                             "--net all is the original project's networks, which --study "
-                             "ioffe-szegedy does not train")):
+    def test_a_network_of_another_experiment_is_refused(self):
+        for experiment, net in ((main.ORIGINAL, "sigmoid"), (study.EXPERIMENT, "bn")):
             with mock.patch("sys.stderr") as stderr, self.assertRaises(SystemExit) as stop:
-                parse(*given)
+                parse("--net", net, experiment=experiment)
             self.assertEqual(stop.exception.code, 2)
-            self.assertIn(said, "".join(call.args[0] for call in stderr.write.call_args_list))
+            self.assertIn(f"invalid choice: '{net}'",
+                          "".join(call.args[0] for call in stderr.write.call_args_list))
 
     def test_steps_per_epoch_are_the_batches_network_train_takes(self):
         rng = np.random.default_rng(0)
@@ -164,7 +159,7 @@ class Probe(unittest.TestCase):
 
     def trained(self, kind, probe_every_step):
         rng = np.random.default_rng(2)
-        net = main.build_network(kind, rng)
+        net = study.build_network(kind, rng)
         data = np.random.default_rng(3)
         for _ in range(4):
             X = (data.random((60, 784)) < 0.2).astype(np.float32)
@@ -216,7 +211,7 @@ class Probe(unittest.TestCase):
         splits = {"train": (binary(120), rng.integers(0, 10, 120)),
                   "validation": (binary(70), rng.integers(0, 10, 70)),
                   "test": (binary(10), rng.integers(0, 10, 10))}
-        settings = parse("--study", "ioffe-szegedy", "--epochs", "2", "--limit", "120")
+        settings = parse("--epochs", "2", "--limit", "120")
         for kind in study.NETWORKS:
             recorded = main.train_run(sweep.Run(kind, 0, 0.5, 1.0), splits, settings,
                                       lambda record: None)
@@ -231,7 +226,7 @@ class Table(unittest.TestCase):
         runs = {"sigmoid": [(seed, 0.9, {"epoch": epochs,
                                          "val_accuracy": epochs / 100 + seed / 1000})
                             for seed in range(3)]}
-        line = study.table(study.in_steps(runs))[1]
+        line = study_plot.table(study_plot.in_steps(runs))[1]
         # 10,008, 20,016, 30,024 and 50,040 steps: epochs 12, 24, 36 and 60
         for epoch in (12, 24, 36, 60):
             mean, low, high = epoch / 100 + 0.001, epoch / 100, epoch / 100 + 0.002
@@ -241,9 +236,9 @@ class Table(unittest.TestCase):
     def test_runs_shorter_than_the_columns_leave_them_empty(self):
         history = {"epoch": np.arange(4.0), "val_accuracy": np.full(4, 0.9),
                    **{field: np.zeros(4) for field in study.PROBE_FIELDS}}
-        runs = study.in_steps({"sigmoid": [(0, 0.9, history)]})
-        self.assertEqual(study.table(runs)[1].split()[2:], ["-"] * 4 + ["0.9000"])
-        self.assertIn("nothing to compare", study.drift(runs)[0])
+        runs = study_plot.in_steps({"sigmoid": [(0, 0.9, history)]})
+        self.assertEqual(study_plot.table(runs)[1].split()[2:], ["-"] * 4 + ["0.9000"])
+        self.assertIn("nothing to compare", study_plot.drift(runs)[0])
 
 
 
@@ -268,12 +263,12 @@ def save_ioffe_runs(directory, epochs=60):
 
 
 class Program(unittest.TestCase):
-    """python3 ioffe_szegedy.py RESULTS_DIR: the table, and the figure."""
+    """python3 -m studies.ioffe_szegedy.plot RESULTS_DIR: the table, and the figure."""
 
     def run_program(self, *argv):
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = study.main(list(argv))
+            status = study_plot.main(list(argv))
         return status, out.getvalue(), err.getvalue()
 
     def test_a_directory_without_runs_is_said_in_one_line(self):
@@ -281,7 +276,7 @@ class Program(unittest.TestCase):
             status, _, err = self.run_program(directory)
             self.assertEqual(status, 2)
             self.assertEqual(err.count("\n"), 1)
-            self.assertIn("run main.py --study ioffe-szegedy first", err)
+            self.assertIn("run python3 -m studies.ioffe_szegedy first", err)
             status, _, err = self.run_program(os.path.join(directory, "missing"))
             self.assertEqual((status, err.count("\n")), (2, 1))
 

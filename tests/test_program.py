@@ -21,16 +21,16 @@ from unittest import mock
 
 import numpy as np
 
-import files
+from lab import files
 import main
 import mnist
 import network
-import options
+from lab import options
 import plot
-import report
-import results
-import sweep
-from test_data import TempDir, csv_bytes, random_mnist
+from lab import report
+from lab import results
+from lab import sweep
+from tests.test_data import TempDir, csv_bytes, random_mnist
 
 # ---------------------------------------------------------------- main.py
 
@@ -41,7 +41,7 @@ MAIN_IN_A_PROCESS = """
 import os, signal, sys
 sys.path.insert(0, os.environ.get("HELPERS", "."))
 import main
-import report
+from lab import report
 signal.signal(signal.SIGINT, signal.default_int_handler)
 main.TRAIN_SIZE, main.VALIDATION_SIZE = 40, 20
 {patch}
@@ -163,7 +163,7 @@ class MainProgram(MainProgramCase):
         self.assertEqual(rows[0], ",".join(main.HISTORY_FIELDS))
         self.assertEqual([row.split(",")[0] for row in rows[1:]], ["0", "1", "2"])
         net = main.build_network("bn", np.random.default_rng(), np.float32)
-        net.load(self.path(f"results/{run('bn')}/weights.npz"))
+        files.load_weights(net, self.path(f"results/{run('bn')}/weights.npz"))
 
     def test_without_matplotlib_a_run_says_once_how_to_get_figures(self):
         status, out, err = self.run_main("--net", "plain", "--seeds", "2", "--jobs", "1")
@@ -283,7 +283,7 @@ class CovariateShiftProbe(unittest.TestCase):
         y = rng.integers(0, 10, 40)
         splits = {"train": (X[:30], y[:30]), "validation": (X[30:], y[30:]), "test": (X[30:], y[30:])}
         settings = options.parse_args(["--epochs", "2", "--batch-size", "8", "--limit", "30"],
-                                      main.NETWORKS, main.TRAIN_SIZE)
+                                      main.ORIGINAL, main.TRAIN_SIZE)
         for kind in ("bn", "plain"):
             recorded = main.train_run(sweep.Run(kind, 3, 1e-3, 1.0), splits, settings,
                                       lambda record: None)
@@ -301,7 +301,7 @@ class CovariateShiftProbe(unittest.TestCase):
 class SeveralSeeds(MainProgramCase):
     def test_seeds_and_jobs_options(self):
         def parse(given):
-            return options.parse_args(given + ["--batch-size", "8"], main.NETWORKS,
+            return options.parse_args(given + ["--batch-size", "8"], main.ORIGINAL,
                                       main.TRAIN_SIZE)
 
         for given, seeds in ((["--seeds", "3"], [0, 1, 2]), (["--seeds", "4", "2"], [4, 2]),
@@ -446,7 +446,7 @@ class Interruptions(MainProgramCase):
     """Signals, a closed standard output, and two runs saving side by side."""
 
     SIGNAL_DURING_THE_FIRST_SAVE = """
-import results
+from lab import results
 write_rows = results.write_rows
 def write_rows_then_signal(file, fields, rows):
     write_rows(file, fields, rows)
@@ -469,8 +469,8 @@ results.write_rows = write_rows_then_signal
             self.assertEqual(self.saved(), run_files(run("bn")) + ["summary.csv"])
             with open(self.path(f"results/{run('bn')}/history.csv")) as file:
                 self.assertEqual(len(file.read().splitlines()), 1 + 3)
-            main.build_network("bn", np.random.default_rng()).load(
-                self.path(f"results/{run('bn')}/weights.npz"))
+            files.load_weights(main.build_network("bn", np.random.default_rng()),
+                               self.path(f"results/{run('bn')}/weights.npz"))
 
     def test_sigterm_stops_the_workers_and_saves_nothing_unfinished(self):
         patch = """
@@ -507,7 +507,7 @@ report.Progress.on_event = on_event_then_sigterm
 
     def test_files_saved_together_are_never_mixed_with_another_process(self):
         os.makedirs(self.path("results"))
-        save = ("import results\n"
+        save = ("from lab import results\n"
                 f"directory = {self.path('results')!r}\n"
                 "record = dict(run='a', network='plain', seed=0, lr=0.1, init_scale=1.0, epochs=1,"
                 " batch_size=8, limit=40, dtype='float32', status='diverged')\n"
@@ -516,7 +516,7 @@ report.Progress.on_event = on_event_then_sigterm
         with results.directory_locked(self.path("results")):   # as another save holds it
             other = subprocess.Popen([sys.executable, "-c", save], stderr=subprocess.PIPE,
                                      text=True,
-                                     cwd=os.path.dirname(os.path.abspath(results.__file__)))
+                                     cwd=os.path.dirname(os.path.abspath(main.__file__)))
             # It says it waits, once it has found the lock taken:
             self.assertIn("waiting for another process to finish saving into "
                           f"{self.path('results')}/", other.stderr.readline())
@@ -755,7 +755,7 @@ sweep.share, sweep.shutil.rmtree = share_then_ctrl_c, rmtree_under_fire
 """
         for patch in (at_the_first_epoch, while_sharing):
             status, out, err = self.main_process("--seeds", "2", "--jobs", "2",
-                                                 patch="import sweep\n" + patch)
+                                                 patch="from lab import sweep\n" + patch)
             self.assertEqual(status, 130, err)
             self.assertEqual(err.count("\n"), 1 + err.count("warning: "), err)
             self.assertRegex(err, r"main.py: interrupted before .* finished; nothing of them "
@@ -787,7 +787,7 @@ report.Progress.on_event = on_event_then_{name}
         # start, before they have mapped the data: they exit silently, and
         # nothing is left in the temporary directory.
         patch = """
-import sweep
+from lab import sweep
 def wait_ready_then_{name}(self):
     os.kill(os.getpid(), signal.{name})
 sweep.Worker.wait_ready = wait_ready_then_{name}
@@ -1096,17 +1096,17 @@ class SmallerFaults(MainProgramCase):
         np.testing.assert_array_equal(splits["validation"][1], labels[-20:])
 
     def test_benchmark_names_its_modes_and_refuses_bad_data_in_one_line(self):
-        import benchmark
+        from lab import benchmark
         out = io.StringIO()
         with contextlib.redirect_stdout(out), self.assertRaises(SystemExit):
             benchmark.main_benchmark(["--help"])
-        self.assertIn("benchmark.py accuracy --seeds 5 --net all", out.getvalue())
+        self.assertIn("python3 -m lab.benchmark accuracy --seeds 5 --net all", out.getvalue())
         self.write(f"data/{mnist.TEST_FILE}", b"1,2,3\n")
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
             status = benchmark.main_benchmark(["--data-dir", self.path("data")])
         self.assertEqual(status, 2)
-        self.assertRegex(err.getvalue().splitlines()[-1], r"^benchmark.py: error: "
+        self.assertRegex(err.getvalue().splitlines()[-1], r"^lab.benchmark: error: "
                                                           r".*mnist_test.csv: line 1 has 3 values")
 
 
@@ -1149,12 +1149,12 @@ class Evaluate(MainProgramCase):
         for kind in main.NETWORKS:
             for dtype in (np.float32, np.float64):
                 path = self.path(f"{kind}.npz")
-                main.build_network(kind, np.random.default_rng(0), dtype).save(path)
+                files.save_weights(main.build_network(kind, np.random.default_rng(0), dtype), path)
                 self.assertEqual(evaluate.detect(path), (kind, dtype))
 
     def test_other_files_are_refused_in_one_line(self):
-        main.build_network("bn", np.random.default_rng(0), sizes=(784, 64, 32, 10)).save(
-            self.path("small.npz"))
+        files.save_weights(main.build_network("bn", np.random.default_rng(0),
+                                              sizes=(784, 64, 32, 10)), self.path("small.npz"))
         self.write("text.npz", b"not a zip")
         for name, message in (("small.npz", "is not the weights of one of main.py's networks "
                                             "(bn, plain, bn-after-relu): its arrays are 0.W "
@@ -1172,7 +1172,7 @@ class Evaluate(MainProgramCase):
         labels, pixels = mnist.read_csv(self.path(f"data/{mnist.TEST_FILE}"))
         self.write("mine.csv", csv_bytes(labels[:6], pixels[:6] // 2))    # fainter digits
         net = main.build_network("plain", np.random.default_rng(0))
-        net.load(self.path(f"results/{run('plain')}/weights.npz"))
+        files.load_weights(net, self.path(f"results/{run('plain')}/weights.npz"))
         train = mnist.read_csv(self.path(f"data/{mnist.TRAIN_FILE}"))[1][:main.TRAIN_SIZE]
         expected = net.predict(main.normalizer(train)(pixels[:6] // 2))   # not the CSV's own
         status, report, err = self.evaluate(self.path(f"results/{run('plain')}/weights.npz"),

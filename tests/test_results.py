@@ -27,12 +27,12 @@ import numpy as np
 import evaluate
 import main
 import mnist
-import options
+from lab import files, options
 import plot
-import results
-from test_program import (DATA, MAIN_IN_A_PROCESS, MainProgramCase, mount_tmpfs,
+from lab import results
+from tests.test_program import (DATA, MAIN_IN_A_PROCESS, MainProgramCase, mount_tmpfs,
                           needs_matplotlib, run, run_files)
-from test_data import TempDir, csv_bytes, random_mnist
+from tests.test_data import TempDir, csv_bytes, random_mnist
 
 HERE = os.path.dirname(os.path.abspath(main.__file__))
 
@@ -40,7 +40,8 @@ HERE = os.path.dirname(os.path.abspath(main.__file__))
 # it, with `patch` run first.
 TOOL_IN_A_PROCESS = """
 import os, signal, sys
-import files, plot, stopping
+import plot
+from lab import files, stopping
 {patch}
 import {module}
 sys.exit(stopping.tool("{module}.py", {module}.{function}))
@@ -257,7 +258,8 @@ class FilesChangeTogether(ResultsCase):
         os.makedirs(f"{self.place}/weights.npz")
         status, _, err = self.main_process("--net", "plain")
         self.assertEqual(status, 0, err)
-        main.build_network("plain", np.random.default_rng()).load(f"{self.place}/weights.npz")
+        files.load_weights(main.build_network("plain", np.random.default_rng()),
+                           f"{self.place}/weights.npz")
 
     def test_a_save_killed_between_its_two_renames_is_put_back(self):
         # kill -9 after the earlier run was set aside, before the new one
@@ -344,7 +346,7 @@ class SignalsWhileWaiting(ResultsCase):
 class OptionsGivenTwice(ResultsCase):
     def test_rates_scales_and_seeds_add_up_like_networks(self):
         def parse(*given):
-            return options.parse_args([*given, "--batch-size", "8"], main.NETWORKS,
+            return options.parse_args([*given, "--batch-size", "8"], main.ORIGINAL,
                                       main.TRAIN_SIZE)
         self.assertEqual(parse("--lr", "0.1", "--lr", "1").lr, [0.1, 1.0])
         self.assertEqual(parse("--init-scale", "1", "--init-scale", "2", "3").init_scale,
@@ -401,7 +403,7 @@ class DamagedWeights(ResultsCase):
         super().setUp()
         self.network = main.build_network("bn", np.random.default_rng(0))
         self.good = self.path("good.npz")
-        self.network.save(self.good)
+        files.save_weights(self.network, self.good)
         with open(self.good, "rb") as file:
             self.bytes = file.read()
 
@@ -889,8 +891,10 @@ class DataIsPartOfARun(ResultsCase):
     def test_a_study_run_and_an_original_run_never_replace_each_other(self):
         # bn trained by --study santurkar carries its probes.csv: an original
         # run of bn with the same settings is another run, beside it.
-        for given in (["--study", "santurkar", "--net", "bn"], ["--net", "bn"]):
-            status, _, err = self.run_main(*given)
+        from studies import santurkar
+        for experiment in (santurkar.EXPERIMENT, main.ORIGINAL):
+            with mock.patch.object(main.main, "__defaults__", (experiment, "main.py")):
+                status, _, err = self.run_main("--net", "bn")
             self.assertEqual(status, 0, err)
             self.assertNotIn("replaced", err)
         rows = {row["study"]: row["run"] for row in self.summary()}
@@ -903,7 +907,7 @@ class DataIsPartOfARun(ResultsCase):
         settings = {"study": "original", "lr": 1e-3, "init_scale": 1.0,
                     "init_scale_layers": "all", "epochs": 50,
                     "batch_size": 128, "limit": 50000, "dtype": "float32", "data": "mnist"}
-        recipe = options.parse_args([], main.NETWORKS, 50000).recipe
+        recipe = options.parse_args([], main.ORIGINAL, 50000).recipe
         self.assertEqual(results.run_name("bn", 0, settings, recipe), "bn_seed0")
         # A run.csv of before this change, with no data column, is MNIST's.
         record = results.parse_record([{key: str(value) for key, value in {
@@ -941,10 +945,10 @@ class FoundBeforeTraining(ResultsCase):
             status, out, err = self.main_process(*given, "--data-dir", self.path("missing"))
             self.assertEqual((status, out, err), (2, "", f"main.py: error: {message} "
                                                          "(see --help)\n"), given)
-        # A study's network beside --net all is not in it.
-        args = options.parse_args(["--net", "all", "--net", "bn-noisy", "--study", "santurkar"],
-                                  main.NETWORKS, 50000, main.STUDIES, main.STUDY_NETWORKS)
-        self.assertEqual(args.net, [*main.NETWORKS, "bn-noisy"])
+        # A study's --net all is its own networks.
+        from studies import santurkar
+        args = options.parse_args(["--net", "all"], santurkar.EXPERIMENT, 50000)
+        self.assertEqual(args.net, list(santurkar.NETWORKS))
 
 
 class PlotFaultsFifthRound(ResultsCase):
@@ -992,7 +996,8 @@ class PlotFaultsFifthRound(ResultsCase):
 
 
 DRAW_FAILS = """
-import plot, results
+import plot
+from lab import results
 plot.available = lambda: True
 def draw(*args, **kwargs):
     raise results.ResultsError("cannot write results/learning_curves.png (Read-only file system)")
@@ -1093,7 +1098,7 @@ if __name__ == "__main__":
 KILLED_SAVE = """
 import builtins, os, signal, sys
 import numpy as np
-import results
+from lab import results
 directory, name, accuracy, at = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 calls = 0
 def counted(function):
@@ -1186,7 +1191,7 @@ class NothingOutsideTheResults(ResultsCase):
         os.symlink(f"{self.elsewhere}/thesis.tex", self.path("results/summary.csv"))
         status, _, err = self.main_process("--net", "bn")
         self.assertEqual(status, 0, err)
-        self.assertIn(f"run.csv is a symbolic link, not a file", err)
+        self.assertIn("run.csv is a symbolic link, not a file", err)
         self.assertFalse(os.path.islink(self.path("results/summary.csv")))
         self.assertElsewhereUntouched()
         with open(f"{self.elsewhere}/run.csv", "rb") as file:

@@ -1,9 +1,9 @@
-"""The checks of Santurkar et al.'s study (santurkar.py): the noise layer's
+"""The checks of Santurkar et al.'s study (studies/santurkar/): the noise layer's
 gradient and distribution, the noisy networks, that the probes measure what
 Definition 2.1 and sec. 3.2 define, and that they change nothing in
 training. Needs no network and no MNIST.
 
-    python3 test_santurkar.py
+    python3 -m unittest tests.test_santurkar
 """
 import os
 import tempfile
@@ -13,18 +13,20 @@ import numpy as np
 
 import layers
 import main
-import options
-import results
-import santurkar
-import santurkar_plot
-import sweep
+from lab import options
+from lab import results
+from studies import santurkar
+from studies.santurkar import plot as santurkar_plot
+from studies.santurkar import probes as study_probes
+from studies.santurkar.noise import NoisyShift
+from lab import sweep
 from test import GradientCase
 
 SIZES = (6, 8, 5, 3)
 
 
 def noisy_layer(seed=0):
-    return layers.NoisyShift(np.random.default_rng(seed))
+    return NoisyShift(np.random.default_rng(seed))
 
 
 def held_network(kind, seed=3, dtype=np.float64, sizes=SIZES, batch=9):
@@ -32,7 +34,7 @@ def held_network(kind, seed=3, dtype=np.float64, sizes=SIZES, batch=9):
     after one training forward pass on a random batch (X, y) whose noise it
     then holds; returns (network, X, y)."""
     rng = np.random.default_rng(seed)
-    net = main.build_network(kind, rng, dtype, sizes=sizes)
+    net = santurkar.build_network(kind, rng, dtype, sizes=sizes)
     for layer in net.layers:
         if isinstance(layer, layers.BatchNorm):
             layer.params["gamma"][:] = 1 + 0.5 * rng.standard_normal(layer.params["gamma"].shape)
@@ -40,7 +42,7 @@ def held_network(kind, seed=3, dtype=np.float64, sizes=SIZES, batch=9):
     X, y = rng.standard_normal((batch, sizes[0])).astype(dtype), rng.integers(0, sizes[-1], batch)
     net.forward(X, train=True)
     for layer in net.layers:
-        if isinstance(layer, layers.NoisyShift):
+        if isinstance(layer, NoisyShift):
             layer.hold = True
     return net, X, y
 
@@ -89,7 +91,7 @@ class NoisyNetworks(GradientCase):
     def test_noise_after_every_batchnorm_and_at_the_same_places_without(self):
         def kinds(kind):
             return [type(layer).__name__ for layer in
-                    main.build_network(kind, np.random.default_rng(0), sizes=SIZES).layers]
+                    santurkar.build_network(kind, np.random.default_rng(0), sizes=SIZES).layers]
         bn = kinds("bn-noisy")
         for i, name in enumerate(bn):
             if name == "BatchNorm":
@@ -99,35 +101,35 @@ class NoisyNetworks(GradientCase):
         self.assertEqual([name for name in bn if name != "NoisyShift"], kinds("bn"))
 
     def test_every_parameter_of_each_noisy_network(self):
-        # Through the probes' own santurkar.loss_and_gradient, with the noise held.
+        # Through the probes' own study_probes.loss_and_gradient, with the noise held.
         for kind in santurkar.NETWORKS:
             net, X, y = held_network(kind)
-            gradient = santurkar.loss_and_gradient(net, X, y)[1]
-            for (i, key), param in santurkar.parameters(net):
+            gradient = study_probes.loss_and_gradient(net, X, y)[1]
+            for (i, key), param in study_probes.parameters(net):
                 self.assertGradient(f"{kind} layer {i} d{key}",
                                     lambda: net.loss.forward(net.forward(X), y), param,
                                     gradient[i, key])
 
 
 class ProbesMeasure(unittest.TestCase):
-    def probe_once(self, net, X, y, lr, multiples=santurkar.STEP_MULTIPLES):
+    def probe_once(self, net, X, y, lr, multiples=study_probes.STEP_MULTIPLES):
         net.loss.forward(net.forward(X, train=True), y)
         net.backward(net.loss.backward())
-        probes = santurkar.Probes(net, lr, every=1, multiples=multiples)
+        probes = study_probes.Probes(net, lr, every=1, multiples=multiples)
         probes.on_step(X, y)
         return probes.records[0]
 
     def test_covariate_shift_is_definition_2_1(self):
         # G' by another road: the whole network takes its SGD step
         # (Network.update), then layer i and those above get their weights back.
-        for kind in santurkar.TRAINS:
+        for kind in santurkar.NETWORKS:
             net, X, y = held_network(kind)
             lr = 0.3
             record = self.probe_once(net, X, y, lr)
             linear = [i for i, layer in enumerate(net.layers) if isinstance(layer, layers.Linear)]
             for number, i in enumerate(linear[1:], start=2):
                 G = net.layers[i].grads["W"].copy()
-                moved = santurkar.held(net)
+                moved = study_probes.held(net)
                 moved.update(lr)
                 for j in range(i, len(net.layers)):
                     for key, param in net.layers[j].params.items():
@@ -159,19 +161,19 @@ class ProbesMeasure(unittest.TestCase):
 
     def test_landscape_along_the_gradient(self):
         # The loss and gradient at x - eta g by another road: Network.update(eta).
-        for kind in santurkar.TRAINS:
+        for kind in santurkar.NETWORKS:
             net, X, y = held_network(kind)
             lr, multiples = 0.1, (0.5, 2)
             record = self.probe_once(net, X, y, lr, multiples)
-            g = santurkar.flat({(i, k): layer.grads[k] for i, layer in enumerate(net.layers)
+            g = study_probes.flat({(i, k): layer.grads[k] for i, layer in enumerate(net.layers)
                                 for k in layer.params})
             losses, changes = [], []
             for m in multiples:
-                moved = santurkar.held(net)
+                moved = study_probes.held(net)
                 moved.update(m * lr)
                 losses.append(moved.loss.forward(moved.forward(X, train=True), y))
                 moved.backward(moved.loss.backward())
-                changes.append(np.linalg.norm(santurkar.flat(
+                changes.append(np.linalg.norm(study_probes.flat(
                     {(i, k): layer.grads[k] for i, layer in enumerate(moved.layers)
                      for k in layer.params}) - g))
             self.assertAlmostEqual(record["loss_min"], min(losses), 12)
@@ -193,11 +195,11 @@ class ProbesMeasure(unittest.TestCase):
 class ProbesChangeNothing(unittest.TestCase):
     def train(self, kind, probes):
         rng = np.random.default_rng(11)
-        net = main.build_network(kind, rng, np.float32, sizes=(10, 16, 8, 3))
+        net = santurkar.build_network(kind, rng, np.float32, sizes=(10, 16, 8, 3))
         data = np.random.default_rng(5)
         X = data.standard_normal((90, 10)).astype(np.float32)
         y = data.integers(0, 3, 90)
-        probe = santurkar.Probes(net, 0.1, every=1) if probes else None
+        probe = study_probes.Probes(net, 0.1, every=1) if probes else None
         history = net.train(X[:70], y[:70], 3, 0.1, 16, rng, validation=(X[70:], y[70:]),
                             on_step=probe and probe.on_step)
         for record in history:
@@ -205,7 +207,7 @@ class ProbesChangeNothing(unittest.TestCase):
         return net.state(), history, net.accuracy(X[70:], y[70:]), rng.bit_generator.state, probe
 
     def test_a_run_with_probes_at_every_step_is_bit_identical(self):
-        for kind in santurkar.TRAINS:
+        for kind in santurkar.NETWORKS:
             without, probed = self.train(kind, False), self.train(kind, True)
             self.assertEqual(len(probed[4].records), 3 * 5)
             for key, array in without[0].items():       # weights and running statistics
@@ -219,11 +221,13 @@ class ProbesChangeNothing(unittest.TestCase):
                   (("train", 40), ("validation", 20), ("test", 20))}
         common = ["--epochs", "1", "--batch-size", "8", "--limit", "40"]
         runs = {}
-        for extra in ([], ["--study", "santurkar"]):
-            settings = options.parse_args(common + extra, main.NETWORKS, main.TRAIN_SIZE,
-                                          main.STUDIES, main.STUDY_NETWORKS)
-            runs[bool(extra)] = main.train_run(sweep.Run("bn-noisy", 2, 0.01, 1.0), splits,
-                                               settings, lambda record: None)
+        for probed in (False, True):
+            experiment = santurkar.EXPERIMENT._replace(
+                step_probes=santurkar.EXPERIMENT.step_probes if probed else None)
+            settings = options.parse_args(common, experiment, main.TRAIN_SIZE)
+            settings.experiment = experiment
+            runs[probed] = main.train_run(sweep.Run("bn-noisy", 2, 0.01, 1.0), splits,
+                                          settings, lambda record: None)
         self.assertNotIn("probes", runs[False])
         self.assertEqual([r["step"] for r in runs[True]["probes"]], [1])
         for key, array in runs[False]["weights"].items():
@@ -233,7 +237,7 @@ class ProbesChangeNothing(unittest.TestCase):
 
 def save_study_runs(directory, networks=("bn", "plain"), seeds=range(3), epochs=2, steps=1000,
                     **changed):
-    """Save made-up runs of santurkar_plot.py's study into directory: `bn`'s
+    """Save made-up runs of studies.santurkar.plot's study into directory: `bn`'s
     gradient changes 10 times less than `plain`'s on every seed, their
     losses' ranges differ by less than the seeds' spread; a probe every 50
     steps up to `steps`. changed: fields of the runs' records to change
@@ -265,12 +269,11 @@ def save_study_runs(directory, networks=("bn", "plain"), seeds=range(3), epochs=
 
 
 # The recipe whose settings the runs' names leave out, as main.py names them.
-RECIPE = options.parse_args(["--study", "santurkar"], main.NETWORKS, main.TRAIN_SIZE,
-                            main.STUDIES, main.STUDY_NETWORKS).recipe
+RECIPE = options.parse_args([], santurkar.EXPERIMENT, main.TRAIN_SIZE).recipe
 
 
 class StudyTables(unittest.TestCase):
-    """santurkar_plot.py's reading and verdicts, on a results directory of
+    """studies.santurkar.plot's reading and verdicts, on a results directory of
     made-up runs (save_study_runs)."""
 
     def test_the_ratios_and_their_verdicts(self):
@@ -317,3 +320,19 @@ class InitScaleLayers(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class NoisyShiftGradient(GradientCase):
+    """NoisyShift's backward pass, checked by the gradient lesson's checker."""
+
+    def setUp(self):
+        self.rng = np.random.default_rng(0)
+
+    def test_noisy_shift_with_the_noise_of_its_step(self):
+        # The noise is drawn anew at each forward pass in training: held, the
+        # central differences see the same function the backward pass does.
+        layer = NoisyShift(np.random.default_rng(2))
+        X = self.rng.standard_normal((7, 5))
+        layer.forward(X)
+        layer.hold = True
+        self.check_layer("NoisyShift", layer, X)

@@ -1,5 +1,5 @@
-"""The faults of the two studies' programs, santurkar_plot.py and
-ioffe_szegedy.py, each run as a user runs it (in a process of its own, on
+"""The faults of the two studies' programs, studies.santurkar.plot and
+studies.ioffe_szegedy.plot, each run as a user runs it (in a process of its own, on
 made-up runs saved by results.save): bad input, signals, closed or full
 standard output and odd figure paths each give one line and an exit status,
 no traceback, and lose nothing. Also files.atomic_write's refusal of what
@@ -18,29 +18,31 @@ import unittest
 
 import numpy as np
 
-import files
+from lab import files
 import main
 import plot
-import test_results
-from test_ioffe_szegedy import save_ioffe_runs
-from test_santurkar import save_study_runs
+from tests import test_results
+from tests.test_ioffe_szegedy import save_ioffe_runs
+from tests.test_santurkar import save_study_runs
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SANTURKAR, IOFFE = "santurkar_plot.py", "ioffe_szegedy.py"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SANTURKAR, IOFFE = "studies.santurkar.plot", "studies.ioffe_szegedy.plot"
 RUN = "{}_seed{}_santurkar_lr0.1_epochs2_limit1000"          # save_study_runs's runs' names
 # A program run as its __main__ block runs it, with `patch` run first.
 PATCHED = """
 import os, signal, sys
-import files, plot, results, stopping
+import plot
+from lab import files, results, stopping
 {patch}
 import {module}
-sys.exit(stopping.tool("{module}.py", {module}.main))
+sys.exit(stopping.tool("{module}", {module}.main))
 """
 # The figures' writes, each interrupted by a signal once its bytes are
-# written (test_results.py's patch); without matplotlib, santurkar_plot.py's
+# written (test_results.py's patch); without matplotlib, studies.santurkar.plot's
 # figures are a few bytes written as its draw writes them.
 SIGNAL_IN_A_FIGURE = test_results.SIGNAL_IN_A_FIGURE + """
-import importlib.util, santurkar_plot
+import importlib.util
+from studies.santurkar import plot as santurkar_plot
 if importlib.util.find_spec("matplotlib") is None:
     santurkar_plot.draw = lambda studies, directory: [files.atomic_write(
         os.path.join(directory, "santurkar_accuracy.png"), lambda file: file.write(b"png"))]
@@ -61,10 +63,11 @@ needs_matplotlib = unittest.skipUnless(plot.available(), "matplotlib is not inst
 def run(program, *argv, patch=None, stdout=subprocess.PIPE):
     """(exit status, standard output, standard error) of `python3 program
     argv` (with patch run first, if given), in a process of its own."""
-    command = ([sys.executable, "-c", PATCHED.format(patch=patch, module=program[:-3])]
-               if patch else [sys.executable, program])
+    command = ([sys.executable, "-c", PATCHED.format(patch=patch, module=program)]
+               if patch else [sys.executable, program] if program.endswith(".py")
+               else [sys.executable, "-m", program])
     process = subprocess.run([*command, *argv], stdout=stdout, stderr=subprocess.PIPE,
-                             text=True, cwd=HERE, timeout=300)
+                             text=True, cwd=ROOT, timeout=300)
     return process.returncode, process.stdout, process.stderr
 
 
@@ -171,7 +174,7 @@ class SanturkarPlot(ProgramCase):
         for name, expected, how in SIGNALS:
             for patch in (SIGNAL_WHILE_READING, SIGNAL_IN_A_FIGURE):
                 status, _, err = run(SANTURKAR, self.path("study"), patch=patch.format(name=name))
-                self.assertEqual((status, err), (expected, f"santurkar_plot.py: {how}\n"))
+                self.assertEqual((status, err), (expected, f"studies.santurkar.plot: {how}\n"))
                 self.assertNoTemporaryFiles()
                 with open(self.path("study", "santurkar_accuracy.png"), "rb") as file:
                     self.assertEqual(file.read(), b"earlier")
@@ -195,7 +198,7 @@ class SanturkarPlot(ProgramCase):
         save_ioffe_runs(self.path("ioffe"), epochs=2)
         status, out, err = run(SANTURKAR, self.path("ioffe"))
         self.assertEqual((status, out), (2, ""))
-        self.assertOneLine(err, "holds no runs of main.py --study santurkar")
+        self.assertOneLine(err, "holds no runs of python3 -m studies.santurkar")
 
     def test_every_run_diverged(self):
         save_study_runs(self.path("diverged"), status="diverged", test_accuracy=None,
@@ -297,14 +300,14 @@ class IoffeSzegedy(ProgramCase):
         for name, expected, how in SIGNALS:
             status, _, err = run(IOFFE, self.path("study"),
                                  patch=SIGNAL_WHILE_READING.format(name=name))
-            self.assertEqual((status, err), (expected, f"ioffe_szegedy.py: {how}\n"))
+            self.assertEqual((status, err), (expected, f"studies.ioffe_szegedy.plot: {how}\n"))
 
     @needs_matplotlib
     def test_a_signal_in_the_figures_write_leaves_no_temporary_file(self):
         for name, expected, how in SIGNALS:
             status, _, err = run(IOFFE, self.path("study"),
                                  patch=SIGNAL_IN_A_FIGURE.format(name=name))
-            self.assertEqual((status, err), (expected, f"ioffe_szegedy.py: {how}\n"))
+            self.assertEqual((status, err), (expected, f"studies.ioffe_szegedy.plot: {how}\n"))
             self.assertNoTemporaryFiles()
             self.assertFalse(os.path.exists(self.path("study", "ioffe_szegedy_figure1.png")))
 
@@ -344,14 +347,16 @@ class IoffeSzegedy(ProgramCase):
 
 class EvaluateOnAStudysWeights(ProgramCase):
     def test_it_says_which_study_and_which_program(self):
-        for kind, study, program in (("bn-noisy", "santurkar", SANTURKAR),
-                                     ("sigmoid", "ioffe-szegedy", IOFFE)):
+        from studies import ioffe_szegedy, santurkar
+        for kind, study, program in (("bn-noisy", santurkar, SANTURKAR),
+                                     ("sigmoid", ioffe_szegedy, IOFFE)):
             weights = self.path(f"{kind}.npz")
-            main.build_network(kind, np.random.default_rng(0)).save(weights)
+            files.save_weights(study.build_network(kind, np.random.default_rng(0)), weights)
             status, out, err = run("evaluate.py", weights, "--data-dir", self.path("none"))
             self.assertEqual((status, out), (2, ""))
-            self.assertOneLine(err, f"holds the weights of {kind}, a network of main.py --study "
-                                    f"{study}", "evaluates the original networks only", program)
+            self.assertOneLine(err, f"holds the weights of {kind}, a network of "
+                                    f"{study.__name__}", "evaluates the original networks only",
+                               f"python3 -m {program}")
 
 
 if __name__ == "__main__":

@@ -1,117 +1,23 @@
-"""Ioffe & Szegedy's own MNIST experiment (arXiv:1502.03167, sec. 4.1,
-"Activations over time"), and its Figure 1 redrawn.
+"""The table and Figure 1 of Ioffe & Szegedy's MNIST experiment, from the
+runs of `python3 -m studies.ioffe_szegedy`:
 
-    python3 main.py --study ioffe-szegedy --seeds 3 --results-dir results/ioffe-szegedy
-                                                    # the sweep
-    python3 ioffe_szegedy.py results/ioffe-szegedy  # its table, and the figure
-                                                    # (with matplotlib), in that directory
+    python3 -m studies.ioffe_szegedy.plot RESULTS-DIR [--lr RATE] [--figure PATH]
 
-The paper's network: a 28x28 binary image, three fully connected hidden
-layers of 100 sigmoids, y = g(W u + b), weights initialized to small random
-Gaussian values, a fully connected layer of 10 and cross-entropy; 50,000
-steps of 60 examples. With BatchNorm, one goes before each sigmoid,
-z = g(BN(W u)). What the paper leaves open is chosen below, and
-docs/study-ioffe-szegedy.md says why.
-
-main.py builds the networks (NETWORKS: the fields of its Architecture) with
-its build_network and trains them with OPTIONS, the study's command-line
-defaults; it prepares the pixels with prepare_pixels, and calls probe after
-each epoch, which records PROBE_FIELDS: the percentiles of Figure 1(b, c).
+It prints, for each network and rate, the test accuracy after 10k, 20k,
+30k and 50k steps over the seeds, and how far the median of the sigmoid's
+input moved; with matplotlib it draws Figure 1 at one rate.
 """
 import argparse
-import math
 import os
 import statistics
 import sys
 
-import numpy as np
+import plot
+from lab import files, results, stopping
+from studies.ioffe_szegedy import (LEARNING_RATE, NETWORKS, PROBE_FIELDS, PROBE_UNIT,
+                                   STEPS_PER_EPOCH)
 
-import results
-from layers import BatchNorm, Sigmoid
-
-# ---------------------------------------------------------------- the recipe
-
-SIZES = (784, 100, 100, 100, 10)
-# "Small random Gaussian values": N(0, 0.1^2). A binarized digit has about
-# 100 pixels on, so a first-layer unit's input starts with a standard
-# deviation of about 1: where the sigmoid bends, neither flat nor linear.
-INIT_STD = 0.1
-BATCH_SIZE = 60
-# Network.train takes the last 20 of the 50,000 training images as a batch
-# of their own: an epoch is 834 steps, and 60 epochs are 50,040 steps.
-STEPS_PER_EPOCH = math.ceil((50_000 - 1) / BATCH_SIZE)
-EPOCHS = 60
-# Chosen by the validation accuracy of the network without BatchNorm over a
-# short grid (docs/study-ioffe-szegedy.md), and used for both networks.
-LEARNING_RATE = 3.0
-# A pixel (0-255) is 1 if it is at least half white, else 0; the 0/1 image
-# is the input as it is, with no normalization after it.
-THRESHOLD = 128
-
-NETWORKS = {
-    "sigmoid": dict(description="Ioffe & Szegedy's MNIST network: 784-100-100-100-10, "
-                                "sigmoids, no BatchNorm",
-                    before=False, after=False, activation=Sigmoid, sizes=SIZES,
-                    init_std=INIT_STD),
-    # Each Linear keeps its bias, which BatchNorm's mean subtraction cancels:
-    # its gradient is 0 to rounding (test_ioffe_szegedy.py), so it stays at 0.
-    "sigmoid-bn": dict(description="the same with a BatchNorm before each sigmoid",
-                       before=True, after=False, activation=Sigmoid, sizes=SIZES,
-                       init_std=INIT_STD),
-}
-TRAINS = tuple(NETWORKS)           # what `--study ioffe-szegedy` trains
-OPTIONS = {"lr": LEARNING_RATE, "epochs": EPOCHS, "batch_size": BATCH_SIZE}
-
-
-def prepare_pixels(train_images, dtype=np.float32):
-    """The function pixels -> 0/1 images in dtype, 1 where a pixel is at
-    least THRESHOLD (the same for every split: train_images is not used)."""
-    def binarize(pixels):
-        return (pixels >= THRESHOLD).astype(dtype)
-    return binarize
-
-
-# ---------------------------------------------------------------- the probe
-# Figure 1(b, c): the 15th, 50th and 85th percentiles of the input to one
-# sigmoid of the last hidden layer (unit PROBE_UNIT), on the validation
-# images main.py gives: in training mode, as the network trains (each
-# BatchNorm normalizes batches of BATCH_SIZE with their own statistics), and
-# in evaluation mode (BatchNorm with its running statistics).
-
-PERCENTILES = (15, 50, 85)
-PROBE_UNIT = 0
-PROBE_FIELDS = [f"{mode}_p{q}" for mode in ("train", "eval") for q in PERCENTILES]
-
-
-def sigmoid_input(network, images, train):
-    """The input (N, D) of the last hidden layer's Sigmoid for images
-    (N, 784), in training mode (the BatchNorms normalize with the statistics
-    of images, one batch) or not. Nothing that training uses changes: the
-    running statistics that a training-mode forward updates are put back
-    (what the layers keep for backward is replaced by the next step's
-    forward, as always)."""
-    last = max(i for i, layer in enumerate(network.layers) if isinstance(layer, Sigmoid))
-    running = [(layer, layer.running_mean.copy(), layer.running_var.copy())
-               for layer in network.layers if isinstance(layer, BatchNorm)]
-    for layer in network.layers[:last]:
-        images = layer.forward(images, train)
-    for layer, mean, var in running:
-        layer.running_mean, layer.running_var = mean, var
-    return images
-
-
-def probe(network, images):
-    """The PERCENTILES of unit PROBE_UNIT's sigmoid input, keyed as
-    PROBE_FIELDS: in training mode over the whole batches of BATCH_SIZE that
-    images holds, each normalized on its own, and in evaluation mode over
-    all of images."""
-    batches = images[:len(images) // BATCH_SIZE * BATCH_SIZE].reshape(-1, BATCH_SIZE,
-                                                                     images.shape[1])
-    trained = np.concatenate([sigmoid_input(network, batch, train=True)[:, PROBE_UNIT]
-                              for batch in batches])
-    evaluated = sigmoid_input(network, images, train=False)[:, PROBE_UNIT]
-    return dict(zip(PROBE_FIELDS, [*np.percentile(trained, PERCENTILES),
-                                   *np.percentile(evaluated, PERCENTILES)]))
+PROGRAM = "studies.ioffe_szegedy.plot"
 
 
 # ---------------------------------------------------------------- the table and the figure
@@ -187,7 +93,6 @@ def figure1(pyplot, runs, lr):
     (b, c) unit PROBE_UNIT's sigmoid input percentiles in the first seed's
     network without and with BatchNorm: in training mode, as the paper
     measured them, and for BatchNorm also in evaluation mode (grey)."""
-    import plot
     figure, (accuracy, *panels) = pyplot.subplots(1, 3, figsize=(13, 3.8))
     colors = {"sigmoid": "tab:orange", "sigmoid-bn": "tab:blue"}
     styles = {15: ":", 50: "-", 85: "--"}           # plot.py's covariate-shift figure's
@@ -234,7 +139,7 @@ def check_probe_fields(rows, runs):
                 [row] = [row for row in rows if (row["network"], row["seed"]) == (network, seed)]
                 raise results.ResultsError(
                     f"{os.path.join(row['directory'], results.HISTORY)} has no column "
-                    f"{missing[0]}: it was not written by main.py --study ioffe-szegedy; "
+                    f"{missing[0]}: it was not written by python3 -m studies.ioffe_szegedy; "
                     "train that run again")
 
 
@@ -242,14 +147,10 @@ def main(argv=None):
     """Print the table and the drift of each learning rate's runs in the
     results directory, and draw Figure 1 of one rate's; returns the exit
     status (2: no runs, or the figure could not be written)."""
-    # Imported here, not at the top: main.py imports this module for its
-    # networks, recipe and probe alone, and pays nothing for the rest.
-    import files
-    import plot
     parser = argparse.ArgumentParser(
-        prog="ioffe_szegedy.py",
+        prog=PROGRAM,
         description="The held-out accuracy of Ioffe & Szegedy's MNIST study at each learning "
-                    "rate, and Figure 1 at one, from the runs of main.py --study ioffe-szegedy.")
+                    "rate, and Figure 1 at one, from the runs of python3 -m studies.ioffe_szegedy.")
     parser.add_argument("results_dir", help="the directory main.py wrote")
     parser.add_argument("--lr", type=float, default=LEARNING_RATE,
                         help=f"the learning rate of the runs in the figure ({LEARNING_RATE:g})")
@@ -260,7 +161,7 @@ def main(argv=None):
     # Said before the work, not after the tables.
     where = os.path.dirname(figure_path) or "."
     if args.figure and plot.available() and not os.path.isdir(where):
-        print(f"ioffe_szegedy.py: error: --figure {args.figure}: {where}/ is not a directory",
+        print(f"{PROGRAM}: error: --figure {args.figure}: {where}/ is not a directory",
               file=sys.stderr)
         return 2
     try:
@@ -268,8 +169,8 @@ def main(argv=None):
                 if row["network"] in NETWORKS]
         if not rows:
             raise results.ResultsError(f"{args.results_dir}/ has no runs of "
-                                       f"{', '.join(NETWORKS)}: run main.py --study "
-                                       "ioffe-szegedy first")
+                                       f"{', '.join(NETWORKS)}: run python3 -m "
+                                       "studies.ioffe_szegedy first")
         rates = sorted({row["lr"] for row in rows})
         # Of each rate's runs, those of one budget (epochs, batch size, ...).
         chosen = {lr: plot.choose_setting(rows, lr=lr) for lr in rates}
@@ -277,7 +178,7 @@ def main(argv=None):
         for lr in rates:
             check_probe_fields(chosen[lr], runs[lr])
     except results.ResultsError as error:
-        print(f"ioffe_szegedy.py: error: {error}", file=sys.stderr)
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 2
     for lr in rates:
         print(f"Learning rate {lr:g}: validation accuracy, mean over seeds (min-max)")
@@ -290,7 +191,7 @@ def main(argv=None):
         print(plot.HINT)
         return 0
     if args.lr not in runs:
-        print(f"ioffe_szegedy.py: error: no runs at --lr {args.lr:g} to draw; the runs have "
+        print(f"{PROGRAM}: error: no runs at --lr {args.lr:g} to draw; the runs have "
               + ", ".join(f"{lr:g}" for lr in rates), file=sys.stderr)
         return 2
     import matplotlib
@@ -300,7 +201,7 @@ def main(argv=None):
     try:
         files.atomic_write(figure_path, lambda file: figure.savefig(file, format="png", dpi=80))
     except OSError as error:
-        print(f"ioffe_szegedy.py: error: cannot write {figure_path} "
+        print(f"{PROGRAM}: error: cannot write {figure_path} "
               f"({error.strerror or error})", file=sys.stderr)
         return 2
     finally:
@@ -310,5 +211,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    import stopping
-    sys.exit(stopping.tool("ioffe_szegedy.py", main))
+    sys.exit(stopping.tool(PROGRAM, main))

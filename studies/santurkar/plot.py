@@ -1,9 +1,9 @@
 """The tables and figures of Santurkar et al.'s study (santurkar.py).
 
-They are made from the results of `python3 main.py --study santurkar`, one
+They are made from the results of `python3 -m studies.santurkar`, one
 directory per rate:
 
-    python3 santurkar_plot.py DIR [DIR ...] [--figures FIGURE-DIR] [--data-dir MNIST-DIR]
+    python3 -m studies.santurkar.plot DIR [DIR ...] [--figures FIGURE-DIR] [--data-dir MNIST-DIR]
 
 For each directory (its runs all at one learning rate; of runs of several
 settings, the setting plot.py would draw, with a warning: runs of different
@@ -31,12 +31,12 @@ import sys
 
 import numpy as np
 
-import files
+from lab import files
 import mnist
 import plot
-import report
-import results
-import stopping
+from lab import report
+from lab import results
+from lab import stopping
 
 COLORS = {"bn": "tab:blue", "plain": "tab:orange", "bn-noisy": "tab:cyan",
           "plain-noisy": "tab:red"}
@@ -56,7 +56,7 @@ PROBE_COLUMNS = ("step", "unit_p50", "ics2", "cos2", "grad2", "ics3", "cos3", "g
 
 
 def warn(message):
-    print(f"santurkar_plot.py: warning: {message}", file=sys.stderr)
+    print(f"studies.santurkar.plot: warning: {message}", file=sys.stderr)
 
 
 def read_records(directory):
@@ -86,7 +86,7 @@ def read_columns(path, columns, what):
     floats}. ResultsError, naming the file and the column or the line, if
     it lacks one of columns, has no rows (`what` names them), or holds a
     value that is not a number."""
-    again = "train the run again with main.py --study santurkar"
+    again = "train the run again with python3 -m studies.santurkar"
     rows = results.read_rows(path)
     if not rows:
         raise results.ResultsError(f"{path} holds a header and no {what} (a file cut short?): "
@@ -121,8 +121,8 @@ def read_study(directory):
     the study, runs at several rates, or no run that finished."""
     every_row = [row for row in read_records(directory) if row["network"] in COLORS]
     if not every_row:
-        raise results.ResultsError(f"{directory}/ holds no runs of main.py --study santurkar: "
-                                   "train them with python3 main.py --study santurkar "
+        raise results.ResultsError(f"{directory}/ holds no runs of python3 -m studies.santurkar: "
+                                   "train them with python3 -m studies.santurkar "
                                    f"--results-dir {directory}")
     rates = {row["lr"] for row in every_row}
     if len(rates) != 1:
@@ -161,7 +161,7 @@ def read_study(directory):
             raise results.ResultsError(f"every run of {where} in {directory}/ diverged: train "
                                        "them again with a lower --lr")
         raise results.ResultsError(f"{directory}/ has no finished runs of {where}: train them "
-                                   "with python3 main.py --study santurkar --results-dir "
+                                   "with python3 -m studies.santurkar --results-dir "
                                    f"{directory}")
     rate = rates.pop()
     return rate, {network: runs[network] for network in COLORS if network in runs}, diverged
@@ -262,13 +262,14 @@ def mean_noise_accuracy(runs, data_dir):
     the identity, while the layers above it were trained on inputs scaled
     by E[sigma] on average.)"""
     import main
-    from layers import NoisyShift
+    from studies import santurkar
+    from studies.santurkar.noise import NoisyShift
     test = main.prepare(mnist.load(data_dir))["test"]
     accuracies = {}
-    for network in (name for name in runs if name in main.STUDY_NETWORKS):
+    for network in (name for name in runs if name in santurkar.NOISY):
         for seed, run in runs[network].items():
-            net = main.build_network(network, np.random.default_rng(0))
-            net.load(os.path.join(run[3], results.WEIGHTS))
+            net = santurkar.build_network(network, np.random.default_rng(0))
+            files.load_weights(net, os.path.join(run[3], results.WEIGHTS))
             for layer in net.layers:
                 if isinstance(layer, NoisyShift):
                     mean_scale = np.float32((1 + layer.n_sigma) / 2)
@@ -473,23 +474,23 @@ def argument_problem(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="santurkar_plot.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="studies.santurkar.plot", description=__doc__.split("\n")[0])
     parser.add_argument("directories", nargs="+", metavar="DIR",
-                        help="results of main.py --study santurkar, one learning rate each")
+                        help="results of python3 -m studies.santurkar, one learning rate each")
     parser.add_argument("--figures", help="where the figures go (the first DIR)")
     parser.add_argument("--data-dir", help="MNIST's directory: evaluate the noisy networks' "
                                            "weights with the noise at its mean too")
     args = parser.parse_args(argv)
     problem = argument_problem(args)
     if problem:
-        print(f"santurkar_plot.py: error: {problem}", file=sys.stderr)
+        print(f"studies.santurkar.plot: error: {problem}", file=sys.stderr)
         return 2
     try:
         studies = [read_study(directory) for directory in args.directories]
         mean_noise = [args.data_dir and mean_noise_accuracy(runs, args.data_dir)
                       for _, runs, _ in studies]
     except (results.ResultsError, mnist.DataError, ValueError, OSError) as error:
-        print(f"santurkar_plot.py: error: {error}", file=sys.stderr)
+        print(f"studies.santurkar.plot: error: {error}", file=sys.stderr)
         return 2
     for (rate, runs, diverged), at_mean in zip(studies, mean_noise):
         for line in accuracy_lines(rate, runs, at_mean) + probe_lines(rate, runs):
@@ -504,11 +505,11 @@ def main(argv=None):
     try:
         paths = draw(studies, args.figures or args.directories[0])
     except results.ResultsError as error:
-        print(f"santurkar_plot.py: error: {error}", file=sys.stderr)
+        print(f"studies.santurkar.plot: error: {error}", file=sys.stderr)
         return 2
     print("Figures: " + ", ".join(paths))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(stopping.tool("santurkar_plot.py", main))
+    sys.exit(stopping.tool("studies.santurkar.plot", main))

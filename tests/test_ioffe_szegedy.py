@@ -242,7 +242,7 @@ class Table(unittest.TestCase):
 
 
 
-def save_ioffe_runs(directory, epochs=60):
+def save_ioffe_runs(directory, epochs=60, limit=main.TRAIN_SIZE):
     """Save made-up runs of the study (2 seeds of each network at lr 3)
     into directory: their validation accuracy 0.9 + epoch / 1000 + seed /
     1000, each probe field the epoch."""
@@ -254,9 +254,11 @@ def save_ioffe_runs(directory, epochs=60):
                         "val_accuracy": 0.9 + epoch / 1000 + seed / 1000, "seconds": 1.0,
                         **dict.fromkeys(study.PROBE_FIELDS, float(epoch))}
                        for epoch in range(epochs + 1)]
-            record = {"run": f"{kind}_seed{seed}_ioffe-szegedy", "network": kind,
+            record = {"run": f"{kind}_seed{seed}_ioffe-szegedy"
+                             + (f"_limit{limit}" if limit != main.TRAIN_SIZE else ""),
+                      "network": kind,
                       "seed": seed, "study": "ioffe-szegedy", "data": "mnist", "lr": 3.0, "init_scale": 1.0, "init_scale_layers": "all",
-                      "epochs": epochs, "batch_size": 60, "limit": main.TRAIN_SIZE,
+                      "epochs": epochs, "batch_size": 60, "limit": limit,
                       "dtype": "float32", "status": "finished", "test_accuracy": 0.97}
             with results.saving(directory):
                 results.save(directory, record, fields, history)
@@ -293,6 +295,16 @@ class Program(unittest.TestCase):
             else:
                 self.assertIn(plot.HINT, out)
                 self.assertFalse(os.path.exists(figure))
+
+
+    def test_an_epoch_is_the_steps_of_the_runs_own_limit_and_batch_size(self):
+        with tempfile.TemporaryDirectory() as directory:
+            save_ioffe_runs(directory, epochs=300, limit=2000)     # 34 steps an epoch
+            status, out, _ = self.run_program(directory, "--figure",
+                                              os.path.join(directory, "figure.png"))
+            self.assertEqual(status, 0)
+            self.assertIn("9,996 steps", out)                    # epoch 294, not 10,008
+            self.assertIn("at 0, 9,996 steps and at the end", out)
 
 
 if __name__ == "__main__":

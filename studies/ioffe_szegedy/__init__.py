@@ -34,9 +34,17 @@ SIZES = (784, 100, 100, 100, 10)
 # deviation of about 1: where the sigmoid bends, neither flat nor linear.
 INIT_STD = 0.1
 BATCH_SIZE = 60
+
+
+def steps_per_epoch(limit, batch_size):
+    """Network.train's steps in an epoch of `limit` training images: a last
+    batch of one image is left out."""
+    return math.ceil((limit - 1) / batch_size)
+
+
 # Network.train takes the last 20 of the 50,000 training images as a batch
 # of their own: an epoch is 834 steps, and 60 epochs are 50,040 steps.
-STEPS_PER_EPOCH = math.ceil((50_000 - 1) / BATCH_SIZE)
+STEPS_PER_EPOCH = steps_per_epoch(50_000, BATCH_SIZE)
 EPOCHS = 60
 # Chosen by the validation accuracy of the network without BatchNorm over a
 # short grid (docs/study-ioffe-szegedy.md), and used for both networks.

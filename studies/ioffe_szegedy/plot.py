@@ -15,7 +15,7 @@ import sys
 import plot
 from lab import files, results, stopping
 from studies.ioffe_szegedy import (LEARNING_RATE, NETWORKS, PROBE_FIELDS, PROBE_UNIT,
-                                   STEPS_PER_EPOCH)
+                                   STEPS_PER_EPOCH, steps_per_epoch)
 
 PROGRAM = "studies.ioffe_szegedy.plot"
 
@@ -26,24 +26,25 @@ TABLE_STEPS = (10_000, 20_000, 30_000, 50_000)
 FIGURE = "ioffe_szegedy_figure1.png"
 
 
-def in_steps(runs):
-    """plot.read_runs's runs with each history's epochs counted in steps."""
-    return {network: [(seed, accuracy, {**history, "epoch": history["epoch"] * STEPS_PER_EPOCH})
+def in_steps(runs, steps=STEPS_PER_EPOCH):
+    """plot.read_runs's runs with each history's epochs counted in steps,
+    `steps` an epoch."""
+    return {network: [(seed, accuracy, {**history, "epoch": history["epoch"] * steps})
                       for seed, accuracy, history in network_runs]
             for network, network_runs in runs.items()}
 
 
-def table(runs):
-    """Lines: for each network of runs (in_steps), the validation accuracy
-    after the epoch that ends closest to each of TABLE_STEPS (mean over
-    seeds, min-max), and the test accuracy at the end."""
-    ends = [round(steps / STEPS_PER_EPOCH) * STEPS_PER_EPOCH for steps in TABLE_STEPS]
-    header = "".join(f"{f'{steps:,} steps':>28}" for steps in ends)
+def table(runs, steps=STEPS_PER_EPOCH):
+    """Lines: for each network of runs (in_steps, `steps` an epoch), the
+    validation accuracy after the epoch that ends closest to each of
+    TABLE_STEPS (mean over seeds, min-max), and the test accuracy at the end."""
+    ends = [round(wanted / steps) * steps for wanted in TABLE_STEPS]
+    header = "".join(f"{f'{end:,} steps':>28}" for end in ends)
     lines = [f"{'network':<11} {'seeds':>5}{header}{'test, at the end':>28}"]
     for network, network_runs in runs.items():
         columns = []
-        for steps in ends:
-            values = [h["val_accuracy"][h["epoch"] == steps] for _, _, h in network_runs]
+        for end in ends:
+            values = [h["val_accuracy"][h["epoch"] == end] for _, _, h in network_runs]
             values = [float(v[0]) for v in values if len(v)]
             columns.append(spread(values))
         columns.append(spread([accuracy for _, accuracy, _ in network_runs]))
@@ -62,18 +63,19 @@ def spread(values, digits=4):
             f"({min(values):.{digits}f} to {max(values):.{digits}f})")
 
 
-def drift(runs):
+def drift(runs, steps=STEPS_PER_EPOCH):
     """Lines: unit PROBE_UNIT's median sigmoid input and the width between
     its 15th and 85th percentiles, in training mode, before training, after
     the epoch that ends closest to 10,000 steps and at the end, means over
     seeds (each seed's unit PROBE_UNIT is another unit) with min-max; then,
     from 10,000 steps to the end, how far the median moved (the mean of its
-    moves' sizes) and by what factor the width changed (mean over seeds)."""
-    tenth = round(TABLE_STEPS[0] / STEPS_PER_EPOCH)
+    moves' sizes) and by what factor the width changed (mean over seeds);
+    `steps` an epoch."""
+    tenth = round(TABLE_STEPS[0] / steps)
     lines = []
     for network, network_runs in runs.items():
         if min(len(h["epoch"]) for _, _, h in network_runs) <= tenth:
-            lines.append(f"{network:<11} shorter than {tenth * STEPS_PER_EPOCH:,} steps: "
+            lines.append(f"{network:<11} shorter than {tenth * steps:,} steps: "
                          "nothing to compare")
             continue
         medians = [h["train_p50"][[0, tenth, -1]] for _, _, h in network_runs]
@@ -82,12 +84,12 @@ def drift(runs):
         grew = statistics.mean(width[2] / width[1] for width in widths)
         lines.append(f"{network:<11} median " + " -> ".join(spread(v, 2) for v in zip(*medians))
                      + "; 15-85 width " + " -> ".join(spread(v, 2) for v in zip(*widths))
-                     + f"; from {tenth * STEPS_PER_EPOCH:,} steps to the end the median moved "
+                     + f"; from {tenth * steps:,} steps to the end the median moved "
                        f"by {moved:.2f}, the width x{grew:.2f}")
     return lines
 
 
-def figure1(pyplot, runs, lr):
+def figure1(pyplot, runs, lr, steps=STEPS_PER_EPOCH):
     """The paper's Figure 1 for runs (in_steps) at learning rate lr: (a)
     validation accuracy against steps, mean over seeds with a min-max band;
     (b, c) unit PROBE_UNIT's sigmoid input percentiles in the first seed's
@@ -98,7 +100,7 @@ def figure1(pyplot, runs, lr):
     styles = {15: ":", 50: "-", 85: "--"}           # plot.py's covariate-shift figure's
     for network, network_runs in runs.items():
         seeds = f"{len(network_runs)} seed" + ("s" if len(network_runs) > 1 else "")
-        plot.draw_band(accuracy, network_runs, "val_accuracy", STEPS_PER_EPOCH,
+        plot.draw_band(accuracy, network_runs, "val_accuracy", steps,
                        f"{network} ({seeds})", colors.get(network))
     accuracy.set(title=f"(a) held-out accuracy, lr {lr:g}", xlabel="steps",
                  ylabel="validation accuracy, after each epoch", ylim=(0.9, 1.0))
@@ -174,7 +176,10 @@ def main(argv=None):
         rates = sorted({row["lr"] for row in rows})
         # Of each rate's runs, those of one budget (epochs, batch size, ...).
         chosen = {lr: plot.choose_setting(rows, lr=lr) for lr in rates}
-        runs = {lr: in_steps(plot.read_runs(chosen[lr])) for lr in rates}
+        # A run's epoch is as many steps as its --limit and --batch-size make.
+        every = {lr: steps_per_epoch(chosen[lr][0]["limit"], chosen[lr][0]["batch_size"])
+                 for lr in rates}
+        runs = {lr: in_steps(plot.read_runs(chosen[lr]), every[lr]) for lr in rates}
         for lr in rates:
             check_probe_fields(chosen[lr], runs[lr])
     except results.ResultsError as error:
@@ -182,11 +187,10 @@ def main(argv=None):
         return 2
     for lr in rates:
         print(f"Learning rate {lr:g}: validation accuracy, mean over seeds (min-max)")
-        print("\n".join(table(runs[lr])))
+        print("\n".join(table(runs[lr], every[lr])))
         print(f"Unit {PROBE_UNIT}'s sigmoid input, in training mode, at 0, "
-              f"{round(TABLE_STEPS[0] / STEPS_PER_EPOCH) * STEPS_PER_EPOCH:,} steps and "
-              "at the end:")
-        print("\n".join(drift(runs[lr])) + "\n")
+              f"{round(TABLE_STEPS[0] / every[lr]) * every[lr]:,} steps and at the end:")
+        print("\n".join(drift(runs[lr], every[lr])) + "\n")
     if not plot.available():
         print(plot.HINT)
         return 0
@@ -197,7 +201,7 @@ def main(argv=None):
     import matplotlib
     matplotlib.use("Agg")                   # files only, no window
     from matplotlib import pyplot
-    figure = figure1(pyplot, runs[args.lr], args.lr)
+    figure = figure1(pyplot, runs[args.lr], args.lr, every[args.lr])
     try:
         files.atomic_write(figure_path, lambda file: figure.savefig(file, format="png", dpi=80))
     except OSError as error:

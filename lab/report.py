@@ -139,6 +139,15 @@ def paired_verdict(first, second, first_accuracy, second_accuracy):
             f"seeds' spread {spread:.4f}: {verdict}")
 
 
+def run_settings(args, run):
+    """The settings of a run (a sweep.Run) of the options args, as results.py
+    records them and names the run."""
+    return {"study": args.study, "lr": run.lr, "init_scale": run.init_scale,
+            "init_scale_layers": getattr(args, "init_scale_layers", "all"),
+            "epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
+            "dtype": args.dtype, "data": mnist.content(args.data_dir)}
+
+
 class RunNotSaved(Exception):
     """A run's files could not be written (disk full, directory read-only)."""
 
@@ -160,21 +169,13 @@ class Progress:
         self.check_places()
         check_space(args, runs, build_network)
 
-    def settings(self, run):
-        """The settings of a run, as results.py records them."""
-        args = self.args
-        return {"study": args.study, "lr": run.lr, "init_scale": run.init_scale,
-                "init_scale_layers": getattr(args, "init_scale_layers", "all"),
-                "epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
-                "dtype": args.dtype, "data": mnist.content(args.data_dir)}
-
     def check_places(self):
         """Fail now, not after training, if a run cannot be saved under its
         name: too long a name, or something not a run's in its place."""
         for run in self.runs:
             try:
                 results.check_place(self.args.results_dir, results.run_name(
-                    run.kind, run.seed, self.settings(run), self.args.recipe))
+                    run.kind, run.seed, run_settings(self.args, run), self.args.recipe))
             except results.ResultsError as error:
                 raise mnist.DataError(f"cannot save {self.name(run)} in "
                                       f"{self.args.results_dir}/ ({error})") from None
@@ -222,7 +223,7 @@ class Progress:
         directory's lock is taken, an interruption waits until it is saved
         and noted here. Says so if it replaces an earlier run."""
         args = self.args
-        settings = self.settings(run)
+        settings = run_settings(args, run)
         record = {"run": results.run_name(run.kind, run.seed, settings, args.recipe),
                   "network": run.kind, "seed": run.seed, **settings,
                   results.EPOCHS_TO_TARGET: results.epochs_to_target(history),

@@ -1,0 +1,56 @@
+"""python3 -m studies: reproduce the whole study. Train every run behind the
+figures and tables of README.md and docs/ (studies/plan.py), as many at
+once as there are cores, then print every table and draw every figure.
+Killed and started again, it goes on where it was (lab/reproduce.py).
+
+    python3 -m studies                  # everything: about 1.5 h on 2 cores
+    python3 -m studies --only santurkar # one study's part
+    python3 -m studies --list           # the commands of the runs still to do
+    python3 -m studies --quick          # the whole pipeline on tiny settings
+"""
+from lab import stopping
+stopping.quiet_ctrl_c("studies")                # before NumPy's slow import
+
+import os
+import sys
+
+import mnist
+from lab import options, reproduce
+from studies import plan
+
+
+def parse_args(argv):
+    parser = options.OneLineParser(prog="studies", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=options.up_to(options.MOST_JOBS), action=options.Once,
+                        help="runs trained at once (the number of cores)")
+    parser.add_argument("--only", choices=[part.name for part in plan.PARTS], action="append",
+                        help="train and draw only this part; may be repeated")
+    parser.add_argument("--fresh", action="store_true",
+                        help="train every run again, even those already saved")
+    parser.add_argument("--list", action="store_true",
+                        help="print the command of each run still to do, and nothing else")
+    parser.add_argument("--quick", action="store_true",
+                        help="every command whole on tiny settings (2 epochs, 500 images, at "
+                             "most 2 seeds), into RESULTS-DIR/quick")
+    parser.add_argument("--results-dir", default="results", action=options.Once,
+                        help="receives a directory per command (results)")
+    parser.add_argument("--data-dir", default=mnist.DATA_DIR if hasattr(mnist, "DATA_DIR")
+                        else "data", action=options.Once,
+                        help="holds MNIST, fetched if missing (data)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    parts = [part for part in plan.PARTS if not args.only or part.name in args.only]
+    root = os.path.abspath(os.path.join(args.results_dir, "quick") if args.quick
+                           else args.results_dir)
+    try:
+        return reproduce.reproduce(parts, root, os.path.abspath(args.data_dir), args.jobs,
+                                   args.fresh, args.list, args.quick)
+    except mnist.DataError as error:
+        print(f"studies: error: {error}", file=sys.stderr)
+        return 2
+
+
+sys.exit(stopping.tool("studies", main))

@@ -1,0 +1,145 @@
+"""Tests of `python3 -m studies` (lab/reproduce.py, studies/plan.py): a run
+saved with the same settings is found and not trained again, the commands
+of the runs still to do, the quick pipeline's settings, and the scheduler's
+lines, failures and order. On the small CSVs of test_program; no MNIST.
+"""
+import os
+import sys
+import unittest
+
+import main
+from lab import options, reproduce
+from studies import plan
+from tests.test_program import MainProgramCase
+
+
+def lines_of(function, *args, **kwargs):
+    """(what function returns, the lines it shows through `show`)."""
+    shown = []
+    return function(*args, show=shown.append, **kwargs), shown
+
+
+class Plan(unittest.TestCase):
+    def test_every_command_of_the_plan_is_accepted_by_its_program(self):
+        for part in plan.PARTS:
+            for _, words in part.trains:
+                experiment, program = reproduce.experiment_of(words)
+                for given in (words, reproduce.quick(words)):
+                    with self.subTest(part=part.name, words=given):
+                        options.parse_args(given[2 if given[0] == "-m" else 1:], experiment,
+                                           main.TRAIN_SIZE, program)
+
+    def test_the_quick_settings_replace_the_commands_own(self):
+        words = ["-m", "studies.santurkar", "--seeds", "3", "--lr", "0.1", "--epochs", "10"]
+        self.assertEqual(reproduce.quick(words),
+                         ["-m", "studies.santurkar", "--seeds", "2", "--lr", "0.1",
+                          "--epochs", "2", "--limit", "500"])
+        self.assertEqual(reproduce.quick(["main.py", "--seed", "100"]),
+                         ["main.py", "--seed", "100", "--epochs", "2", "--limit", "500"])
+
+    def test_the_full_plan_has_each_run_once(self):
+        jobs = [job for part in plan.PARTS for job in reproduce.jobs_of(part, "/r", "/d")]
+        unique = {(job.directory, job.name) for job in jobs}
+        # lr-sweep's second command repeats the first's lr 1e-3, scale 1 runs (9 of them).
+        self.assertEqual(len(jobs) - len(unique), 9)
+        self.assertEqual(len(unique), 210)
+
+
+class Resuming(MainProgramCase):
+    PART = plan.Part("tiny", [("tiny", ["main.py", "--net", "plain", "--net", "bn",
+                                        "--seeds", "2", "--epochs", "1", "--batch-size", "8"])],
+                     [])
+
+    def jobs(self):
+        return reproduce.jobs_of(self.PART, self.path("results"), self.path("data"))
+
+    def test_a_run_saved_by_main_py_is_found_under_the_name_it_was_saved(self):
+        status, _, err = self.run_main("--net", "plain", "--seed", "1", "--epochs", "1",
+                                       "--results-dir", self.path("results/tiny"))
+        self.assertEqual(status, 0, err)
+        saved = [job.name for job in self.jobs() if reproduce.is_saved(job)]
+        self.assertEqual(len(self.jobs()), 4)
+        self.assertEqual(len(saved), 1)
+        self.assertTrue(saved[0].startswith("plain_seed1_epochs1_batch8_data"), saved)
+
+    def test_list_prints_the_runs_still_to_do_as_commands_that_save_them(self):
+        status, _, err = self.run_main("--net", "plain", "--seed", "1", "--epochs", "1",
+                                       "--results-dir", self.path("results/tiny"))
+        self.assertEqual(status, 0, err)
+        status, shown = lines_of(reproduce.reproduce, [self.PART], self.path("results"),
+                                 self.path("data"), listing=True)
+        self.assertEqual(status, 0)
+        self.assertEqual(len(shown), 3)
+        self.assertTrue(all(line.startswith("python3 main.py --net ") for line in shown))
+        self.assertFalse(any("--net plain --seed 1 " in line for line in shown))
+        # Each listed command trains its run under the name it was listed by.
+        to_do = [job for job in self.jobs() if not reproduce.is_saved(job)]
+        for job, line in zip(to_do, shown):
+            argv = line.split()[2:]
+            status, _, err = self.run_main(*argv)
+            self.assertEqual(status, 0, err)
+            self.assertTrue(reproduce.is_saved(job), job.name)
+
+
+class Scheduling(unittest.TestCase):
+    def job(self, name, code, cost=1):
+        return reproduce.Job("part", self.directory, ["-c", code], name, cost)
+
+    def setUp(self):
+        import tempfile
+        self.directory = tempfile.mkdtemp()
+        self.addCleanup(__import__("shutil").rmtree, self.directory)
+
+    def saving(self, name, accuracy):
+        """Code that saves run `name` as main.py would, then exits."""
+        network, seed = name.split("_seed")
+        record = {"run": name, "network": network, "seed": int(seed),
+                  "study": "original", "lr": 0.001, "init_scale": 1.0,
+                  "init_scale_layers": "all", "epochs": 1, "batch_size": 128,
+                  "limit": 50000, "dtype": "float32", "data": "mnist", "status": "finished",
+                  "test_accuracy": accuracy}
+        return (f"from lab import results\nwith results.saving({self.directory!r}):\n"
+                f"    results.save({self.directory!r}, {record!r}, ['epoch'], [{{'epoch': 0}}])")
+
+    def test_lines_failures_and_progress(self):
+        jobs = [self.job("plain_seed0", self.saving("plain_seed0", 0.9), cost=3),
+                self.job("bn_seed0", "import sys; sys.exit('main.py: error: disk full')", 2),
+                self.job("bn_seed1", self.saving("bn_seed1", 0.8), cost=1)]
+        shown = []
+        failed = reproduce.Scheduler(jobs, 2, 4, 1, shown.append).execute()
+        self.assertEqual([job.name for job in failed], ["bn_seed0"])
+        said = "\n".join(shown)
+        self.assertIn("saved     plain_seed0 in ", said)
+        self.assertIn(": test accuracy 0.9000, ", said)
+        self.assertIn("failed    bn_seed0 in ", said)
+        self.assertIn(": main.py: error: disk full", said)
+        self.assertRegex(shown[-1], r"^\[3 of 4 runs; \d+ s elapsed\]$")
+        self.assertRegex(said, r"\[2 of 4 runs; \d+ s elapsed, about \d+ s left\]")
+
+    def test_the_costliest_runs_start_first(self):
+        order = os.path.join(self.directory, "order")
+        jobs = [self.job(f"plain_seed{cost}", f"open({order!r}, 'a').write('{cost} ')", cost)
+                for cost in (1, 5, 3)]
+        reproduce.Scheduler(jobs, 1, 3, 0, lambda line: None).execute()
+        with open(order) as file:
+            self.assertEqual(file.read().split(), ["5", "3", "1"])
+
+
+class Drawing(unittest.TestCase):
+    def test_a_part_that_needs_what_is_missing_is_skipped_in_one_line(self):
+        part = plan.Part("pytorch", [], [["-c", "raise SystemExit(3)"]],
+                         needs="a_module_that_is_not_there")
+        failed, shown = lines_of(reproduce.draw, [part], "/r", "/d")
+        self.assertEqual(failed, 0)
+        self.assertEqual(len(shown), 1)
+        self.assertIn("pytorch: skipped: a_module_that_is_not_there cannot be imported", shown[0])
+
+    def test_a_drawing_that_fails_is_counted(self):
+        part = plan.Part("p", [], [["-c", "import sys; sys.exit(2)", "RESULTS/x", "DATA"]])
+        failed, shown = lines_of(reproduce.draw, [part], "/r", "/d")
+        self.assertEqual(failed, 1)
+        self.assertEqual(shown, ["\n$ python3 -c 'import sys; sys.exit(2)' /r/x /d"])
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0]])

@@ -192,8 +192,63 @@ def draw(parts, root, data_dir, show):
     return failed
 
 
+SETTING = ("network", "study", "lr", "init_scale", "init_scale_layers", "epochs", "batch_size",
+           "limit", "dtype", "data")
+
+
+def test_accuracies(directory):
+    """{setting (the values of SETTING): {seed: test accuracy}} of the runs
+    saved in directory that finished (none if it holds no runs)."""
+    found = collections.defaultdict(dict)
+    try:
+        records = results.read_records(directory, warn=False)
+    except results.ResultsError:
+        return {}
+    for record in records:
+        if record["status"] == "finished":
+            found[tuple(record[key] for key in SETTING)][record["seed"]] = record["test_accuracy"]
+    return found
+
+
+def compare(parts, root, snapshot, show):
+    """For each setting of each train directory of parts: the mean test
+    accuracy over seeds in the snapshot and in root, and whether they are
+    identical, or differ within the seeds' spread or beyond it (the noise
+    rule, report.seed_differences, seed by seed). Returns how many differ
+    beyond the spread."""
+    beyond = 0
+    show(f"\nThe snapshot ({os.path.relpath(snapshot)}/) and this reproduction, setting by "
+         "setting: mean test accuracy over the seeds")
+    for subdirectory in dict.fromkeys(sub for part in parts for sub, _ in part.trains):
+        before = test_accuracies(os.path.join(snapshot, subdirectory))
+        now = test_accuracies(os.path.join(root, subdirectory))
+        for setting in sorted(set(before) & set(now), key=str):
+            old, new = before[setting], now[setting]
+            shared = sorted(set(old) & set(new))
+            if old == new:
+                verdict = "identical"
+            else:
+                compared = report.seed_differences(old, new)
+                differs = compared is not None and compared[4]
+                beyond += differs
+                verdict = ("beyond the seeds' spread" if differs else "within the seeds' spread")
+            changed = ", ".join(f"{key} {results.exact(value)}" for key, value
+                                in zip(SETTING[2:], setting[2:]) if key in ("lr", "init_scale",
+                                                                            "init_scale_layers",
+                                                                            "epochs"))
+            show(f"  {subdirectory:<20} {setting[0]:<13} {changed:<42} "
+                 f"{mean(old, shared):.4f} -> {mean(new, shared):.4f}  {verdict} "
+                 f"({len(shared)} seeds)")
+    return beyond
+
+
+def mean(values, seeds):
+    """The mean of values ({seed: value}) over seeds (NaN if none)."""
+    return sum(values[seed] for seed in seeds) / len(seeds) if seeds else math.nan
+
+
 def reproduce(parts, root, data_dir, jobs=None, fresh=False, listing=False, tiny=False,
-              show=report.show):
+              snapshot=None, show=report.show):
     """Train every run of parts (studies.plan.Parts) into root, then draw;
     returns the exit status: 0 all done, 1 some run or drawing failed."""
     mnist.load(data_dir)            # fetched once, before any run; a run's name holds its data
@@ -211,6 +266,8 @@ def reproduce(parts, root, data_dir, jobs=None, fresh=False, listing=False, tiny
          f"{width} at a time")
     failed = Scheduler(to_do, width, len(unique), len(unique) - len(to_do), show).execute()
     failed_draws = draw(parts, root, data_dir, show)
+    if snapshot:
+        compare(parts, root, snapshot, show)
     if failed:
         show(f"\n{len(failed)} runs failed (above); start the command again to retry them")
     return 1 if failed or failed_draws else 0

@@ -45,9 +45,13 @@ def main(argv=None):
     parts = [part for part in plan.PARTS if not args.only or part.name in args.only]
     root = os.path.abspath(os.path.join(args.results_dir, "quick") if args.quick
                            else args.results_dir)
+    # The snapshot: the run records of the reproduction the docs quote
+    # (studies/snapshot/MACHINE.md says where and how it was made).
+    snapshot = os.path.join(os.path.dirname(os.path.abspath(plan.__file__)), "snapshot")
     try:
         return reproduce.reproduce(parts, root, os.path.abspath(args.data_dir), args.jobs,
-                                   args.fresh, args.list, args.quick)
+                                   args.fresh, args.list, args.quick,
+                                   snapshot if os.path.isdir(snapshot) else None)
     except mnist.DataError as error:
         print(f"studies: error: {error}", file=sys.stderr)
         return 2

@@ -3,12 +3,14 @@ saved with the same settings is found and not trained again, the commands
 of the runs still to do, the quick pipeline's settings, and the scheduler's
 lines, failures and order. On the small CSVs of test_program; no MNIST.
 """
+import contextlib
+import io
 import os
 import sys
 import unittest
 
 import main
-from lab import options, reproduce
+from lab import options, reproduce, results
 from studies import plan
 from tests.test_program import MainProgramCase
 
@@ -66,8 +68,9 @@ class Resuming(MainProgramCase):
         status, _, err = self.run_main("--net", "plain", "--seed", "1", "--epochs", "1",
                                        "--results-dir", self.path("results/tiny"))
         self.assertEqual(status, 0, err)
-        status, shown = lines_of(reproduce.reproduce, [self.PART], self.path("results"),
-                                 self.path("data"), listing=True)
+        with contextlib.redirect_stderr(io.StringIO()):     # the CSVs are not MNIST
+            status, shown = lines_of(reproduce.reproduce, [self.PART], self.path("results"),
+                                     self.path("data"), listing=True)
         self.assertEqual(status, 0)
         self.assertEqual(len(shown), 3)
         self.assertTrue(all(line.startswith("python3 main.py --net ") for line in shown))
@@ -123,6 +126,42 @@ class Scheduling(unittest.TestCase):
         reproduce.Scheduler(jobs, 1, 3, 0, lambda line: None).execute()
         with open(order) as file:
             self.assertEqual(file.read().split(), ["5", "3", "1"])
+
+
+class Comparison(unittest.TestCase):
+    def setUp(self):
+        import tempfile
+        self.directory = tempfile.mkdtemp()
+        self.addCleanup(__import__("shutil").rmtree, self.directory)
+
+    def save(self, where, network, accuracies, lr=0.1):
+        """Runs of network at lr, one per seed, with these test accuracies."""
+        directory = os.path.join(self.directory, where, "sweep")
+        os.makedirs(directory, exist_ok=True)
+        for seed, accuracy in enumerate(accuracies):
+            record = {"network": network, "seed": seed, "study": "original", "lr": lr,
+                      "init_scale": 1.0, "init_scale_layers": "all", "epochs": 1,
+                      "batch_size": 128, "limit": 50000, "dtype": "float32", "data": "mnist",
+                      "status": "finished", "test_accuracy": accuracy}
+            record["run"] = f"{network}_seed{seed}_lr{lr}"
+            with results.saving(directory):
+                results.save(directory, record, ["epoch"], [{"epoch": 0}])
+
+    def test_identical_within_and_beyond_the_seeds_spread(self):
+        self.save("snapshot", "bn", [0.97, 0.971, 0.969])
+        self.save("now", "bn", [0.97, 0.971, 0.969])              # the same CPU
+        self.save("snapshot", "plain", [0.95, 0.96, 0.94])
+        self.save("now", "plain", [0.951, 0.959, 0.941])          # spread 0.01
+        self.save("snapshot", "bn-after-relu", [0.97, 0.971, 0.969])
+        self.save("now", "bn-after-relu", [0.90, 0.901, 0.899])   # 0.07: 70 spreads
+        part = plan.Part("p", [("sweep", ["main.py"])], [])
+        beyond, shown = lines_of(reproduce.compare, [part], os.path.join(self.directory, "now"),
+                                 os.path.join(self.directory, "snapshot"))
+        self.assertEqual(beyond, 1)
+        said = {line.split()[1]: line for line in shown[1:]}
+        self.assertRegex(said["bn"], r"0\.9700 -> 0\.9700  identical \(3 seeds\)$")
+        self.assertRegex(said["plain"], r"0\.9500 -> 0\.9503  within the seeds' spread")
+        self.assertRegex(said["bn-after-relu"], r"0\.9700 -> 0\.9000  beyond the seeds' spread")
 
 
 class Drawing(unittest.TestCase):

@@ -269,14 +269,35 @@ def along(points, key, held_key, held):
             if network in grouped}
 
 
+def log_x_axis(axes, settings, margin=1.6):
+    """Make axes' x axis logarithmic, showing every one of settings
+    (positive finite numbers, up to 1e308 and down to 5e-324), diverged
+    ones too: a margin beyond them where that is still a number, and ticks
+    only where they are numbers (matplotlib's own ticks go a few decades
+    beyond the limits, to infinity past 1e308, which it cannot label)."""
+    axes.set_xscale("log")
+    for locator in (axes.xaxis.get_major_locator(), axes.xaxis.get_minor_locator()):
+        locator.tick_values = finite_ticks(locator.tick_values)
+    low, high = min(settings) / margin, max(settings) * margin
+    axes.set_xlim(low if low > 0 else min(settings), high if math.isfinite(high) else max(settings))
+
+
+def finite_ticks(tick_values):
+    """A locator's tick_values(vmin, vmax) without the ticks that are not
+    positive finite numbers."""
+    def ticks(vmin, vmax):
+        with np.errstate(over="ignore", under="ignore"):
+            values = np.asarray(tick_values(vmin, vmax))
+        return values[np.isfinite(values) & (values > 0)]
+    return ticks
+
+
 def draw_sweep(axes, grouped, value, linestyle="-", label=True):
     """For each network, the mean over seeds of value(point) against the
     swept setting, with its min-max as a band; a hollow marker where only
     some seeds have a value, and (if label) an x at the bottom for each
     seed that diverged."""
-    settings = [x for by_setting in grouped.values() for x in by_setting]
-    axes.set_xscale("log")
-    axes.set_xlim(min(settings) / 1.6, max(settings) * 1.6)    # every setting, diverged too
+    log_x_axis(axes, [x for by_setting in grouped.values() for x in by_setting])
     edge = axes.get_xaxis_transform()            # x in data, y in axes fraction
     for row, (network, by_setting) in enumerate(grouped.items()):
         color = COLORS.get(network)
@@ -434,18 +455,32 @@ def is_sweep(rows):
 Selection = collections.namedtuple("Selection", "rows where runs points")
 
 
+def drawable(rows):
+    """The rows whose learning rate and weight scale are positive finite
+    numbers, which a log axis can show and main.py alone trains; any other
+    (an edited run.csv) is left out, with a warning."""
+    kept = []
+    for row in rows:
+        odd = [f"{key} {results.exact(row[key])}" for key in ("lr", "init_scale")
+               if not (math.isfinite(row[key]) and row[key] > 0)]
+        if odd:
+            print(f"warning: {row['run']} is left out of the figures: its {odd[0]} is not a "
+                  "positive number", file=sys.stderr)
+        else:
+            kept.append(row)
+    return kept
+
+
 def select(results_dir, names=None, lr=None, init_scale=None):
     """What the figures of results_dir show (of the runs named, if names are
     given): the runs' records; for the learning curves, the setting chosen
     (see choose_setting) in words and its finished runs (see read_runs);
     and, if the runs of the chosen budget are a sweep over rates or scales,
-    its points (see sweep_points)."""
+    its points (see sweep_points). Runs of a rate or scale that is not a
+    positive number are left out (see drawable)."""
     rows = results.read_records(results_dir)
     if names is not None:
         rows = [row for row in rows if row["run"] in names]
-    # A run copied under another name counts once.
-    rows = list({(row["network"], row["seed"], setting(row), budget(row)): row
-                 for row in rows}.values())
     if not rows:
         older = results.older_runs(results_dir)
         if older:
@@ -459,6 +494,14 @@ def select(results_dir, names=None, lr=None, init_scale=None):
                                        f"results directory that holds it, {parent}/")
         raise results.ResultsError(f"{results_dir}/ holds no runs: run main.py first, or name "
                                    "the directory it wrote")
+    rows = drawable(rows)
+    if not rows:
+        raise results.ResultsError(f"{results_dir}/ holds no runs that can be drawn: every "
+                                   "one's learning rate or weight scale is not a positive "
+                                   "number")
+    # A run copied under another name counts once.
+    rows = list({(row["network"], row["seed"], setting(row), budget(row)): row
+                 for row in rows}.values())
     chosen = choose_setting(rows, lr, init_scale)
     same_budget = [row for row in rows if budget(row) == budget(chosen[0])]
     points = sweep_points(same_budget) if is_sweep(same_budget) else []
@@ -478,22 +521,36 @@ def draw_selected(results_dir, selection):
     from matplotlib import pyplot
     runs, where, figures = selection.runs, selection.where, []
     if runs:
-        figures += [("learning_curves.png", learning_curves(pyplot, runs, where)),
-                    ("covariate_shift.png", covariate_shift(pyplot, runs, where))]
+        figures += [("learning_curves.png", lambda: learning_curves(pyplot, runs, where)),
+                    ("covariate_shift.png", lambda: covariate_shift(pyplot, runs, where))]
     if selection.points:
-        figures.append(("learning_rates.png", learning_rates(pyplot, selection.points)))
+        figures.append(("learning_rates.png", lambda: learning_rates(pyplot, selection.points)))
     paths = []
-    for name, figure in figures:
+    for name, make in figures:
         path = os.path.join(results_dir, name)
         try:
+            figure = make()
             files.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=80))
         except OSError as error:
             raise results.ResultsError(f"cannot write {path} ({error.strerror or error}): the "
                                        "figures go beside the results") from None
+        except DRAWING_ERRORS as error:
+            raise cannot_draw(path, error) from None
         finally:
-            pyplot.close(figure)
+            pyplot.close()          # the figure just made, the current one, drawn or not
         paths.append(path)
     return paths
+
+
+# What matplotlib raises on numbers it cannot draw (an edited file's): its
+# own checks' ValueError, and an overflow in its arithmetic.
+DRAWING_ERRORS = (ValueError, ArithmeticError)
+
+
+def cannot_draw(path, error):
+    """The ResultsError that says in one line why the figure path could
+    not be drawn (a DRAWING_ERRORS exception)."""
+    return results.ResultsError(f"cannot draw {path} ({type(error).__name__}: {error})")
 
 
 def main(argv=None):

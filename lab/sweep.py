@@ -25,6 +25,7 @@ import collections
 import contextlib
 import multiprocessing
 import multiprocessing.connection
+from multiprocessing import resource_tracker
 import os
 import re
 import shutil
@@ -151,6 +152,12 @@ class Workers:
         which is then deleted from the disk."""
         with temporary_directory(prefix="mnist-numpy-") as directory:
             files = share(self.splits, directory)
+            # multiprocessing's resource tracker, started by the first worker
+            # otherwise, unblocks SIGINT and SIGTERM once it has started: it
+            # is started first, so that they stay blocked below. (Windows
+            # has neither signal masks nor the tracker.)
+            if hasattr(signal, "pthread_sigmask"):
+                resource_tracker.ensure_running()
             # Held back until each worker has set Ctrl-C and SIGHUP to be
             # ignored: the mask is inherited, so an early one cannot hit it.
             with signals_blocked(*JOB_SIGNALS), \

@@ -799,6 +799,32 @@ sweep.Worker.wait_ready = wait_ready_then_{name}
             self.assertNotIn("Traceback", err)
             self.assertNothingLeft()
 
+    def test_workers_start_with_ctrl_c_and_sighup_blocked(self):
+        # A worker begins with the signal mask of the thread that starts it,
+        # and holds it until it ignores Ctrl-C and SIGHUP: each is noted as
+        # it is started, a worker's command line being Python's
+        # --multiprocessing-fork.
+        patch = """
+import multiprocessing.util
+spawnv_passfds = multiprocessing.util.spawnv_passfds
+def spawn_noting_the_mask(path, args, passfds):
+    if "--multiprocessing-fork" in args:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        with open(os.environ["MASKS"], "a") as file:
+            file.write(" ".join(sorted(number.name for number in blocked)) + "\\n")
+    return spawnv_passfds(path, args, passfds)
+multiprocessing.util.spawnv_passfds = spawn_noting_the_mask
+"""
+        masks = self.path("masks")
+        status, out, err = self.main_process("--seeds", "2", "--jobs", "2", patch=patch,
+                                             environment={"MASKS": masks})
+        self.assertEqual(status, 0, err)
+        with open(masks) as file:
+            started = file.read().splitlines()
+        self.assertEqual(len(started), 2, started)
+        for blocked in started:
+            self.assertTrue({"SIGINT", "SIGHUP"} <= set(blocked.split()), blocked)
+
     def test_the_data_of_a_main_py_killed_before_its_workers_is_removed_by_the_next(self):
         os.makedirs(self.path("tmp"))
         dead, alive = "mnist-numpy-999999999-abcd1234", f"mnist-numpy-{os.getpid()}-abcd1234"

@@ -598,6 +598,52 @@ class PlotFaults(ResultsCase):
                       outputs[0])
         self.assertEqual(outputs[0].splitlines()[-1], plot.HINT)
 
+    @needs_matplotlib
+    def test_the_largest_rate_and_scale_main_py_takes_are_drawn(self):
+        for option in ("--lr", "--init-scale"):
+            shutil.rmtree(self.path("results"), ignore_errors=True)
+            status, _, err = self.run_main("--net", "plain", option, "0.001", "1e308",
+                                           "--jobs", "1")
+            self.assertEqual(status, 1, err)                 # 1e308 diverges
+            status, out, err = self.tool("plot", self.path("results"))
+            self.assertEqual((status, err), (0, ""), option)
+            self.assertIn(self.path("results/learning_rates.png"), out)
+
+    def test_a_rate_or_scale_edited_to_no_positive_number_is_left_out_in_one_line(self):
+        # With matplotlib or without: no traceback, no warning of NumPy's or
+        # matplotlib's, one line that names the run; the other run is drawn.
+        self.assertEqual(self.run_main("--net", "plain", "--lr", "0.001", "0.1")[0], 0)
+        edited = run("plain", 0, "_lr0.1")
+        for field, value in (("lr", "inf"), ("lr", "nan"), ("lr", "0"), ("init_scale", "-1"),
+                             ("init_scale", "1e999")):
+            record = {**self.record(edited), field: value}
+            with open(self.path(f"results/{edited}/run.csv"), "w", newline="") as file:
+                writer = csv.DictWriter(file, list(record))
+                writer.writeheader()
+                writer.writerow(record)
+            status, out, err = self.tool("plot", self.path("results"))
+            self.assertEqual(status, 0, err)
+            said = [line for line in err.splitlines() if edited in line]
+            self.assertEqual(len(said), 1, err)
+            self.assertTrue(said[0].startswith(f"warning: {edited} is left out of "), err)
+            self.assertEqual([line for line in err.splitlines()
+                              if edited not in line and "summary.csv" not in line], [], err)
+            self.assertIn("Covariate shift at the second ReLU's input (epochs 2,", out)
+
+    @needs_matplotlib
+    def test_a_figure_that_cannot_be_drawn_is_one_line(self):
+        self.assertEqual(self.run_main("--net", "plain", "--lr", "0.001", "0.1")[0], 0)
+        patch = ("def learning_rates(pyplot, points):\n"
+                 "    raise ValueError('Axis limits cannot be NaN or Inf')\n"
+                 "plot.learning_rates = learning_rates")
+        status, out, err = self.tool("plot", self.path("results"), patch=patch)
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(err, f"plot.py: error: cannot draw {self.path('results')}/"
+                              "learning_rates.png (ValueError: Axis limits cannot be NaN or "
+                              "Inf)\n")
+        self.assertIn("learning_curves.png", self.results())
+        self.assertEqual([name for name in self.results() if name.startswith(".")], [])
+
 
 # ---------------------------------------------------------------- 9. the doubtful cases
 

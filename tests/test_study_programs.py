@@ -8,6 +8,7 @@ Needs no network and no MNIST.
 
     python3 test_study_programs.py
 """
+import csv
 import glob
 import os
 import stat
@@ -277,6 +278,48 @@ class SanturkarPlot(ProgramCase):
         self.assertIn("  unit 0's median into ReLU 2, moved per probe\n    bn           -  -  -",
                       out)
         self.assertNotIn("nan", out)
+
+    def test_probes_that_are_no_positive_numbers_leave_their_panels_empty_in_one_line(self):
+        # The loss landscape's probes all inf, NaN or 0: the tables compare
+        # none of them, the figures (with matplotlib) leave their panels
+        # empty, and say so.
+        for value in ("inf", "nan", "0"):
+            for path in glob.glob(self.path("study", "*", "probes.csv")):
+                with open(path, newline="") as file:
+                    rows = list(csv.DictReader(file))
+                for row in rows:
+                    row.update(dict.fromkeys(("loss_min", "loss_max", "change_min",
+                                              "change_max", "beta"), value))
+                with open(path, "w", newline="") as file:
+                    writer = csv.DictWriter(file, list(rows[0]))
+                    writer.writeheader()
+                    writer.writerows(rows)
+            status, out, err = run(SANTURKAR, self.path("study"))
+            self.assertEqual(status, 0, err)
+            self.assertIn("  effective beta-smoothness, largest\n", out)
+            self.assertIn("bn / plain: not compared: a value is 0 or missing", out)
+            if plot.available():
+                self.assertOneLine(err, "santurkar_plot.py: warning: no positive value to draw in 3 "
+                                        "panels, left empty",
+                                   "lr 0.1: effective beta-smoothness")
+            else:
+                self.assertEqual(err, "")
+
+    @needs_matplotlib
+    def test_a_figure_that_cannot_be_drawn_is_one_line(self):
+        patch = """
+import santurkar_plot
+def ics_figure(pyplot, studies, empty):
+    raise ValueError("Data cannot be log-scaled because all values are <= 0.")
+santurkar_plot.ics_figure = ics_figure
+"""
+        status, out, err = run(SANTURKAR, self.path("study"), patch=patch)
+        self.assertEqual(status, 2, err)
+        self.assertEqual(err, f"santurkar_plot.py: error: cannot draw "
+                              f"{self.path('study', 'santurkar_ics.png')} (ValueError: Data "
+                              "cannot be log-scaled because all values are <= 0.)\n")
+        self.assertTrue(os.path.exists(self.path("study", "santurkar_accuracy.png")))
+        self.assertNoTemporaryFiles()
 
     @needs_matplotlib
     def test_figures_are_drawn_whole_into_the_first_directory(self):

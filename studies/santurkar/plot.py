@@ -299,8 +299,10 @@ def probe_lines(rate, runs):
     lines = [f"\nlr {rate:g}: the probes (per network, each seed's value; then the first "
              "network's over the second's)"]
     for name, measure in MEASURES:
-        values = {network: {seed: measure(run[2]) for seed, run in seeds.items()}
-                  for network, seeds in runs.items()}
+        # A damaged probe's inf gives inf - inf: NaN, shown as "-", without NumPy's warning.
+        with np.errstate(invalid="ignore", over="ignore"):
+            values = {network: {seed: measure(run[2]) for seed, run in seeds.items()}
+                      for network, seeds in runs.items()}
         lines.append(f"  {name}")
         for network, by_seed in values.items():
             lines.append(f"    {network:<12} " + "  ".join(
@@ -321,15 +323,33 @@ def probe_lines(rate, runs):
 
 
 # ---------------------------------------------------------------- the figures
+# Each figure's function takes the list `empty`, to which log_scale adds the
+# panels it leaves empty; draw says them in one warning.
 
 def seed_band(arrays):
-    """Mean, min and max over seeds of arrays of one length (cut to the shortest)."""
+    """Mean, min and max over seeds of arrays of one length (cut to the
+    shortest); NaN, a gap in a figure, where one is not a finite number (a
+    damaged file's inf or NaN, which matplotlib cannot draw)."""
     length = min(len(array) for array in arrays)
     stacked = np.array([array[:length] for array in arrays])
-    return stacked.mean(axis=0), stacked.min(axis=0), stacked.max(axis=0)
+    with np.errstate(invalid="ignore", over="ignore"):      # inf - inf, left out below
+        band = stacked.mean(axis=0), stacked.min(axis=0), stacked.max(axis=0)
+    return tuple(np.where(np.isfinite(values), values, np.nan) for values in band)
 
 
-def accuracy_figure(pyplot, studies):
+def log_scale(axis, empty):
+    """Put axis's y on a log scale, if it shows a positive value; else (none
+    of its values, from damaged files, is a positive finite number) say in
+    the panel that it is empty, and add its title to the list empty."""
+    if np.isfinite(axis.dataLim.minposy):       # the smallest positive value drawn
+        axis.set_yscale("log")
+    else:
+        axis.text(0.5, 0.5, "no positive value to draw", transform=axis.transAxes,
+                  ha="center", color="grey")
+        empty.append(axis.get_title())
+
+
+def accuracy_figure(pyplot, studies, empty):
     figure, axes = pyplot.subplots(2, len(studies), figsize=(5.2 * len(studies), 6.6),
                                    squeeze=False)
     for error, loss, (rate, runs, diverged) in zip(axes[0], axes[1], studies):
@@ -348,9 +368,11 @@ def accuracy_figure(pyplot, studies):
         for network, epochs in diverged.items():        # a legend line, no curve
             error.plot([], [], color=COLORS[network], linestyle=":",
                        label=f"{network}: {len(epochs)} seeds diverged (epoch {min(epochs)})")
-        error.set(title=f"lr {rate:g}", ylabel="validation error (1 - accuracy)", yscale="log")
-        loss.set(xlabel="epoch", ylabel="training loss (with the noise)", yscale="log")
+        error.set(title=f"lr {rate:g}", ylabel="validation error (1 - accuracy)")
+        loss.set(title=f"lr {rate:g}: training loss", xlabel="epoch",
+                 ylabel="training loss (with the noise)")
         for axis in (error, loss):
+            log_scale(axis, empty)
             axis.legend(fontsize=8, loc="upper right")
             axis.grid(alpha=0.3, which="both")
     figure.suptitle("The noisy networks beside the others (mean of the seeds, band min-max; "
@@ -371,7 +393,8 @@ def probe_band(axis, seeds, low_field, high_field=None, color=None, label=None, 
     SMOOTHING probes."""
     probes = [run[2] for run in seeds.values()]
     steps = running_mean(probes[0]["step"][:min(len(p["step"]) for p in probes)])
-    values = [transform(p) if transform else p[low_field] for p in probes]
+    with np.errstate(divide="ignore", invalid="ignore"):   # a gradient of 0: a gap
+        values = [transform(p) if transform else p[low_field] for p in probes]
     low = running_mean(seed_band(values)[0])
     if high_field is None:
         axis.plot(steps, low, color=color, label=label, linewidth=1)
@@ -380,7 +403,7 @@ def probe_band(axis, seeds, low_field, high_field=None, color=None, label=None, 
     axis.fill_between(steps, low, high, color=color, alpha=0.35, linewidth=0, label=label)
 
 
-def ics_figure(pyplot, studies):
+def ics_figure(pyplot, studies, empty):
     figure, axes = pyplot.subplots(len(studies), 4, figsize=(14, 3.1 * len(studies)),
                                    squeeze=False)
     for row, (rate, runs, _) in zip(axes, studies):
@@ -391,8 +414,9 @@ def ics_figure(pyplot, studies):
                 probe_band(row[2 * column + 1], seeds, f"cos{layer}", color=COLORS[network],
                            label=network)
         for column, layer in enumerate((2, 3)):
-            row[2 * column].set(yscale="log", title=f"lr {rate:g}: ||G - G'|| / ||G||, "
-                                f"layer {layer}", xlabel="step")
+            row[2 * column].set(title=f"lr {rate:g}: ||G - G'|| / ||G||, layer {layer}",
+                                xlabel="step")
+            log_scale(row[2 * column], empty)
             row[2 * column + 1].set(title=f"lr {rate:g}: cos(G, G'), layer {layer}",
                                     xlabel="step")
         for axis in row:
@@ -405,7 +429,7 @@ def ics_figure(pyplot, studies):
     return figure
 
 
-def landscape_figure(pyplot, studies):
+def landscape_figure(pyplot, studies, empty):
     figure, axes = pyplot.subplots(len(studies), 3, figsize=(15, 3.6 * len(studies)),
                                    squeeze=False)
     for row, (rate, runs, _) in zip(axes, studies):
@@ -416,12 +440,11 @@ def landscape_figure(pyplot, studies):
             probe_band(row[0], runs[network], "loss_min", "loss_max", color, network)
             probe_band(row[1], runs[network], "change_min", "change_max", color, network)
             probe_band(row[2], runs[network], "beta", color=color, label=network)
-        row[0].set(yscale="log", title=f"lr {rate:g}: loss at x - eta g (band: its range)",
-                   xlabel="step")
-        row[1].set(yscale="log", title=f"lr {rate:g}: ||g(x - eta g) - g|| (band: its range)",
-                   xlabel="step")
-        row[2].set(yscale="log", title=f"lr {rate:g}: effective beta-smoothness", xlabel="step")
+        row[0].set(title=f"lr {rate:g}: loss at x - eta g (band: its range)", xlabel="step")
+        row[1].set(title=f"lr {rate:g}: ||g(x - eta g) - g|| (band: its range)", xlabel="step")
+        row[2].set(title=f"lr {rate:g}: effective beta-smoothness", xlabel="step")
         for axis in row:
+            log_scale(axis, empty)
             axis.grid(alpha=0.3)
             axis.legend(fontsize=8)
     figure.suptitle("The loss landscape along the gradient, eta = 0.5, 1, 2, 4 x lr "
@@ -434,21 +457,25 @@ def landscape_figure(pyplot, studies):
 def draw(studies, directory):
     """Draw the figures of studies into directory; returns their paths.
     Each is written whole or not at all (files.atomic_write): a figure
-    drawn before is never lost to a failed or interrupted write.
-    ResultsError if one cannot be written."""
+    drawn before is never lost to a failed or interrupted write. A panel
+    with no value to draw on its log scale is left empty, with one warning
+    for them all. ResultsError if a figure cannot be drawn or written."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot
     from PIL import Image
-    paths = []
+    paths, empty = [], []
     for name, make in (("accuracy", accuracy_figure), ("ics", ics_figure),
                        ("landscape", landscape_figure)):
-        figure = make(pyplot, studies)
         paths.append(os.path.join(directory, f"santurkar_{name}.png"))
         # In 256 colors (Pillow comes with matplotlib): a third of the bytes.
         rendered = io.BytesIO()
-        figure.savefig(rendered, format="png", dpi=80)
-        pyplot.close(figure)
+        try:
+            make(pyplot, studies, empty).savefig(rendered, format="png", dpi=80)
+        except plot.DRAWING_ERRORS as error:
+            raise plot.cannot_draw(paths[-1], error) from None
+        finally:
+            pyplot.close()          # the figure just made, the current one, drawn or not
         image = Image.open(rendered).convert("RGB").quantize(256)
         try:
             files.atomic_write(paths[-1], lambda file: image.save(file, format="png",
@@ -456,6 +483,9 @@ def draw(studies, directory):
         except OSError as error:
             raise results.ResultsError(f"cannot write {paths[-1]} "
                                        f"({error.strerror or error})") from None
+    if empty:
+        warn(f"no positive value to draw in {len(empty)} panel{'s' * (len(empty) > 1)}, "
+             f"left empty (damaged probes or histories?): {'; '.join(empty)}")
     return paths
 
 

@@ -11,7 +11,7 @@ record, and summary.csv, a table made from those records.
             history.csv    one row per epoch, from epoch 0 (before training)
             weights.npz    the trained network (Network.save's format); a run
                            that diverged has none
-            probes.csv     with --study santurkar, one row per probed step
+            probes.csv     with python3 -m studies.santurkar, one row per probed step
                            (santurkar.py); a run that diverged has none
         plain_seed0_lr0.1_epochs1_limit1000/
         summary.csv        every run.csv's row in one table, rebuilt from them

@@ -1,5 +1,5 @@
 """How the programs stop: Ctrl-C, SIGTERM and SIGHUP each end main.py,
-plot.py, evaluate.py, santurkar_plot.py and ioffe_szegedy.py at once, with
+plot.py, evaluate.py and the studies' programs at once, with
 the exit status a shell expects (130, 143, 129), after main.py has said
 what was saved and what was not, and after any temporary file is removed.
 

@@ -935,7 +935,7 @@ class DataIsPartOfARun(ResultsCase):
         self.assertEqual(self.record(run("plain"))["data"], DATA)
 
     def test_a_study_run_and_an_original_run_never_replace_each_other(self):
-        # bn trained by --study santurkar carries its probes.csv: an original
+        # bn trained by python3 -m studies.santurkar carries its probes.csv: an original
         # run of bn with the same settings is another run, beside it.
         from studies import santurkar
         for experiment in (santurkar.EXPERIMENT, main.ORIGINAL):

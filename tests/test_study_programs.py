@@ -299,7 +299,7 @@ class SanturkarPlot(ProgramCase):
             self.assertIn("  effective beta-smoothness, largest\n", out)
             self.assertIn("bn / plain: not compared: a value is 0 or missing", out)
             if plot.available():
-                self.assertOneLine(err, "santurkar_plot.py: warning: no positive value to draw in 3 "
+                self.assertOneLine(err, "studies.santurkar.plot: warning: no positive value to draw in 3 "
                                         "panels, left empty",
                                    "lr 0.1: effective beta-smoothness")
             else:
@@ -308,14 +308,14 @@ class SanturkarPlot(ProgramCase):
     @needs_matplotlib
     def test_a_figure_that_cannot_be_drawn_is_one_line(self):
         patch = """
-import santurkar_plot
+from studies.santurkar import plot as santurkar_plot
 def ics_figure(pyplot, studies, empty):
     raise ValueError("Data cannot be log-scaled because all values are <= 0.")
 santurkar_plot.ics_figure = ics_figure
 """
         status, out, err = run(SANTURKAR, self.path("study"), patch=patch)
         self.assertEqual(status, 2, err)
-        self.assertEqual(err, f"santurkar_plot.py: error: cannot draw "
+        self.assertEqual(err, f"studies.santurkar.plot: error: cannot draw "
                               f"{self.path('study', 'santurkar_ics.png')} (ValueError: Data "
                               "cannot be log-scaled because all values are <= 0.)\n")
         self.assertTrue(os.path.exists(self.path("study", "santurkar_accuracy.png")))

@@ -133,7 +133,7 @@ def figure1(pyplot, runs, lr, steps=STEPS_PER_EPOCH):
 def check_probe_fields(rows, runs):
     """ResultsError, naming the file and the field, if a history of runs
     (read from rows' runs) lacks one of PROBE_FIELDS: a run of main.py
-    without --study ioffe-szegedy, or a history.csv edited."""
+    without python3 -m studies.ioffe_szegedy, or a history.csv edited."""
     for network, network_runs in runs.items():
         for seed, _, history in network_runs:
             missing = [field for field in PROBE_FIELDS if field not in history]

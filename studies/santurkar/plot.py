@@ -7,8 +7,8 @@ directory per rate:
 
 For each directory (its runs all at one learning rate; of runs of several
 settings, the setting plot.py would draw, with a warning: runs of different
-settings are never taken together) it prints, over the seeds: the test accuracy and the last epoch's training loss of each
-network, and the paired verdicts that the study's claims need (with
+settings are never taken together) it prints, over the seeds: the test
+accuracy and the last epoch's training loss of each network, and the paired verdicts that the study's claims need (with
 --data-dir, also the noisy networks' test accuracy with the noise at its
 mean); then each probe's measure, seed by seed, with the verdicts. With
 matplotlib it draws santurkar_accuracy.png, santurkar_ics.png and
@@ -148,7 +148,8 @@ def read_study(directory):
                                HISTORY_COLUMNS, "epochs")
         path = os.path.join(row["directory"], results.PROBES)
         if not os.path.exists(path):
-            raise results.ResultsError(f"{path} is missing: train with --study santurkar")
+            raise results.ResultsError(f"{path} is missing: train with python3 -m "
+                                       "studies.santurkar")
         probes = read_columns(path, PROBE_COLUMNS, "probes")
         if not (math.isfinite(row["test_accuracy"]) and math.isfinite(history["train_loss"][-1])):
             warn(f"{row['run']} is left out: its test accuracy ({row['test_accuracy']}) or its "
@@ -504,7 +505,8 @@ def argument_problem(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="studies.santurkar.plot", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="studies.santurkar.plot",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("directories", nargs="+", metavar="DIR",
                         help="results of python3 -m studies.santurkar, one learning rate each")
     parser.add_argument("--figures", help="where the figures go (the first DIR)")

@@ -14,9 +14,9 @@ partial derivative of one output element with respect to one input element
 (the Jacobian of Y with respect to X):
     dX[n, i] = sum_m sum_j dY[m, j] J[m, j, n, i]
 Most of the sum is zero:
-- in Linear, ReLU and the softmax, a sample's output depends on that
-  sample's input only, so only m = n remains (and in ReLU, which is
-  elementwise, only j = i of it):
+- in Linear, ReLU, Sigmoid and the softmax, a sample's output depends on
+  that sample's input only, so only m = n remains (and in ReLU and
+  Sigmoid, which are elementwise, only j = i of it):
     dX[n, i] = sum_j dY[n, j] J[n, j, n, i];
 - in BatchNorm, an output column depends on its own input column only,
   but, through the batch's mean and variance, on every sample of it, so

@@ -137,7 +137,7 @@ def shift(network, images):
 
 
 # ---------------------------------------------------------------- the experiment
-# What a study may replace. study: its name, recorded in each run; networks
+# What a study may replace (studies/; a first reading can skip this). study: its name, recorded in each run; networks
 # ({name: Architecture}) and trains, those --net gives by default; recipe:
 # the defaults of lr, epochs and batch_size it changes; build_network,
 # prepare_pixels (as normalizer) and probe (after each epoch, its record's

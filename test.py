@@ -1,21 +1,15 @@
 """The gradient lesson: every layer and network of the project, checked
 against central differences, and the original mnist-numpy project's own
-checks of BatchNorm's backward pass. Needs no network and no MNIST; runs in
+checks of BatchNorm's backward pass. Needs no internet access and no MNIST; runs in
 about a second.
 
     python3 test.py              the gradient checks, then a report of what
                                  each compared, in reading order: its worst
                                  error against its tolerance
     python3 test.py --exercises  the checks of the tutorial's open exercises
-    python3 -m unittest          every test of the project: these, how
-                                 layers and training behave (test_training.py),
-                                 the data and the program (test_data.py,
-                                 test_program.py), the results store
-                                 (test_results.py), the exercise checker's
-                                 own tests (test_exercises.py), the docs'
-                                 links (test_docs.py), the studies'
-                                 (test_santurkar.py, test_ioffe_szegedy.py,
-                                 test_study_programs.py)
+    python3 -m unittest          every test of the project: these, and
+                                 those in tests/ (docs/testing.md says what
+                                 each file proves)
 
 A gradient check compares a backward pass with central differences,
     df/dx ~= (f(x + epsilon) - f(x - epsilon)) / (2 epsilon),
@@ -255,7 +249,7 @@ class Pitfalls(GradientCase):
 
 class StagedBatchNorm(GradientCase):
     """BatchNorm as a graph of small named steps, forward then backward one
-    step at a time (the "computational graph" walk-through): a reference
+    step at a time (a walk through BatchNorm's computational graph): a reference
     for layers.BatchNorm, whose backward is the three-term result of the
     same chain rule. Every step holds column by column."""
 

@@ -293,8 +293,10 @@ def compare_accuracy(argv):
     settings.experiment = main.ORIGINAL
     torch = torch_version()
     if torch is None:
-        sys.exit("lab.benchmark: error: the comparison needs PyTorch, which this Python cannot "
-                 "import; run it from a virtual environment with numpy and torch==2.13.0")
+        print("lab.benchmark: error: the comparison needs PyTorch, which this Python cannot "
+              "import; run it from a virtual environment with numpy and torch==2.13.0",
+              file=sys.stderr)
+        sys.exit(2)                     # a missing requirement, as a usage error
     splits = main.prepare(mnist.load(settings.data_dir), np.dtype(settings.dtype),
                           limit=settings.limit)
     runs = [sweep.Run(kind, seed, lr, scale) for lr in settings.lr for scale in settings.init_scale

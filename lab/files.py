@@ -107,7 +107,7 @@ class WeightsError(ValueError):
 
 
 def read_arrays(file):
-    """The arrays of a .npz file written by Network.save, by name.
+    """The arrays of a .npz file written by save_weights, by name.
 
     Any file that cannot be read, or is not such a file (a bare .npy, a zip
     of other things, a file with any byte damaged), raises WeightsError in
@@ -116,7 +116,7 @@ def read_arrays(file):
     compression method, RuntimeError for the encrypted flag, a tokenizer
     error for a damaged array header, MemoryError for an absurd shape), so
     every Exception is turned into the same line."""
-    not_ours = f"{file} is not a .npz weights file written by Network.save"
+    not_ours = f"{file} is not a .npz weights file written by main.py"
     try:
         with contextlib.ExitStack() as stack:
             # A path is opened here, so that it is closed whatever np.load raises.

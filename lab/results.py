@@ -9,7 +9,7 @@ record, and summary.csv, a table made from those records.
                            digest of the arrays, mnist.content_name), status
                            and test accuracy: one row
             history.csv    one row per epoch, from epoch 0 (before training)
-            weights.npz    the trained network (Network.save's format); a run
+            weights.npz    the trained network (files.save_weights's format); a run
                            that diverged has none
             probes.csv     with python3 -m studies.santurkar, one row per probed step
                            (santurkar.py); a run that diverged has none

@@ -334,7 +334,7 @@ class Fetch(TempDir):
 
 
 class WeightsFiles(TempDir):
-    """Network.load and files.read_weights on good and bad .npz files."""
+    """files.load_weights and files.read_weights on good and bad .npz files."""
 
     def test_load_names_the_missing_or_misshapen_array(self):
         rng = np.random.default_rng(0)

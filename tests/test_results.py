@@ -461,7 +461,7 @@ class DamagedWeights(ResultsCase):
             status, out, err = self.tool("evaluate", path, "--data-dir", self.path("data"))
             self.assertEqual(status, 2, damage)
             self.assertEqual(err, f"evaluate.py: error: {path} is not a .npz weights file written "
-                                  "by Network.save\n", damage)
+                                  "by main.py\n", damage)
 
 
 class TestPyOptions(unittest.TestCase):

@@ -1,4 +1,4 @@
-"""The tables and figures of Santurkar et al.'s study (santurkar.py).
+"""The tables and figures of Santurkar et al.'s study (studies/santurkar/).
 
 They are made from the results of `python3 -m studies.santurkar`, one
 directory per rate:

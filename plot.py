@@ -94,8 +94,9 @@ def describe(row):
     suffix = row["run"][len(f"{row['network']}_seed{row['seed']}"):]
     words = []
     for part in suffix.split("_")[1:]:
-        word = next((word for word in results.SETTINGS.values() if word and part.startswith(word)),
-                    "")
+        # The longest word that begins it: "scaledhidden" is scaled hidden, not scale dhidden.
+        word = max((word for word in results.SETTINGS.values() if word and part.startswith(word)),
+                   key=len, default="")
         words.append(f"{word} {part[len(word):]}" if word else part)
     return ", ".join(words) or "the original recipe"
 

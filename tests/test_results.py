@@ -1294,3 +1294,11 @@ class SaveKilledAtEveryCall(TempDir):
             shutil.rmtree(directory)
         self.assertGreater(len(killed_at), 20)          # the save was killed at each call
         self.assertEqual(int(process.stdout), len(killed_at))
+
+
+class RunDescriptions(unittest.TestCase):
+    def test_each_setting_of_a_run_s_name_is_said_with_its_own_word(self):
+        row = {"network": "bn", "seed": 0,
+               "run": "bn_seed0_lr0.1_scale10_scaledhidden_epochs5"}
+        self.assertEqual(plot.describe(row), "lr 0.1, scale 10, scaled hidden, epochs 5")
+

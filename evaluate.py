@@ -176,9 +176,16 @@ def main_evaluate(argv=None):
         return 2
     if len(evaluations) > 1:
         print(shared_mistakes(evaluations))
-    figure = args.figure or os.path.join(os.path.dirname(args.weights[0]) or ".", "mistakes.png")
+    beside = os.path.dirname(args.weights[0]) or "."
+    figure = args.figure or os.path.join(beside, "mistakes.png")
     if not plot.available():
         print(plot.HINT)
+        return 0
+    if not args.figure and os.path.islink(beside):
+        # A run's directory that is a link may lead anywhere: the default
+        # figure is not written through it.
+        print(f"evaluate.py: warning: {beside} is a symbolic link, and mistakes.png is not "
+              "written through it; choose where with --figure", file=sys.stderr)
         return 0
     try:
         print(f"Figure: {plot.draw_mistakes(figure, evaluations)}")

@@ -106,7 +106,7 @@ class WeightsError(ValueError):
     """A weights file that cannot be used, explained in one line."""
 
 
-def read_arrays(file):
+def read_arrays(file, follow=True):
     """The arrays of a .npz file written by save_weights, by name.
 
     Any file that cannot be read, or is not such a file (a bare .npy, a zip
@@ -115,16 +115,21 @@ def read_arrays(file):
     parser with almost any exception (NotImplementedError for an unknown
     compression method, RuntimeError for the encrypted flag, a tokenizer
     error for a damaged array header, MemoryError for an absurd shape), so
-    every Exception is turned into the same line."""
+    every Exception is turned into the same line. Without follow, a path
+    that is a symbolic link is refused (a file of a results directory)."""
     not_ours = f"{file} is not a .npz weights file written by main.py"
     try:
         with contextlib.ExitStack() as stack:
             # A path is opened here, so that it is closed whatever np.load raises.
-            source = (stack.enter_context(open(file, "rb"))
-                      if isinstance(file, (str, os.PathLike)) else file)
+            source = (stack.enter_context(os.fdopen(os.open(
+                file, os.O_RDONLY | (0 if follow else os.O_NOFOLLOW)), "rb"))
+                if isinstance(file, (str, os.PathLike)) else file)
             with np.load(source, allow_pickle=False) as saved:
                 stored = {key: saved[key] for key in saved.files}
     except OSError as error:
+        if error.errno == errno.ELOOP and not follow:
+            raise WeightsError(f"{file} is a symbolic link, which is not followed: a "
+                               "results directory is read only within itself") from None
         if error.strerror:                          # missing, unreadable, a directory
             raise WeightsError(f"cannot read {file}: {error.strerror}") from None
         raise WeightsError(not_ours) from None
@@ -136,14 +141,14 @@ def read_arrays(file):
     return stored
 
 
-def read_weights(file, expected):
+def read_weights(file, expected, follow=True):
     """The arrays of the weights file `file`, converted to the dtypes of
     `expected` ({name: array}, a network's state()). Every array is checked
     before any is returned: a file that is not a weights file of this
     architecture (missing, extra or misshapen arrays, arrays that are not
     real numbers, or numbers the expected dtype cannot hold) raises
     WeightsError naming the array."""
-    stored = read_arrays(file)
+    stored = read_arrays(file, follow)
     converted = {}
     for key, array in expected.items():
         if key not in stored:
@@ -174,9 +179,10 @@ def save_weights(network, file):
     np.savez(file, **network.state())
 
 
-def load_weights(network, file):
+def load_weights(network, file, follow=True):
     """Read a weights file written by save_weights into network, in place.
     The file is checked first (read_weights): one that is not a weights
     file of this architecture raises WeightsError in one line and leaves
-    the network exactly as it was."""
-    network.load_state(read_weights(file, network.state()))
+    the network exactly as it was. Without follow, a link is refused (a
+    file of a results directory, read only within it)."""
+    network.load_state(read_weights(file, network.state(), follow))

@@ -100,6 +100,13 @@ def is_saved(job):
     return results.read_record(job.directory, job.name) is not None
 
 
+def shown_path(path):
+    """path as short as it can be said: relative to the current directory
+    if it is inside it, else as it is."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 def duration(seconds):
     """Seconds in words: 42 s, 12 min, 1 h 05 min."""
     if seconds < 60:
@@ -156,7 +163,7 @@ class Scheduler:
         self.cost_done += job.cost
         self.cost_left -= job.cost
         record = results.read_record(job.directory, job.name)
-        where = os.path.relpath(job.directory)
+        where = shown_path(job.directory)
         if record is None:
             errors.seek(0)
             said = errors.read().decode(errors="replace").strip().splitlines() or ["(nothing)"]
@@ -217,7 +224,7 @@ def compare(parts, root, snapshot, show):
     rule, report.seed_differences, seed by seed). Returns how many differ
     beyond the spread."""
     beyond = 0
-    show(f"\nThe snapshot ({os.path.relpath(snapshot)}/) and this reproduction, setting by "
+    show(f"\nThe snapshot ({shown_path(snapshot)}/) and this reproduction, setting by "
          "setting: mean test accuracy over the seeds")
     for subdirectory in dict.fromkeys(sub for part in parts for sub, _ in part.trains):
         before = test_accuracies(os.path.join(snapshot, subdirectory))

@@ -542,9 +542,13 @@ def run_directories(directory):
 
 def read_record(directory, name, path=None):
     """The record of run `name` (run.csv's row, its values typed), or None
-    if it has none that can be read."""
+    if it has none that can be read. A run directory that is a link is not
+    read through: it has none."""
+    place = path or run_path(directory, name)
+    if not is_directory(place):
+        return None
     try:
-        return parse_record(read_rows(os.path.join(path or run_path(directory, name), RECORD)))
+        return parse_record(read_rows(os.path.join(place, RECORD)))
     except ResultsError:
         return None
 
@@ -689,6 +693,10 @@ def read_history(path, needed=()):
             except ValueError:
                 raise ResultsError(f"{path}: line {line}: {field} {record[field]!r} is not a "
                                    "number") from None
+            if field in ("epoch", "step") and not (math.isfinite(values[-1])
+                                                   and values[-1] >= 0):
+                raise ResultsError(f"{path}: line {line}: {field} {record[field]!r} is not "
+                                   "a finite, non-negative number (an edited file?)")
     return {field: np.array(values) for field, values in columns.items()}
 
 

@@ -34,10 +34,16 @@ def parse_args(argv):
                              "most 2 seeds), into RESULTS-DIR/quick")
     parser.add_argument("--results-dir", default="results", action=options.Once,
                         help="receives a directory per command (results)")
-    parser.add_argument("--data-dir", default=mnist.DATA_DIR if hasattr(mnist, "DATA_DIR")
-                        else "data", action=options.Once,
+    parser.add_argument("--data-dir", default="data", action=options.Once,
                         help="holds MNIST, fetched if missing (data)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.list and args.quick:
+        parser.error("--list and --quick do not go together: --quick trains each command whole")
+    if not args.results_dir.strip() or not args.data_dir.strip():
+        parser.error("--results-dir and --data-dir name directories: give a name")
+    if args.only and len(set(args.only)) < len(args.only):
+        parser.error("--only names a part twice: give each once")
+    return args
 
 
 def main(argv=None):

@@ -1013,7 +1013,13 @@ class PlotFaultsFifthRound(ResultsCase):
                                " has no column val_loss (renamed or removed?): train the run "
                                "again"),
                               (re.sub(r"\n1,", "\none,", text),
-                               ": line 3: epoch 'one' is not a number")):
+                               ": line 3: epoch 'one' is not a number"),
+                              (re.sub(r"\n1,", "\nnan,", text),
+                               ": line 3: epoch 'nan' is not a finite, non-negative number "
+                               "(an edited file?)"),
+                              (re.sub(r"\n1,", "\ninf,", text),
+                               ": line 3: epoch 'inf' is not a finite, non-negative number "
+                               "(an edited file?)")):
             with open(self.history, "w") as file:
                 file.write(damaged)
             status, out, err = self.plot(self.path("results"))
@@ -1301,4 +1307,36 @@ class RunDescriptions(unittest.TestCase):
         row = {"network": "bn", "seed": 0,
                "run": "bn_seed0_lr0.1_scale10_scaledhidden_epochs5"}
         self.assertEqual(plot.describe(row), "lr 0.1, scale 10, scaled hidden, epochs 5")
+
+
+class NothingReadThroughALink(ResultsCase):
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(self.run_main("--net", "bn")[0], 0)
+        self.place = self.path(f"results/{run('bn')}")
+        os.rename(self.place, self.path("elsewhere"))
+        os.symlink(self.path("elsewhere"), self.place)
+
+    def test_a_linked_run_is_not_saved_for_the_reproduction(self):
+        self.assertIsNone(results.read_record(self.path("results"), run("bn")))
+        self.assertIsNotNone(results.read_record(self.path(""), "elsewhere"))
+
+    def test_weights_of_a_results_directory_are_not_read_through_a_link(self):
+        # (A run directory that is a link is never listed: read_records leaves it out.)
+        net = main.build_network("bn", np.random.default_rng(0))
+        os.symlink(self.path("elsewhere/weights.npz"), self.path("weights-link.npz"))
+        with self.assertRaisesRegex(files.WeightsError, "is a symbolic link, which is not "
+                                                        "followed"):
+            files.load_weights(net, self.path("weights-link.npz"), follow=False)
+        files.load_weights(net, self.path("weights-link.npz"))      # a user's own path: followed
+
+    def test_evaluate_py_writes_no_figure_through_a_linked_run_directory(self):
+        status, _, err = self.tool("evaluate", os.path.join(self.place, "weights.npz"),
+                                   "--data-dir", self.path("data"),
+                                   patch="plot.available = lambda: True")
+        self.assertEqual(status, 0, err)
+        self.assertIn(f"evaluate.py: warning: {self.place} is a symbolic link, and mistakes.png "
+                      "is not written through it; choose where with --figure\n", err)
+        self.assertEqual(sorted(os.listdir(self.path("elsewhere"))),
+                         ["history.csv", "run.csv", "weights.npz"])
 

@@ -270,7 +270,7 @@ def mean_noise_accuracy(runs, data_dir):
     for network in (name for name in runs if name in santurkar.NOISY):
         for seed, run in runs[network].items():
             net = santurkar.build_network(network, np.random.default_rng(0))
-            files.load_weights(net, os.path.join(run[3], results.WEIGHTS))
+            files.load_weights(net, os.path.join(run[3], results.WEIGHTS), follow=False)
             for layer in net.layers:
                 if isinstance(layer, NoisyShift):
                     mean_scale = np.float32((1 + layer.n_sigma) / 2)

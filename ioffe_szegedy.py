@@ -18,7 +18,6 @@ its build_network and trains them with OPTIONS, the study's command-line
 defaults; it prepares the pixels with prepare_pixels, and calls probe after
 each epoch, which records PROBE_FIELDS: the percentiles of Figure 1(b, c).
 """
-import argparse
 import math
 import os
 import statistics
@@ -245,8 +244,9 @@ def main(argv=None):
     # Imported here, not at the top: main.py imports this module for its
     # networks, recipe and probe alone, and pays nothing for the rest.
     import files
+    import options
     import plot
-    parser = argparse.ArgumentParser(
+    parser = options.OneLineParser(
         prog="ioffe_szegedy.py",
         description="The held-out accuracy of Ioffe & Szegedy's MNIST study at each learning "
                     "rate, and Figure 1 at one, from the runs of main.py --study ioffe-szegedy.")

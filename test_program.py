@@ -99,10 +99,16 @@ class MainProgramCase(TempDir):
                   for part in (option, value)), *options]
 
     def run_main(self, *options):
+        return self.run_program(main.main, self.arguments(options))
+
+    @staticmethod
+    def run_program(program, argv):
+        """(exit status, standard output, standard error) of a program's
+        main function (main.main, evaluate.main_evaluate, ...) on argv."""
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                status = main.main(self.arguments(options))
+                status = program(argv)
             except SystemExit as exit:
                 status = exit.code
         return status, out.getvalue(), err.getvalue()
@@ -222,11 +228,25 @@ class MainProgram(MainProgramCase):
         self.assertEqual(err.strip().splitlines()[-1].count("line 1"), 1)
         self.assertNotIn("Traceback", err)
 
-    def test_data_dir_that_cannot_be_made_exits_2_before_downloading(self):
-        blocker = self.write("a-file", b"")
+    def test_a_data_dir_that_does_not_exist_is_refused_before_downloading(self):
+        # A --data-dir given is never made (a typo would be filled with 100
+        # MB of MNIST); the default, the repository's data/ wherever main.py
+        # is run from, is, and one that cannot be made is said.
         download = mock.Mock(side_effect=AssertionError("downloaded"))
+        blocker = self.write("a-file", b"")
         with mock.patch.object(mnist, "pip_download", download):
-            status, _, err = self.run_main("--data-dir", os.path.join(blocker, "data"))
+            for given, said in ((self.path("typo"), "does not exist: create it, or name"),
+                                (blocker, "is not a directory: name")):
+                status, out, err = self.run_main("--data-dir", given)
+                self.assertEqual((status, out, err), (2, "", f"main.py: error: --data-dir "
+                                                             f"{given} {said} the directory "
+                                                             "that holds MNIST (see --help)\n"))
+            self.assertFalse(os.path.exists(self.path("typo")))
+            default = os.path.join(os.path.dirname(os.path.abspath(main.__file__)), "data")
+            self.assertEqual(options.parse_args([], main.NETWORKS, 50_000).data_dir,
+                             default)
+            with mock.patch.object(mnist, "DATA_DIR", os.path.join(blocker, "data")):
+                status, _, err = self.run_main("--data-dir", mnist.DATA_DIR)
         self.assertEqual(status, 2)
         self.assertIn("cannot create", err)
         self.assertNotIn("Traceback", err)
@@ -1134,6 +1154,12 @@ class SmallerFaults(MainProgramCase):
         self.assertEqual(status, 2)
         self.assertRegex(err.getvalue().splitlines()[-1], r"^benchmark.py: error: "
                                                           r".*mnist_test.csv: line 1 has 3 values")
+        status, out, err = self.run_program(benchmark.main_benchmark,
+                                            ["--data-dir", self.path("typo")])
+        self.assertEqual((status, out, err), (2, "", f"benchmark.py: error: --data-dir "
+                                                     f"{self.path('typo')} does not exist: "
+                                                     "create it, or name the directory that "
+                                                     "holds MNIST (see --help)\n"))
 
 
 # ---------------------------------------------------------------- evaluate.py
@@ -1141,13 +1167,7 @@ class SmallerFaults(MainProgramCase):
 class Evaluate(MainProgramCase):
     def evaluate(self, *argv):
         import evaluate
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                status = evaluate.main_evaluate([*argv, "--data-dir", self.path("data")])
-            except SystemExit as exit:
-                status = exit.code
-        return status, out.getvalue(), err.getvalue()
+        return self.run_program(evaluate.main_evaluate, [*argv, "--data-dir", self.path("data")])
 
     def test_the_accuracy_is_the_one_main_py_printed(self):
         status, out, err = self.run_main("--net", "all")
@@ -1192,6 +1212,18 @@ class Evaluate(MainProgramCase):
             self.assertEqual(err.count("\n"), 1, err)
             self.assertIn("evaluate.py: error: ", err)
             self.assertIn(message, err)
+
+    def test_a_data_dir_that_does_not_exist_is_refused(self):
+        import evaluate
+        main.build_network("plain", np.random.default_rng(0)).save(self.path("plain.npz"))
+        status, out, err = self.run_program(evaluate.main_evaluate, [
+            self.path("plain.npz"), "--data-dir", self.path("typo")])
+        self.assertEqual((status, out, err), (2, "", f"evaluate.py: error: --data-dir "
+                                                     f"{self.path('typo')} does not exist: "
+                                                     "create it, or name the directory that "
+                                                     "holds MNIST (see --help)\n"))
+        self.assertFalse(os.path.exists(self.path("typo")))
+        self.assertEqual(evaluate.parse_args(["plain.npz"]).data_dir, mnist.DATA_DIR)
 
     def test_a_users_csv_is_normalized_with_the_training_statistics(self):
         self.assertEqual(self.run_main("--net", "plain")[0], 0)

@@ -35,17 +35,28 @@ from test_data import TempDir, csv_bytes, random_mnist
 # ---------------------------------------------------------------- main.py
 
 # main.py in a process of its own, on the small CSVs of MainProgram: the
-# split sizes are made to fit them, and SIGINT is Python's again even if
-# this test runs where it is ignored (a background job).
+# split sizes are made to fit them, SIGINT is Python's again even if this
+# test runs where it is ignored (a background job), and it ends as main.py's
+# __main__ block does.
 MAIN_IN_A_PROCESS = """
 import os, signal, sys
 sys.path.insert(0, os.environ.get("HELPERS", "."))
 import main
 import report
+import stopping
 signal.signal(signal.SIGINT, signal.default_int_handler)
 main.TRAIN_SIZE, main.VALIDATION_SIZE = 40, 20
 {patch}
-sys.exit(main.main(sys.argv[1:]))
+sys.exit(stopping.exit_status(lambda: main.main(sys.argv[1:])))
+"""
+# A program (main.py, plot.py, ...) run as `python3 program`, which sends
+# itself a signal as its interpreter shuts down: an exit handler
+# registered before the program's own runs after them.
+SIGNAL_AT_EXIT = """
+import atexit, os, runpy, signal, sys
+atexit.register(os.kill, os.getpid(), signal.{name})
+sys.argv[0] = "{program}"
+runpy.run_path("{program}", run_name="__main__")
 """
 
 
@@ -491,6 +502,25 @@ results.write_rows = write_rows_then_signal
                 self.assertEqual(len(file.read().splitlines()), 1 + 3)
             main.build_network("bn", np.random.default_rng()).load(
                 self.path(f"results/{run('bn')}/weights.npz"))
+
+    def test_a_signal_once_main_py_has_ended_changes_nothing(self):
+        # main.py has saved every run and said so, or refused its options:
+        # a signal as its interpreter shuts down is ignored.
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            status, out, err = self.main_process(
+                "--net", "plain", "--results-dir", self.path(name),
+                patch=f"import atexit\natexit.register(os.kill, os.getpid(), signal.{name})")
+            self.assertEqual(status, 0, (name, err))
+            self.assertIn("Histories and weights are in", out)
+            self.assertEqual([line for line in err.splitlines()
+                              if "differs from MNIST" not in line], [], name)
+            for argv, expected in ((["--help"], 0), (["--epochs", "0"], 2)):
+                process = subprocess.run(
+                    [sys.executable, "-c", SIGNAL_AT_EXIT.format(name=name, program="main.py"),
+                     *argv], capture_output=True, text=True,
+                    cwd=os.path.dirname(os.path.abspath(main.__file__)), timeout=60)
+                self.assertEqual(process.returncode, expected, (name, argv, process.stderr))
+                self.assertEqual(process.stderr.count("\n"), expected // 2, process.stderr)
 
     def test_sigterm_stops_the_workers_and_saves_nothing_unfinished(self):
         patch = """

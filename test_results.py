@@ -29,8 +29,8 @@ import mnist
 import options
 import plot
 import results
-from test_program import (DATA, MAIN_IN_A_PROCESS, MainProgramCase, mount_tmpfs,
-                          needs_matplotlib, run, run_files)
+from test_program import (DATA, MAIN_IN_A_PROCESS, SIGNAL_AT_EXIT, MainProgramCase,
+                          mount_tmpfs, needs_matplotlib, run, run_files)
 from test_data import csv_bytes, random_mnist
 
 HERE = os.path.dirname(os.path.abspath(main.__file__))
@@ -1125,6 +1125,17 @@ class CtrlCWhileImporting(ResultsCase):
             process.send_signal(signal.SIGINT)
             out, err = process.communicate(timeout=60)
             self.assertEqual((process.returncode, out, err), (130, "", f"{program}: interrupted\n"))
+
+    def test_a_signal_once_a_tool_has_ended_changes_nothing(self):
+        for program in ("plot.py", "evaluate.py", "santurkar_plot.py", "ioffe_szegedy.py"):
+            for name in ("SIGINT", "SIGTERM"):
+                for argv, expected in ((["--help"], 0), ([self.path("nowhere")], 2)):
+                    process = subprocess.run(
+                        [sys.executable, "-c", SIGNAL_AT_EXIT.format(name=name, program=program),
+                         *argv], capture_output=True, text=True, cwd=HERE, timeout=60)
+                    self.assertEqual(process.returncode, expected,
+                                     (program, name, argv, process.stderr))
+                    self.assertEqual(process.stderr.count("\n"), expected // 2, process.stderr)
 
 
 if __name__ == "__main__":

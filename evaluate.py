@@ -128,9 +128,9 @@ def parse_args(argv):
                                                    "(results/<run>/weights.npz)")
     parser.add_argument("--csv", help="evaluate on this CSV (MNIST's format: a label and 784 "
                                       "pixels a line) instead of the test split")
-    parser.add_argument("--data-dir", default="data",
+    parser.add_argument("--data-dir", default=mnist.DATA_DIR,
                         help=f"holds {mnist.TRAIN_FILE}, whose statistics normalize the images, "
-                             f"and {mnist.TEST_FILE} (data)")
+                             f"and {mnist.TEST_FILE} (the data/ directory beside evaluate.py)")
     parser.add_argument("--figure", help="where to draw the mistakes, in the format its "
                                          "extension names: .png, .pdf, .svg, ... (mistakes.png "
                                          "beside the first weights file)")
@@ -148,6 +148,7 @@ def parse_args(argv):
         if extension not in formats:
             parser.error(f"--figure {args.figure}: its extension names no format matplotlib "
                          f"writes ({', '.join(sorted(formats))})")
+    options.check_data_dir(parser, args.data_dir)
     return args
 
 

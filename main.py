@@ -235,4 +235,4 @@ def main(argv=None, experiment=ORIGINAL, program="main.py"):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stopping.exit_status(main))

@@ -28,6 +28,9 @@ from lab import files
 
 TRAIN_FILE = "mnist_train.csv"
 TEST_FILE = "mnist_test.csv"
+# The programs' default data directory: the repository's data/, beside this
+# file, whatever directory they are run from (made when missing).
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 PIXELS = 28 * 28
 SOURCE_URL = "https://pjreddie.com/projects/mnist-in-csv/"
 

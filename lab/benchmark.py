@@ -341,19 +341,22 @@ def main_benchmark(argv=None):
 
 def speed(argv):
     """`python3 -m lab.benchmark [--epochs N] [--repeats N]`: the speed tables."""
-    parser = argparse.ArgumentParser(prog="lab.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = options.OneLineParser(prog="lab.benchmark", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=options.positive_int, default=5,
                         help="epochs per measurement; the first is left out of the median")
     parser.add_argument("--repeats", type=options.positive_int, default=2,
                         help="rounds of measurements, each in its own processes")
-    parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--data-dir", default=mnist.DATA_DIR,
+                        help="holds MNIST's CSVs, fetched if missing (the data/ directory "
+                             "beside benchmark.py)")
     parser.add_argument("--worker", choices=["numpy", "floor", "parts", "pytorch", "loading"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--net", default="plain", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch is left out")
+    options.check_data_dir(parser, args.data_dir)
     if args.worker:
         return worker(args.worker, args.net, args.epochs, args.data_dir)
     mnist.load(args.data_dir)          # fetch once, before anything is timed

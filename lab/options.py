@@ -144,9 +144,9 @@ def parse_args(argv, experiment, train_size, program="main.py"):
                              "cores when several seeds, rates or scales are given; else 1)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                         help="floating-point type of the data and the networks (float32)")
-    parser.add_argument("--data-dir", default="data",
+    parser.add_argument("--data-dir", default=mnist.DATA_DIR,
                         help=f"holds {mnist.TRAIN_FILE} and {mnist.TEST_FILE}, fetched if "
-                             "missing (data)")
+                             "missing (the data/ directory beside main.py)")
     parser.add_argument("--results-dir", default="results",
                         help="receives a directory per run (its settings, history and "
                              "weights) and summary.csv (results)")
@@ -213,4 +213,18 @@ def parse_args(argv, experiment, train_size, program="main.py"):
     if args.batch_size < 2 and any(networks[net].before or networks[net].after
                                    for net in args.net):
         parser.error("--batch-size must be at least 2 for networks with BatchNorm")
+    check_data_dir(parser, args.data_dir)
     return args
+
+
+def check_data_dir(parser, data_dir):
+    """A usage error unless data_dir is a directory, or the default,
+    mnist.DATA_DIR, which is made when missing: a --data-dir mistyped would
+    otherwise be made, and MNIST fetched into it (about 100 MB)."""
+    if os.path.abspath(data_dir) == mnist.DATA_DIR or os.path.isdir(data_dir):
+        return
+    if os.path.lexists(data_dir):
+        parser.error(f"--data-dir {data_dir} is not a directory: name the directory that "
+                     "holds MNIST")
+    parser.error(f"--data-dir {data_dir} does not exist: create it, or name the directory "
+                 "that holds MNIST")

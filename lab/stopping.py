@@ -2,9 +2,11 @@
 plot.py, evaluate.py and the studies' programs at once, with
 the exit status a shell expects (130, 143, 129), after main.py has said
 what was saved and what was not, and after any temporary file is removed.
+Once a program has ended, they are ignored while its interpreter shuts down.
 
     with stopping.signals_stop_main():     # the handlers, for main.py's run
         ...                                # raises KeyboardInterrupt or Stopped
+    sys.exit(stopping.exit_status(main))   # main.py's end: later ones are ignored
 
     sys.exit(stopping.tool("plot.py", main))   # the same for a smaller tool
 """
@@ -77,13 +79,33 @@ def signals_stop_main():
                 signal.signal(number, handler)
 
 
+def exit_status(main):
+    """Run main() (a program's; it returns the exit status) and return its
+    exit status; from then on, however main ended (a usage error's
+    SystemExit too), Ctrl-C, SIGTERM and SIGHUP are ignored. The program
+    has done its work and said so, and only the interpreter's shutdown is
+    left, during which Python puts back each signal's default action: a
+    Ctrl-C would end the process with no word, status -2, nothing lost."""
+    try:
+        return main()
+    finally:
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+
+
 def tool(name, main):
     """Run main() (a command-line tool's; it returns the exit status) and
     return its exit status. Ctrl-C, SIGTERM and SIGHUP end it with one line
     on standard error and their status, once its `finally` blocks have run
-    (a figure's temporary file is removed). A closed standard output (tool |
-    head) ends it quietly; one that cannot be written (> /dev/full), with
-    one line and status 2. Never a traceback for either."""
+    (a figure's temporary file is removed); once it has ended, they are
+    ignored (exit_status). A closed standard output (tool | head) ends it
+    quietly; one that cannot be written (> /dev/full), with one line and
+    status 2. Never a traceback for either."""
+    return exit_status(lambda: stopped_in_one_line(name, main))
+
+
+def stopped_in_one_line(name, main):
+    """tool(name, main), but for the signals after it."""
     stdout, sys.stdout = sys.stdout, Output(sys.stdout)
     try:
         with signals_stop_main():

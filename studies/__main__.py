@@ -34,8 +34,8 @@ def parse_args(argv):
                              "most 2 seeds), into RESULTS-DIR/quick")
     parser.add_argument("--results-dir", default="results", action=options.Once,
                         help="receives a directory per command (results)")
-    parser.add_argument("--data-dir", default="data", action=options.Once,
-                        help="holds MNIST, fetched if missing (data)")
+    parser.add_argument("--data-dir", default=mnist.DATA_DIR, action=options.Once,
+                        help="holds MNIST, fetched if missing (the repository's data/)")
     args = parser.parse_args(argv)
     if args.list and args.quick:
         parser.error("--list and --quick do not go together: --quick trains each command whole")
@@ -43,6 +43,7 @@ def parse_args(argv):
         parser.error("--results-dir and --data-dir name directories: give a name")
     if args.only and len(set(args.only)) < len(args.only):
         parser.error("--only names a part twice: give each once")
+    options.check_data_dir(parser, args.data_dir)
     return args
 
 

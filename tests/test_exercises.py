@@ -11,7 +11,6 @@ import numpy as np
 
 import layers
 import main
-import test
 from lab import exercises
 
 

@@ -35,17 +35,30 @@ from tests.test_data import TempDir, csv_bytes, random_mnist
 # ---------------------------------------------------------------- main.py
 
 # main.py in a process of its own, on the small CSVs of MainProgram: the
-# split sizes are made to fit them, and SIGINT is Python's again even if
-# this test runs where it is ignored (a background job).
+# split sizes are made to fit them, SIGINT is Python's again even if this
+# test runs where it is ignored (a background job), and it ends as main.py's
+# __main__ block does.
 MAIN_IN_A_PROCESS = """
 import os, signal, sys
 sys.path.insert(0, os.environ.get("HELPERS", "."))
 import main
-from lab import report
+from lab import report, stopping
 signal.signal(signal.SIGINT, signal.default_int_handler)
 main.TRAIN_SIZE, main.VALIDATION_SIZE = 40, 20
 {patch}
-sys.exit(main.main(sys.argv[1:]))
+sys.exit(stopping.exit_status(lambda: main.main(sys.argv[1:])))
+"""
+# A program (main.py, plot.py, ...) run as `python3 program`, which sends
+# itself a signal as its interpreter shuts down: an exit handler
+# registered before the program's own runs after them.
+SIGNAL_AT_EXIT = """
+import atexit, os, runpy, signal, sys
+atexit.register(os.kill, os.getpid(), signal.{name})
+sys.argv[0] = "{program}"
+if "{program}".endswith(".py"):
+    runpy.run_path("{program}", run_name="__main__")
+else:
+    runpy.run_module("{program}", run_name="__main__", alter_sys=True)
 """
 
 
@@ -99,10 +112,16 @@ class MainProgramCase(TempDir):
                   for part in (option, value)), *options]
 
     def run_main(self, *options):
+        return self.run_program(main.main, self.arguments(options))
+
+    @staticmethod
+    def run_program(program, argv):
+        """(exit status, standard output, standard error) of a program's
+        main function (main.main, evaluate.main_evaluate, ...) on argv."""
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                status = main.main(self.arguments(options))
+                status = program(argv)
             except SystemExit as exit:
                 status = exit.code
         return status, out.getvalue(), err.getvalue()
@@ -222,11 +241,25 @@ class MainProgram(MainProgramCase):
         self.assertEqual(err.strip().splitlines()[-1].count("line 1"), 1)
         self.assertNotIn("Traceback", err)
 
-    def test_data_dir_that_cannot_be_made_exits_2_before_downloading(self):
-        blocker = self.write("a-file", b"")
+    def test_a_data_dir_that_does_not_exist_is_refused_before_downloading(self):
+        # A --data-dir given is never made (a typo would be filled with 100
+        # MB of MNIST); the default, the repository's data/ wherever main.py
+        # is run from, is, and one that cannot be made is said.
         download = mock.Mock(side_effect=AssertionError("downloaded"))
+        blocker = self.write("a-file", b"")
         with mock.patch.object(mnist, "pip_download", download):
-            status, _, err = self.run_main("--data-dir", os.path.join(blocker, "data"))
+            for given, said in ((self.path("typo"), "does not exist: create it, or name"),
+                                (blocker, "is not a directory: name")):
+                status, out, err = self.run_main("--data-dir", given)
+                self.assertEqual((status, out, err), (2, "", f"main.py: error: --data-dir "
+                                                             f"{given} {said} the directory "
+                                                             "that holds MNIST (see --help)\n"))
+            self.assertFalse(os.path.exists(self.path("typo")))
+            default = os.path.join(os.path.dirname(os.path.abspath(main.__file__)), "data")
+            self.assertEqual(options.parse_args([], main.ORIGINAL, 50_000).data_dir,
+                             default)
+            with mock.patch.object(mnist, "DATA_DIR", os.path.join(blocker, "data")):
+                status, _, err = self.run_main("--data-dir", mnist.DATA_DIR)
         self.assertEqual(status, 2)
         self.assertIn("cannot create", err)
         self.assertNotIn("Traceback", err)
@@ -471,6 +504,25 @@ results.write_rows = write_rows_then_signal
                 self.assertEqual(len(file.read().splitlines()), 1 + 3)
             files.load_weights(main.build_network("bn", np.random.default_rng()),
                                self.path(f"results/{run('bn')}/weights.npz"))
+
+    def test_a_signal_once_main_py_has_ended_changes_nothing(self):
+        # main.py has saved every run and said so, or refused its options:
+        # a signal as its interpreter shuts down is ignored.
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            status, out, err = self.main_process(
+                "--net", "plain", "--results-dir", self.path(name),
+                patch=f"import atexit\natexit.register(os.kill, os.getpid(), signal.{name})")
+            self.assertEqual(status, 0, (name, err))
+            self.assertIn("Histories and weights are in", out)
+            self.assertEqual([line for line in err.splitlines()
+                              if "differs from MNIST" not in line], [], name)
+            for argv, expected in ((["--help"], 0), (["--epochs", "0"], 2)):
+                process = subprocess.run(
+                    [sys.executable, "-c", SIGNAL_AT_EXIT.format(name=name, program="main.py"),
+                     *argv], capture_output=True, text=True,
+                    cwd=os.path.dirname(os.path.abspath(main.__file__)), timeout=60)
+                self.assertEqual(process.returncode, expected, (name, argv, process.stderr))
+                self.assertEqual(process.stderr.count("\n"), expected // 2, process.stderr)
 
     def test_sigterm_stops_the_workers_and_saves_nothing_unfinished(self):
         patch = """
@@ -906,8 +958,10 @@ class SummaryAndFiles(MainProgramCase):
                           (run("plain", 0, "_lr1e+30"), "diverged")])
 
     def test_two_processes_saving_into_one_directory(self):
+        # No figures, with matplotlib or without: the directory holds the runs alone.
+        no_figures = "import plot\nplot.available = lambda: False"
         processes = [subprocess.Popen(
-            [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=""), "--data-dir",
+            [sys.executable, "-c", MAIN_IN_A_PROCESS.format(patch=no_figures), "--data-dir",
              self.path("data"), "--results-dir", self.path("results"), "--epochs", "2",
              "--batch-size", "8", "--net", kind, "--seeds", "3", "--jobs", "1"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -1134,6 +1188,12 @@ class SmallerFaults(MainProgramCase):
         self.assertEqual(status, 2)
         self.assertRegex(err.getvalue().splitlines()[-1], r"^lab.benchmark: error: "
                                                           r".*mnist_test.csv: line 1 has 3 values")
+        status, out, err = self.run_program(benchmark.main_benchmark,
+                                            ["--data-dir", self.path("typo")])
+        self.assertEqual((status, out, err), (2, "", f"lab.benchmark: error: --data-dir "
+                                                     f"{self.path('typo')} does not exist: "
+                                                     "create it, or name the directory that "
+                                                     "holds MNIST (see --help)\n"))
 
 
 # ---------------------------------------------------------------- evaluate.py
@@ -1141,13 +1201,7 @@ class SmallerFaults(MainProgramCase):
 class Evaluate(MainProgramCase):
     def evaluate(self, *argv):
         import evaluate
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                status = evaluate.main_evaluate([*argv, "--data-dir", self.path("data")])
-            except SystemExit as exit:
-                status = exit.code
-        return status, out.getvalue(), err.getvalue()
+        return self.run_program(evaluate.main_evaluate, [*argv, "--data-dir", self.path("data")])
 
     def test_the_accuracy_is_the_one_main_py_printed(self):
         status, out, err = self.run_main("--net", "all")
@@ -1192,6 +1246,19 @@ class Evaluate(MainProgramCase):
             self.assertEqual(err.count("\n"), 1, err)
             self.assertIn("evaluate.py: error: ", err)
             self.assertIn(message, err)
+
+    def test_a_data_dir_that_does_not_exist_is_refused(self):
+        import evaluate
+        files.save_weights(main.build_network("plain", np.random.default_rng(0)),
+                           self.path("plain.npz"))
+        status, out, err = self.run_program(evaluate.main_evaluate, [
+            self.path("plain.npz"), "--data-dir", self.path("typo")])
+        self.assertEqual((status, out, err), (2, "", f"evaluate.py: error: --data-dir "
+                                                     f"{self.path('typo')} does not exist: "
+                                                     "create it, or name the directory that "
+                                                     "holds MNIST (see --help)\n"))
+        self.assertFalse(os.path.exists(self.path("typo")))
+        self.assertEqual(evaluate.parse_args(["plain.npz"]).data_dir, mnist.DATA_DIR)
 
     def test_a_users_csv_is_normalized_with_the_training_statistics(self):
         self.assertEqual(self.run_main("--net", "plain")[0], 0)

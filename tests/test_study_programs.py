@@ -19,9 +19,8 @@ import unittest
 
 import numpy as np
 
-from lab import files
-import main
 import plot
+from lab import files
 from tests import test_results
 from tests.test_ioffe_szegedy import save_ioffe_runs
 from tests.test_santurkar import save_study_runs
@@ -189,6 +188,19 @@ class SanturkarPlot(ProgramCase):
             status, out, err = run(SANTURKAR, self.path("study"), "--figures", self.path(figures))
             self.assertEqual((status, out), (2, ""))
             self.assertOneLine(err, said)
+
+    def test_an_abbreviation_or_a_data_dir_that_does_not_exist_is_refused_in_one_line(self):
+        for argv, said in (
+                (["--figure", self.path("study")], "unrecognized arguments: --figure"),
+                (["--figures", self.path("study"), "--figures", self.path("study")],
+                 "--figures is given twice: give it once"),
+                (["--data-dir", self.path("typo")], f"--data-dir {self.path('typo')} does not "
+                                                    "exist: create it, or name the directory "
+                                                    "that holds MNIST (see --help)")):
+            status, out, err = run(SANTURKAR, self.path("study"), *argv)
+            self.assertEqual((status, out), (2, ""), argv)
+            self.assertOneLine(err, f"{SANTURKAR}: error: {said}")
+        self.assertFalse(os.path.exists(self.path("typo")))
 
     def test_a_directory_given_twice_is_refused(self):
         status, out, err = run(SANTURKAR, self.path("study"), self.path("study") + "/")
@@ -377,6 +389,16 @@ class IoffeSzegedy(ProgramCase):
         self.assertEqual((status, out), (2, ""))
         self.assertOneLine(err, "is not a directory")
 
+    def test_usage_errors_are_one_line(self):
+        for argv, said in (([], "the following arguments are required: results_dir"),
+                           ([self.path("study"), "--lr", "x"], "argument --lr: invalid float "
+                                                              "value: 'x'"),
+                           ([self.path("study"), "--fig", "x.png"], "unrecognized arguments: "
+                                                                   "--fig x.png")):
+            status, out, err = run(IOFFE, *argv)
+            self.assertEqual((status, out, err), (2, "", f"{IOFFE}: error: {said} (see "
+                                                         "--help)\n"))
+
     def test_a_history_without_the_probe_is_said_in_one_line(self):
         history = self.path("study", "sigmoid_seed1_ioffe-szegedy", "history.csv")
         with open(history) as file:
@@ -395,7 +417,7 @@ class EvaluateOnAStudysWeights(ProgramCase):
                                      ("sigmoid", ioffe_szegedy, IOFFE)):
             weights = self.path(f"{kind}.npz")
             files.save_weights(study.build_network(kind, np.random.default_rng(0)), weights)
-            status, out, err = run("evaluate.py", weights, "--data-dir", self.path("none"))
+            status, out, err = run("evaluate.py", weights, "--data-dir", self.path())
             self.assertEqual((status, out), (2, ""))
             self.assertOneLine(err, f"holds the weights of {kind}, a network of "
                                     f"{study.__name__}", "evaluates the original networks only",

@@ -8,4 +8,5 @@ import sys
 import main
 from studies import ioffe_szegedy
 
-sys.exit(main.main(experiment=ioffe_szegedy.EXPERIMENT, program="studies.ioffe_szegedy"))
+sys.exit(stopping.exit_status(
+    lambda: main.main(experiment=ioffe_szegedy.EXPERIMENT, program="studies.ioffe_szegedy")))

@@ -7,13 +7,12 @@ It prints, for each network and rate, the test accuracy after 10k, 20k,
 30k and 50k steps over the seeds, and how far the median of the sigmoid's
 input moved; with matplotlib it draws Figure 1 at one rate.
 """
-import argparse
 import os
 import statistics
 import sys
 
 import plot
-from lab import files, results, stopping
+from lab import files, options, results, stopping
 from studies.ioffe_szegedy import (LEARNING_RATE, NETWORKS, PROBE_FIELDS, PROBE_UNIT,
                                    STEPS_PER_EPOCH, steps_per_epoch)
 
@@ -149,7 +148,7 @@ def main(argv=None):
     """Print the table and the drift of each learning rate's runs in the
     results directory, and draw Figure 1 of one rate's; returns the exit
     status (2: no runs, or the figure could not be written)."""
-    parser = argparse.ArgumentParser(
+    parser = options.OneLineParser(
         prog=PROGRAM,
         description="The held-out accuracy of Ioffe & Szegedy's MNIST study at each learning "
                     "rate, and Figure 1 at one, from the runs of python3 -m studies.ioffe_szegedy.")

@@ -8,4 +8,5 @@ import sys
 import main
 from studies import santurkar
 
-sys.exit(main.main(experiment=santurkar.EXPERIMENT, program="studies.santurkar"))
+sys.exit(stopping.exit_status(
+    lambda: main.main(experiment=santurkar.EXPERIMENT, program="studies.santurkar")))

@@ -21,7 +21,6 @@ exceeds the larger standard deviation of the two sets. The probes' measures
 are compared as log10 of the ratio, seed by seed: positive when the first
 network's measure is the larger.
 """
-import argparse
 import collections
 import io
 import math
@@ -33,6 +32,7 @@ import numpy as np
 
 from lab import files
 import mnist
+from lab import options
 import plot
 from lab import report
 from lab import results
@@ -505,14 +505,16 @@ def argument_problem(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="studies.santurkar.plot",
-                                     description=__doc__.split("\n")[0])
+    parser = options.OneLineParser(prog="studies.santurkar.plot",
+                                   description=__doc__.split("\n")[0])
     parser.add_argument("directories", nargs="+", metavar="DIR",
                         help="results of python3 -m studies.santurkar, one learning rate each")
     parser.add_argument("--figures", help="where the figures go (the first DIR)")
     parser.add_argument("--data-dir", help="MNIST's directory: evaluate the noisy networks' "
                                            "weights with the noise at its mean too")
     args = parser.parse_args(argv)
+    if args.data_dir is not None:
+        options.check_data_dir(parser, args.data_dir)
     problem = argument_problem(args)
     if problem:
         print(f"studies.santurkar.plot: error: {problem}", file=sys.stderr)

@@ -7,8 +7,9 @@ figures. `python3 -m studies` is its command line.
 - A run already saved with the same settings (its run.csv in its place) is
   not trained again: a reproduction killed at any moment goes on where it
   was when started again. --fresh trains every run again.
-- Runs that go side by side get one BLAS thread each: on a machine of N
-  cores, N runs at once.
+- Each run gets one BLAS thread: on a machine of N cores, N runs at once;
+  and a result does not depend on --jobs (the thread count can change its
+  last bits), so that on the snapshot's CPU it is bit-identical.
 - --list prints the command of each run still to do, for a cluster's job
   array or GNU parallel; the per-run records (lab/results.py) let many
   processes save into one results directory.
@@ -128,9 +129,10 @@ class Scheduler:
         self.started = time.monotonic()
         self.cost_done = 0
         self.cost_left = sum(job.cost for job in jobs)
-        # Side by side, one BLAS thread each: they would fight over the cores.
-        self.environment = (dict(os.environ, **dict.fromkeys(sweep.BLAS_THREAD_VARIABLES, "1"))
-                            if width > 1 else None)
+        # One BLAS thread each: side by side they would fight over the cores,
+        # and the thread count can change a result's last bits (the snapshot
+        # was made with one), whatever the width.
+        self.environment = dict(os.environ, **dict.fromkeys(sweep.BLAS_THREAD_VARIABLES, "1"))
 
     def execute(self):
         """Train every job; returns the jobs that failed. Stopped (Ctrl-C,

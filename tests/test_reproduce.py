@@ -121,6 +121,15 @@ class Scheduling(unittest.TestCase):
         self.assertRegex(shown[-1], r"^\[3 of 4 runs; \d+ s elapsed\]$")
         self.assertRegex(said, r"\[2 of 4 runs; \d+ s elapsed, about \d+ s left\]")
 
+    def test_every_run_has_one_blas_thread_whatever_the_width(self):
+        seen = os.path.join(self.directory, "threads")
+        code = f"import os; open({seen!r}, 'a').write(os.environ['OPENBLAS_NUM_THREADS'])"
+        for width in (1, 2):
+            reproduce.Scheduler([self.job("plain_seed0", code)], width, 1, 0,
+                                lambda line: None).execute()
+        with open(seen) as file:
+            self.assertEqual(file.read(), "11")
+
     def test_the_costliest_runs_start_first(self):
         order = os.path.join(self.directory, "order")
         jobs = [self.job(f"plain_seed{cost}", f"open({order!r}, 'a').write('{cost} ')", cost)

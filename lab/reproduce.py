@@ -290,7 +290,11 @@ def reproduce_quickly(parts, root, data_dir, show):
             command = [*quick(words), "--data-dir", data_dir, "--results-dir",
                        os.path.join(root, subdirectory)]
             show(f"$ python3 {shlex.join(command)}")
-            done = subprocess.run([sys.executable, *command], cwd=ROOT, stdout=subprocess.DEVNULL)
-            failed += done.returncode not in (0, 1)     # 1: a run diverged, and is saved
+            # Its warnings (a run of two commands replaced) are said only if it fails.
+            done = subprocess.run([sys.executable, *command], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+            if done.returncode not in (0, 1):           # 1: a run diverged, and is saved
+                failed += 1
+                show(done.stderr.rstrip())
     failed += draw(parts, root, data_dir, show)
     return 1 if failed else 0

@@ -158,6 +158,10 @@ def parse_args(argv, experiment, train_size, program="main.py"):
                              "(all 50,000)")
     # A study's recipe: its epochs and batch size are the defaults, its rate args.recipe's.
     parser.set_defaults(**{key: value for key, value in recipe.items() if key != "lr"})
+    given = sys.argv[1:] if argv is None else argv
+    if any(word == "--study" or word.startswith("--study=") for word in given):
+        parser.error("--study is gone: each study is a command of its own, python3 -m "
+                     "studies.santurkar or python3 -m studies.ioffe_szegedy, with these options")
     args = parser.parse_args(argv)
     args.experiment = experiment            # what train_run builds, prepares and probes
     args.study, args.plot_command = experiment.study, experiment.plot_command

@@ -988,7 +988,10 @@ class FoundBeforeTraining(ResultsCase):
                 (["--net", "all", "--net", "plain"], "--net plain is given twice (--net all "
                                                      "holds it): give each network once"),
                 (["--epochs", "1", "--epochs", "2"], "--epochs is given twice: give it once"),
-                (["--ep", "1"], "unrecognized arguments: --ep 1")):
+                (["--ep", "1"], "unrecognized arguments: --ep 1"),
+                (["--study", "santurkar"], "--study is gone: each study is a command of its "
+                 "own, python3 -m studies.santurkar or python3 -m studies.ioffe_szegedy, with "
+                 "these options")):
             status, out, err = self.main_process(*given, "--data-dir", self.path("missing"))
             self.assertEqual((status, out, err), (2, "", f"main.py: error: {message} "
                                                          "(see --help)\n"), given)

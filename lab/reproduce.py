@@ -23,6 +23,7 @@ import importlib.util
 import math
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -203,6 +204,7 @@ def draw(parts, root, data_dir, show):
 
 SETTING = ("network", "study", "lr", "init_scale", "init_scale_layers", "epochs", "batch_size",
            "limit", "dtype", "data")
+SHOWN = ("lr", "init_scale", "init_scale_layers", "epochs")    # what the comparison's lines say
 
 
 def test_accuracies(directory):
@@ -241,19 +243,13 @@ def compare(parts, root, snapshot, show):
                 differs = compared is not None and compared[4]
                 beyond += differs
                 verdict = ("beyond the seeds' spread" if differs else "within the seeds' spread")
-            changed = ", ".join(f"{key} {results.exact(value)}" for key, value
-                                in zip(SETTING[2:], setting[2:]) if key in ("lr", "init_scale",
-                                                                            "init_scale_layers",
-                                                                            "epochs"))
-            show(f"  {subdirectory:<20} {setting[0]:<13} {changed:<42} "
-                 f"{mean(old, shared):.4f} -> {mean(new, shared):.4f}  {verdict} "
-                 f"({len(shared)} seeds)")
+            said = ", ".join(f"{key} {results.exact(value)}"
+                             for key, value in zip(SETTING, setting) if key in SHOWN)
+            means = [statistics.fmean(values[seed] for seed in shared) if shared else math.nan
+                     for values in (old, new)]
+            show(f"  {subdirectory:<20} {setting[0]:<13} {said:<42} "
+                 f"{means[0]:.4f} -> {means[1]:.4f}  {verdict} ({len(shared)} seeds)")
     return beyond
-
-
-def mean(values, seeds):
-    """The mean of values ({seed: value}) over seeds (NaN if none)."""
-    return sum(values[seed] for seed in seeds) / len(seeds) if seeds else math.nan
 
 
 def reproduce(parts, root, data_dir, jobs=None, fresh=False, listing=False, tiny=False,

@@ -1,0 +1,3 @@
+"""(to be written)"""
+HEADER = ("the claim", "measured", "verdict")
+CLAIMS = []

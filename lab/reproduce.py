@@ -222,34 +222,41 @@ def test_accuracies(directory):
 
 
 def compare(parts, root, snapshot, show):
-    """For each setting of each train directory of parts: the mean test
-    accuracy over seeds in the snapshot and in root, and whether they are
-    identical, or differ within the seeds' spread or beyond it (the noise
-    rule, report.seed_differences, seed by seed). Returns how many differ
-    beyond the spread."""
-    beyond = 0
-    show(f"\nThe snapshot ({shown_path(snapshot)}/) and this reproduction, setting by "
-         "setting: mean test accuracy over the seeds")
-    for subdirectory in dict.fromkeys(sub for part in parts for sub, _ in part.trains):
+    """Set this reproduction beside the snapshot: for each setting of each
+    train directory of parts, whether its test accuracies are identical, or
+    differ within the seeds' spread or beyond it (the noise rule,
+    report.seed_differences, seed by seed), in one line of counts and a
+    line for each beyond; then every claim those directories measure, on
+    both (studies.claims.compare). Returns (settings beyond the spread,
+    verdicts that differ)."""
+    from studies import claims
+    directories = list(dict.fromkeys(sub for part in parts for sub, _ in part.trains))
+    verdicts = collections.Counter()
+    beyond = []
+    for subdirectory in directories:
         before = test_accuracies(os.path.join(snapshot, subdirectory))
         now = test_accuracies(os.path.join(root, subdirectory))
         for setting in sorted(set(before) & set(now), key=str):
             old, new = before[setting], now[setting]
-            shared = sorted(set(old) & set(new))
-            if old == new:
-                verdict = "identical"
-            else:
-                compared = report.seed_differences(old, new)
-                differs = compared is not None and compared[4]
-                beyond += differs
-                verdict = ("beyond the seeds' spread" if differs else "within the seeds' spread")
-            said = ", ".join(f"{key} {results.exact(value)}"
-                             for key, value in zip(SETTING, setting) if key in SHOWN)
-            means = [statistics.fmean(values[seed] for seed in shared) if shared else math.nan
-                     for values in (old, new)]
-            show(f"  {subdirectory:<20} {setting[0]:<13} {said:<42} "
-                 f"{means[0]:.4f} -> {means[1]:.4f}  {verdict} ({len(shared)} seeds)")
-    return beyond
+            compared = None if old == new else report.seed_differences(old, new)
+            verdict = ("identical" if old == new else
+                       "beyond" if compared is not None and compared[4] else "within")
+            verdicts[verdict] += 1
+            if verdict == "beyond":
+                said = ", ".join(f"{key} {results.exact(value)}"
+                                 for key, value in zip(SETTING, setting) if key in SHOWN)
+                shared = sorted(set(old) & set(new))
+                means = [statistics.fmean(values[seed] for seed in shared) for values in (old, new)]
+                beyond.append(f"  beyond: {subdirectory} {setting[0]} {said}: mean test "
+                              f"accuracy {means[0]:.4f} -> {means[1]:.4f}")
+    show(f"\nThe snapshot ({shown_path(snapshot)}/) and this reproduction, setting by setting "
+         f"(the test accuracies of {sum(verdicts.values())} settings): {verdicts['identical']} "
+         f"identical, {verdicts['within']} within the seeds' spread, {verdicts['beyond']} "
+         "beyond it")
+    for line in beyond:
+        show(line)
+    changed = claims.compare(root, shown_path(snapshot), directories, show)
+    return len(beyond), changed
 
 
 def reproduce(parts, root, data_dir, jobs=None, fresh=False, listing=False, tiny=False,

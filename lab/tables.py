@@ -15,8 +15,9 @@ changed without its documents, fails it.
 A program prints a table with markdown(), and prints only that table, in
 Markdown, when given `--table NAME`. A table of numbers that are not the
 study's runs (timings, a benchmark's) follows a line `<!-- measured: ... -->`
-that says where it comes from; tests/test_tables.py fails on any other
-table of numbers outside the markers.
+that says where it comes from, and a table of settings a line
+`<!-- settings: ... -->`; tests/test_tables.py fails on any other table of
+numbers outside the markers.
 """
 from lab import stopping
 if __name__ == "__main__":
@@ -34,7 +35,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START = re.compile(r"^<!-- table: python3 (.+?) -->\n", re.M)
 END = "<!-- end of table -->\n"
-MEASURED = "<!-- measured"
+DECLARED = ("<!-- measured:", "<!-- settings:")   # tables of numbers that are not results
 
 
 def markdown(header, rows):

@@ -53,7 +53,7 @@ def main(argv=None):
     root = os.path.abspath(os.path.join(args.results_dir, "quick") if args.quick
                            else args.results_dir)
     # The snapshot: the run records of the reproduction the docs quote
-    # (studies/snapshot/MACHINE.md says where and how it was made).
+    # (studies/snapshot/README.md says where and how it was made).
     snapshot = os.path.join(os.path.dirname(os.path.abspath(plan.__file__)), "snapshot")
     try:
         return reproduce.reproduce(parts, root, os.path.abspath(args.data_dir), args.jobs,

@@ -8,7 +8,9 @@ import io
 import os
 import sys
 import tempfile
+import types
 import unittest
+from unittest import mock
 
 import main
 from lab import options, reproduce, results
@@ -166,13 +168,55 @@ class Comparison(unittest.TestCase):
         self.save("snapshot", "bn-after-relu", [0.97, 0.971, 0.969])
         self.save("now", "bn-after-relu", [0.90, 0.901, 0.899])   # 0.07: 70 spreads
         part = plan.Part("p", [("sweep", ["main.py"])], [])
-        beyond, shown = lines_of(reproduce.compare, [part], os.path.join(self.directory, "now"),
-                                 os.path.join(self.directory, "snapshot"))
-        self.assertEqual(beyond, 1)
-        said = {line.split()[1]: line for line in shown[1:]}
-        self.assertRegex(said["bn"], r"0\.9700 -> 0\.9700  identical \(3 seeds\)$")
-        self.assertRegex(said["plain"], r"0\.9500 -> 0\.9503  within the seeds' spread")
-        self.assertRegex(said["bn-after-relu"], r"0\.9700 -> 0\.9000  beyond the seeds' spread")
+        (beyond, changed), shown = lines_of(reproduce.compare, [part],
+                                            os.path.join(self.directory, "now"),
+                                            os.path.join(self.directory, "snapshot"))
+        self.assertEqual((beyond, changed), (1, 0))
+        self.assertRegex(shown[0], r"3 settings\): 1 identical, 1 within the seeds' spread, "
+                                   r"1 beyond it$")
+        self.assertEqual(shown[1], "  beyond: sweep bn-after-relu lr 0.1, init_scale 1, "
+                                   "init_scale_layers all, epochs 1: mean test accuracy "
+                                   "0.9700 -> 0.9000")
+
+
+class ClaimByClaim(unittest.TestCase):
+    """studies.claims.compare, on a table of two made-up claims measured on
+    two made-up results directories."""
+
+    def compare(self, measures):
+        from studies import claims
+        table = types.SimpleNamespace(CLAIMS=[
+            claims.Claim(f"claim {name}", ("sweep",), measure) for name, measure in measures])
+        with mock.patch.object(claims, "TABLES", {"made-up": "made_up"}), \
+                mock.patch.object(claims, "claims_of", lambda name: table):
+            return lines_of(claims.compare, "now", "snapshot", ["sweep"])
+
+    def test_identical_the_same_verdict_and_another(self):
+        from studies import claims
+        by_root = {"snapshot": (0.010, "holds: a is better"), "now": (0.012, "holds: by less")}
+        flips = {"snapshot": (0.010, "holds"), "now": (-0.001, "within noise")}
+        changed, shown = self.compare([
+            ("same", lambda root: claims.Measured("+0.0100", "holds", 0.01, 0.004)),
+            ("moved", lambda root: claims.Measured("x", by_root[root][1], by_root[root][0], 0.004)),
+            ("flips", lambda root: claims.Measured("y", flips[root][1], flips[root][0], 0.004))])
+        self.assertEqual(changed, 1)
+        self.assertIn("  identical", shown)
+        self.assertIn("  the same verdict; the value moved +0.0020, within the seeds' spread "
+                      "(0.0040)", shown)
+        self.assertIn("  ANOTHER VERDICT; the value moved -0.0110, beyond the seeds' spread "
+                      "(0.0040)", shown)
+        self.assertEqual(shown[-1], "\n3 claims: 1 identical, 1 the same verdict, 1 another "
+                                    "verdict, 0 not measured")
+
+    def test_a_claim_whose_runs_are_missing_says_why(self):
+        from studies import claims
+
+        def missing(root):
+            raise results.ResultsError(f"{root}/sweep/ holds no runs")
+        changed, shown = self.compare([("missing", missing)])
+        self.assertEqual(changed, 0)
+        self.assertIn("  now      now/sweep/ holds no runs", shown)
+        self.assertTrue(shown[-1].endswith("1 not measured"))
 
 
 class Drawing(unittest.TestCase):

@@ -66,7 +66,7 @@ def compare(root, snapshot, directories, show):
     on the snapshot and on root: both values and verdicts, and whether the
     new one is identical, differs within the seeds' spread, or differs
     beyond it. Returns how many verdicts differ from the snapshot's."""
-    changed = 0
+    outcomes = collections.Counter()
     show(f"\nThe claims, on the snapshot ({snapshot}/) and on this reproduction:")
     for name in TABLES:
         for number, claim in enumerate(claims_of(name).CLAIMS, 1):
@@ -78,12 +78,14 @@ def compare(root, snapshot, directories, show):
                 show(f"  {who:<9}" + (f"{plain(measured.text)}: {measured.verdict}"
                                       if isinstance(measured, Measured) else measured))
             if not (isinstance(before, Measured) and isinstance(now, Measured)):
+                outcomes["not measured"] += 1
                 continue
             if before == now:
+                outcomes["identical"] += 1
                 show("  identical")
                 continue
             same = before.verdict.split(":")[0] == now.verdict.split(":")[0]
-            changed += not same
+            outcomes["the same verdict" if same else "another verdict"] += 1
             difference = ""
             if before.value is not None and now.value is not None:
                 difference = f"; the value moved {now.value - before.value:+.4f}"
@@ -91,8 +93,11 @@ def compare(root, snapshot, directories, show):
                     within = abs(now.value - before.value) <= before.spread
                     difference += (f", {'within' if within else 'beyond'} the seeds' spread "
                                    f"({before.spread:.4f})")
-            show(f"  {'the same verdict' if same else 'THE VERDICT DIFFERS'}{difference}")
-    return changed
+            show(f"  {'the same verdict' if same else 'ANOTHER VERDICT'}{difference}")
+    show(f"\n{sum(outcomes.values())} claims: " + ", ".join(
+        f"{outcomes[outcome]} {outcome}" for outcome in
+        ("identical", "the same verdict", "another verdict", "not measured")))
+    return outcomes["another verdict"]
 
 
 def plain(text):

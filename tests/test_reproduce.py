@@ -235,5 +235,20 @@ class Drawing(unittest.TestCase):
         self.assertEqual(shown, ["\n$ python3 -c 'import sys; sys.exit(2)' /r/x /d"])
 
 
+class TheCostOnMoreCores(unittest.TestCase):
+    def test_usage_md_quotes_the_snapshots_training_seconds(self):
+        # The projection in docs/usage.md: the sum and the largest of the
+        # snapshot's train_seconds.
+        snapshot = os.path.join(reproduce.ROOT, "studies", "snapshot")
+        seconds = [record["train_seconds"] for part in sorted(os.listdir(snapshot))
+                   if os.path.isdir(os.path.join(snapshot, part))
+                   for record in results.read_records(os.path.join(snapshot, part), warn=False)]
+        with open(os.path.join(reproduce.ROOT, "docs", "usage.md"), encoding="utf-8") as file:
+            usage = " ".join(file.read().split())
+        self.assertIn(f"took {reproduce.duration(sum(seconds))} of training in all and the "
+                      f"longest {max(seconds) / 60:.1f} min", usage)
+        self.assertIn(f"about {sum(seconds) / 60:.0f}/N minutes", usage)
+
+
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0]])

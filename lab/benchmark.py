@@ -5,6 +5,8 @@
     python3 -m lab.benchmark accuracy --seeds 5 --net all
                                          # test accuracy, NumPy beside PyTorch
                                          # (takes main.py's options)
+    python3 -m lab.agreement results/original results/pytorch
+                                         # the same table from saved runs
 
 Each measurement runs in its own process, one after another (PyTorch's
 OpenMP threads keep spinning after their work and would slow NumPy down in a
@@ -46,6 +48,8 @@ import main
 import mnist
 from lab import options
 from lab import report
+from lab import agreement
+from lab import results
 from lab import sweep
 
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -121,7 +125,8 @@ def train_torch(run, splits, settings, on_epoch):
     """main.train_run's recipe in PyTorch: the same initial weights (made by
     main.build_network from run.seed), the same batches in the same order
     (drawn from the same random stream), plain SGD, validation after each
-    epoch. Returns {"history": one record per epoch, "test_accuracy": float}."""
+    epoch. Returns {"history": one record per epoch, "test_accuracy": float,
+    "weights": None (a PyTorch run's are not saved)}."""
     import torch
     rng = np.random.default_rng(run.seed)
     model = torch_model(main.build_network(run.kind, rng, init_scale=run.init_scale))
@@ -159,11 +164,11 @@ def train_torch(run, splits, settings, on_epoch):
                   "val_accuracy": val_accuracy, "seconds": time.perf_counter() - start}
         history.append(record)
         on_epoch(record)
-    return {"history": history, "test_accuracy": evaluate(*test)[1]}
+    return {"history": history, "test_accuracy": evaluate(*test)[1], "weights": None}
 
 
 def time_torch(kind, epochs, data_dir):
-    settings = options.parse_args(["--epochs", str(epochs)], main.NETWORKS, main.TRAIN_SIZE)
+    settings = options.parse_args(["--epochs", str(epochs)], main.ORIGINAL, main.TRAIN_SIZE)
     history = train_torch(sweep.Run(kind, 0, 1e-3, 1.0), load_splits(data_dir), settings,
                           lambda record: None)
     return [record["seconds"] for record in history["history"]]
@@ -285,9 +290,17 @@ def torch_version():
 
 
 def compare_accuracy(argv):
-    """`python3 -m lab.benchmark accuracy [main.py's options]`: train every network from
-    every seed (as main.py would, --seeds and --jobs included) with NumPy,
-    then with PyTorch, and print their test accuracies side by side."""
+    """`python3 -m lab.benchmark accuracy [--numpy-dir DIR] [main.py's options]`:
+    train every network from every seed (as main.py would, --seeds and
+    --jobs included) with NumPy, then with PyTorch, and print their test
+    accuracies side by side (lab/agreement.py). Given --results-dir, it
+    saves each PyTorch run's record there (run.csv and history.csv, named
+    as main.py names its runs, no weights), and a run saved there already
+    is not trained again; given --numpy-dir, the NumPy runs main.py saved
+    there are read, not trained again."""
+    before = options.OneLineParser(prog="lab.benchmark accuracy", add_help=False)
+    before.add_argument("--numpy-dir", action=options.Once)
+    known, argv = before.parse_known_args(argv)
     settings = options.parse_args(argv, main.ORIGINAL, main.TRAIN_SIZE,
                                   program="lab.benchmark accuracy")
     settings.experiment = main.ORIGINAL
@@ -301,30 +314,45 @@ def compare_accuracy(argv):
                           limit=settings.limit)
     runs = [sweep.Run(kind, seed, lr, scale) for lr in settings.lr for scale in settings.init_scale
             for seed in settings.seeds for kind in settings.net]
+    # Saved only where asked: the default results directory holds main.py's
+    # runs, which have the same names.
+    saved_in = {"NumPy": known.numpy_dir, "PyTorch": None}
+    records = None
+    if any(word.split("=")[0] == "--results-dir" for word in argv):
+        report.check_writable(settings.results_dir)
+        records = report.Progress(settings, runs, TORCH_HISTORY, main.build_network)
+        saved_in["PyTorch"] = settings.results_dir
     print(f"NumPy {np.__version__}, PyTorch {torch}, {cpu_description()}: "
           f"{len(runs)} runs each, {settings.epochs} epochs, {settings.jobs} at a time", flush=True)
-    accuracy = {}
+    accuracy = {"NumPy": {}, "PyTorch": {}}
     for framework, train in (("NumPy", main.train_run), ("PyTorch", train_torch)):
         def on_event(run, event, payload):
             if event == "done":
-                accuracy[framework, run] = payload["test_accuracy"]
+                accuracy[framework][run.kind, run] = payload["test_accuracy"]
                 print(f"{framework:<8} {run.kind:<13} seed {run.seed:<3} test accuracy "
                       f"{payload['test_accuracy']:.4f}", flush=True)
             elif event != "epoch":
                 print(f"{framework:<8} {run.kind:<13} seed {run.seed:<3} {event}: {payload}")
-        sweep.execute(runs, train, splits, settings, settings.jobs, on_event)
-    print(f"\n{'network':<13} {'seed':>4}  {'NumPy':>6}  {'PyTorch':>7}  PyTorch - NumPy")
-    for run in sorted(runs):
-        ours, theirs = accuracy.get(("NumPy", run)), accuracy.get(("PyTorch", run))
-        if ours is not None and theirs is not None:
-            print(f"{run.kind:<13} {run.seed:>4}  {ours:.4f}  {theirs:>7.4f}  {theirs - ours:+.4f}")
-    print(f"\n{'test accuracy':<13} {'':>13}{report.STATISTICS_HEADER}")
-    for kind in settings.net:
-        for framework in ("NumPy", "PyTorch"):
-            values = [accuracy[framework, run] for run in runs
-                      if run.kind == kind and (framework, run) in accuracy]
-            if values:
-                print(f"{kind:<13} {framework:<13}{report.statistics_line(values)}")
+            if records and framework == "PyTorch" and event != "epoch":
+                records.on_event(run, event, payload)
+        to_train = []
+        for run in runs:
+            saved = saved_in[framework] and results.read_record(saved_in[framework], results.run_name(
+                run.kind, run.seed, report.run_settings(settings, run), settings.recipe))
+            if saved and saved["status"] == "finished":
+                accuracy[framework][run.kind, run] = saved["test_accuracy"]
+            else:
+                to_train.append(run)
+        if len(to_train) < len(runs):
+            print(f"{framework:<8} {len(runs) - len(to_train)} runs read from "
+                  f"{saved_in[framework]}/, {len(to_train)} to train", flush=True)
+        sweep.execute(to_train, train, splits, settings, settings.jobs, on_event)
+    print()
+    print(agreement.table(accuracy["NumPy"], accuracy["PyTorch"]), end="")
+
+
+# The history of a PyTorch run, as train_torch returns it (no probes).
+TORCH_HISTORY = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds"]
 
 
 def main_benchmark(argv=None):
@@ -372,20 +400,20 @@ def speed(argv):
         runs += [("pytorch", "plain"), ("pytorch", "bn")]
     environments = {"environment as it is": dict(os.environ),
                     f"{' and '.join(OPENBLAS_VARIABLES)} unset": unset}
-    # results[environment][what, kind, name]: one median per repeat. All the
+    # medians[environment][what, kind, name]: one median per repeat. All the
     # runs take turns, so that a drift in the machine's speed hits all alike,
     # and each ratio is taken within a repeat, between neighbouring runs.
-    results = {title: {} for title in environments}
+    medians = {title: {} for title in environments}
     blas = {}
     for _ in range(args.repeats):
         for title, environment in environments.items():
             for what, kind in runs:
                 times, blas[title] = measure(what, kind, args.epochs, args.data_dir, environment)
                 for name, values in times.items():
-                    results[title].setdefault((what, kind, name), []).append(
+                    medians[title].setdefault((what, kind, name), []).append(
                         statistics.median(values))
     for title, environment in environments.items():
-        result = results[title]
+        result = medians[title]
 
         def seconds(what, kind="plain", name="epoch"):
             return statistics.median(result[what, kind, name])

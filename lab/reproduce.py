@@ -185,17 +185,18 @@ class Scheduler:
                   + (f", about {duration(left)} left]" if self.cost_left else "]"))
 
 
-def draw(parts, root, data_dir, show):
-    """Run each part's commands that print tables and draw figures; a part
-    that needs an optional module (PyTorch) is skipped, in one line, where
-    it cannot be imported. Returns the number of commands that failed."""
+def draw(parts, root, data_dir, show, tiny=False):
+    """Run each part's commands trained whole (on tiny settings if tiny),
+    then those that print tables and draw figures; a part that needs an
+    optional module (PyTorch) is skipped, in one line, where it cannot be
+    imported. Returns the number of commands that failed."""
     failed = 0
     for part in parts:
         if part.needs and importlib.util.find_spec(part.needs) is None:
             show(f"\n{part.name}: skipped: {part.needs} cannot be imported here (pip install "
                  f"torch==2.13.0 in a virtual environment adds NumPy beside PyTorch)")
             continue
-        for words in part.draws:
+        for words in [*(quick(words) if tiny else words for words in part.whole), *part.draws]:
             words = [word.replace("RESULTS", root).replace("DATA", data_dir) for word in words]
             show(f"\n$ python3 {shlex.join(words)}")
             failed += subprocess.run([sys.executable, *words], cwd=ROOT).returncode != 0
@@ -299,5 +300,5 @@ def reproduce_quickly(parts, root, data_dir, show):
             if done.returncode not in (0, 1):           # 1: a run diverged, and is saved
                 failed += 1
                 show(done.stderr.rstrip())
-    failed += draw(parts, root, data_dir, show)
+    failed += draw(parts, root, data_dir, show, tiny=True)
     return 1 if failed else 0

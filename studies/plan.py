@@ -9,10 +9,11 @@ directory, DATA for the data directory.
 """
 import collections
 
-# name: what --only picks; trains: (subdirectory, command) pairs; draws:
-# commands; needs: a module the part needs that is not a requirement
-# (PyTorch), or None.
-Part = collections.namedtuple("Part", "name trains draws needs", defaults=(None,))
+# name: what --only picks; trains: (subdirectory, command) pairs, each run
+# trained by a process of its own; draws: commands; needs: a module the part
+# needs that is not a requirement (PyTorch), or None; whole: commands that
+# train, each run as a whole before the draws (it resumes by itself).
+Part = collections.namedtuple("Part", "name trains draws needs whole", defaults=(None, ()))
 
 RATES = ["0.001", "0.003", "0.01", "0.03", "0.1", "0.3", "1", "3", "10"]
 SANTURKAR_RATES = ["0.001", "0.1", "0.3"]
@@ -48,6 +49,8 @@ PARTS = [
           ["-m", "studies.ioffe_szegedy.plot", "RESULTS/ioffe-grid"],
           ["-m", "studies.ioffe_szegedy.plot", "RESULTS/ioffe-grid10", "--lr", "10"]]),
     Part("pytorch",                     # docs/study.md, NumPy beside PyTorch
-         [], [["-m", "lab.benchmark", "accuracy", "--seeds", "5", "--net", "all",
-               "--data-dir", "DATA"]], needs="torch"),
+         [], [["-m", "lab.agreement", "RESULTS/original", "RESULTS/pytorch"]], needs="torch",
+         whole=[["-m", "lab.benchmark", "accuracy", "--seeds", "5", "--net", "all",
+                 "--numpy-dir", "RESULTS/original", "--results-dir", "RESULTS/pytorch",
+                 "--data-dir", "DATA"]]),
 ]

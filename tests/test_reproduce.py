@@ -209,8 +209,6 @@ class ClaimByClaim(unittest.TestCase):
                                     "verdict, 0 not measured")
 
     def test_a_claim_whose_runs_are_missing_says_why(self):
-        from studies import claims
-
         def missing(root):
             raise results.ResultsError(f"{root}/sweep/ holds no runs")
         changed, shown = self.compare([("missing", missing)])
@@ -227,6 +225,16 @@ class Drawing(unittest.TestCase):
         self.assertEqual(failed, 0)
         self.assertEqual(len(shown), 1)
         self.assertIn("pytorch: skipped: a_module_that_is_not_there cannot be imported", shown[0])
+
+    def test_a_whole_command_runs_before_the_draws_and_is_tiny_in_quick_mode(self):
+        part = plan.Part("p", [], [["-c", "pass", "RESULTS/x"]],
+                         whole=[["-c", "pass", "--epochs", "50", "--seeds", "5"]])
+        failed, shown = lines_of(reproduce.draw, [part], "/r", "/d", tiny=True)
+        self.assertEqual(failed, 0)
+        self.assertEqual(shown, ["\n$ python3 -c pass --epochs 2 --seeds 2 --limit 500",
+                                 "\n$ python3 -c pass /r/x"])
+        failed, shown = lines_of(reproduce.draw, [part], "/r", "/d")
+        self.assertEqual(shown[0], "\n$ python3 -c pass --epochs 50 --seeds 5")
 
     def test_a_drawing_that_fails_is_counted(self):
         part = plan.Part("p", [], [["-c", "import sys; sys.exit(2)", "RESULTS/x", "DATA"]])

@@ -114,7 +114,7 @@ def probed(network_runs, steps=STEPS_PER_EPOCH):
     median sigmoid input and the width between its 15th and 85th
     percentiles, in training mode, before training, after that epoch and at
     the end; `steps` an epoch."""
-    tenth = round(TABLE_STEPS[0] / steps)
+    tenth = ends(steps)[0] // steps                 # that epoch
     return {seed: (history["train_p50"][[0, tenth, -1]],
                    (history["train_p85"] - history["train_p15"])[[0, tenth, -1]])
             for seed, _, history in network_runs if len(history["epoch"]) > tenth}
@@ -132,14 +132,14 @@ def drift(runs, steps=STEPS_PER_EPOCH):
     `steps` an epoch), probed()'s medians and widths, means over seeds
     (each seed's unit PROBE_UNIT is another unit) with min to max; then
     drifts(), the mean over seeds of each seed's move and factor."""
-    tenth = ends(steps)[0]
-    header = ["network", "median", "15-85 width", f"from {tenth:,} steps to the end"]
+    first = ends(steps)[0]
+    header = ["network", "median", "15-85 width", f"from {first:,} steps to the end"]
     rows = []
     for network, network_runs in runs.items():
         probes = probed(network_runs, steps)
         if len(probes) < len(network_runs):
             rows.append([f"`{network}`", "-", "-",
-                         f"shorter than {tenth:,} steps: nothing to compare"])
+                         f"shorter than {first:,} steps: nothing to compare"])
             continue
         medians, widths = zip(*probes.values())
         moved, grew = zip(*drifts(network_runs, steps).values())

@@ -7,6 +7,7 @@ probe, and how main.py and its options run it. Needs no network and no MNIST.
 import contextlib
 import io
 import os
+import re
 import tempfile
 import unittest
 from unittest import mock
@@ -14,12 +15,13 @@ from unittest import mock
 import numpy as np
 
 from studies import ioffe_szegedy as study
+from studies.claims import ioffe_szegedy as claims
 from studies.ioffe_szegedy import plot as study_plot
 import layers
 import main
 from lab import options
 import plot
-from lab import results
+from lab import results, tables
 from lab import sweep
 import test
 
@@ -226,40 +228,100 @@ class Table(unittest.TestCase):
         runs = {"sigmoid": [(seed, 0.9, {"epoch": epochs,
                                          "val_accuracy": epochs / 100 + seed / 1000})
                             for seed in range(3)]}
-        line = study_plot.table(study_plot.in_steps(runs))[1]
+        header, [row] = study_plot.table(study_plot.in_steps(runs))
+        self.assertEqual(header, ["network", "10,008 steps", "20,016 steps", "30,024 steps",
+                                  "50,040 steps", "test, at the end"])
         # 10,008, 20,016, 30,024 and 50,040 steps: epochs 12, 24, 36 and 60
-        for epoch in (12, 24, 36, 60):
-            mean, low, high = epoch / 100 + 0.001, epoch / 100, epoch / 100 + 0.002
-            self.assertIn(f"{mean:.4f} ({low:.4f} to {high:.4f})", line)
-        self.assertIn("0.9000 (0.9000 to 0.9000)", line)
+        self.assertEqual(row, ["`sigmoid`", *(f"{epoch / 100 + 0.001:.4f} ({epoch / 100:.4f} to "
+                                              f"{epoch / 100 + 0.002:.4f})"
+                                              for epoch in (12, 24, 36, 60)),
+                               "0.9000 (0.9000 to 0.9000)"])
 
     def test_runs_shorter_than_the_columns_leave_them_empty(self):
         history = {"epoch": np.arange(4.0), "val_accuracy": np.full(4, 0.9),
                    **{field: np.zeros(4) for field in study.PROBE_FIELDS}}
         runs = study_plot.in_steps({"sigmoid": [(0, 0.9, history)]})
-        self.assertEqual(study_plot.table(runs)[1].split()[2:], ["-"] * 4 + ["0.9000"])
-        self.assertIn("nothing to compare", study_plot.drift(runs)[0])
+        self.assertEqual(study_plot.table(runs)[1][0][1:], ["-"] * 4 + ["0.9000"])
+        self.assertEqual(study_plot.drift(runs)[1][0][1:3], ["-", "-"])
+        self.assertIn("nothing to compare", study_plot.drift(runs)[1][0][3])
+
+    def test_the_drift_is_the_mean_of_each_seed_s_move_and_factor(self):
+        runs = {"sigmoid": [(seed, 0.9, made_history("sigmoid", seed, 60))
+                            for seed in (0, 1)]}
+        runs = study_plot.in_steps(runs)
+        header, [row] = study_plot.drift(runs)
+        self.assertEqual(header[3], "from 10,008 steps to the end")
+        # Each seed's median: 0 before training, seed / 10 - 1.2 at epoch 12, seed / 10 - 6 at
+        # the end; its width: 1 + seed / 10 + epoch / 10.
+        self.assertEqual(row[1], "0.00 (0.00 to 0.00) -> -1.15 (-1.20 to -1.10) -> "
+                                 "-5.95 (-6.00 to -5.90)")
+        self.assertEqual(row[2], "1.05 (1.00 to 1.10) -> 2.25 (2.20 to 2.30) -> "
+                                 "7.05 (7.00 to 7.10)")
+        moved, grew = 4.8, (7 / 2.2 + 7.1 / 2.3) / 2
+        self.assertEqual(row[3], f"median moved by {moved:.2f}, width x{grew:.2f}")
+        drifts = study_plot.drifts(runs["sigmoid"])
+        self.assertEqual(set(drifts), {0, 1})
+        for seed, expected in ((0, (4.8, 7 / 2.2)), (1, (4.8, 7.1 / 2.3))):
+            np.testing.assert_allclose(drifts[seed], expected, rtol=1e-12)
+
+    def test_the_grid_bolds_each_network_s_best_rate_at_the_end(self):
+        runs, every = {}, {}
+        for lr, shift in ((0.3, 0.01), (3.0, 0.0), (10.0, -0.01)):
+            runs[lr] = study_plot.in_steps(
+                {kind: [(0, 0.9, {"epoch": np.arange(61.0),
+                                  "val_accuracy": 0.9 + shift * (1 if kind == "sigmoid-bn" else -1)
+                                  + np.arange(61.0) / 1000})]
+                 for kind in study.NETWORKS})
+            every[lr] = study.STEPS_PER_EPOCH
+        header, rows = study_plot.grid(runs, every)
+        self.assertEqual(header, ["lr", "`sigmoid` 10k", "`sigmoid` 50k", "`sigmoid-bn` 10k",
+                                  "`sigmoid-bn` 50k"])
+        self.assertEqual(rows, [["0.3", "0.9020", "0.9500", "0.9220", "**0.9700**"],
+                                ["3", "0.9120", "0.9600", "0.9120", "0.9600"],
+                                ["10", "0.9220", "**0.9700**", "0.9020", "0.9500"]])
 
 
+def made_history(kind, seed, epoch_count, better=0.0, drift=1.0):
+    """A made-up history of the study's run: validation accuracy 0.9 +
+    epoch / 1000 + seed / 1000 (+ better for sigmoid-bn); unit 0's median 0
+    before training, then seed / 10 - epoch / 10, its 15-85 width 1 + seed /
+    10 + epoch / 10, both in both modes, each epoch's part times drift for
+    sigmoid-bn."""
+    epoch = np.arange(epoch_count + 1.0)
+    scale = drift if kind == "sigmoid-bn" else 1.0
+    median = np.where(epoch > 0, seed / 10 - scale * epoch / 10, 0.0)
+    width = 1 + seed / 10 + scale * epoch / 10
+    percentiles = {15: median - width / 2, 50: median, 85: median + width / 2}
+    return {"epoch": epoch,
+            "val_accuracy": 0.9 + epoch / 1000 + seed / 1000 + (better if kind == "sigmoid-bn"
+                                                                 else 0),
+            **{f"{mode}_p{q}": percentiles[q] for mode in ("train", "eval") for q in percentiles}}
 
-def save_ioffe_runs(directory, epochs=60, limit=main.TRAIN_SIZE):
-    """Save made-up runs of the study (2 seeds of each network at lr 3)
-    into directory: their validation accuracy 0.9 + epoch / 1000 + seed /
-    1000, each probe field the epoch."""
+
+def save_ioffe_runs(directory, epochs=60, limit=main.TRAIN_SIZE, lr=3.0, seeds=(0, 1),
+                    better=0.0, later_better=None, drift=1.0):
+    """Save made-up runs of the study (each network from each of seeds, at
+    lr) into directory: their histories made_history's (with better and
+    drift), their test accuracy 0.97 + seed / 1000 (+ later_better, or
+    else better, for sigmoid-bn)."""
     os.makedirs(directory, exist_ok=True)
     fields = [*main.TRAINING_FIELDS, *study.PROBE_FIELDS]
+    at_the_end = better if later_better is None else later_better
     for kind in study.NETWORKS:
-        for seed in (0, 1):
-            history = [{"epoch": epoch, "train_loss": 0.1, "val_loss": 0.1,
-                        "val_accuracy": 0.9 + epoch / 1000 + seed / 1000, "seconds": 1.0,
-                        **dict.fromkeys(study.PROBE_FIELDS, float(epoch))}
+        for seed in seeds:
+            made = made_history(kind, seed, epochs, better, drift)
+            history = [{"train_loss": 0.1, "val_loss": 0.1, "seconds": 1.0,
+                        **{field: float(values[epoch]) for field, values in made.items()}}
                        for epoch in range(epochs + 1)]
             record = {"run": f"{kind}_seed{seed}_ioffe-szegedy"
+                             + (f"_lr{results.exact(lr)}" if lr != study.LEARNING_RATE else "")
                              + (f"_limit{limit}" if limit != main.TRAIN_SIZE else ""),
-                      "network": kind,
-                      "seed": seed, "study": "ioffe-szegedy", "data": "mnist", "lr": 3.0, "init_scale": 1.0, "init_scale_layers": "all",
-                      "epochs": epochs, "batch_size": 60, "limit": limit,
-                      "dtype": "float32", "status": "finished", "test_accuracy": 0.97}
+                      "network": kind, "seed": seed, "study": "ioffe-szegedy", "data": "mnist",
+                      "lr": lr, "init_scale": 1.0, "init_scale_layers": "all",
+                      "epochs": epochs, "batch_size": 60, "limit": limit, "dtype": "float32",
+                      "status": "finished",
+                      "test_accuracy": 0.97 + seed / 1000 + (at_the_end if kind == "sigmoid-bn"
+                                                             else 0)}
             with results.saving(directory):
                 results.save(directory, record, fields, history)
 
@@ -305,6 +367,113 @@ class Program(unittest.TestCase):
             self.assertEqual(status, 0)
             self.assertIn("9,996 steps", out)                    # epoch 294, not 10,008
             self.assertIn("at 0, 9,996 steps and at the end", out)
+
+
+    def test_a_table_alone_is_the_same_markdown_and_draws_nothing(self):
+        with tempfile.TemporaryDirectory() as directory:
+            save_ioffe_runs(directory)
+            _, everything, _ = self.run_program(directory, "--figure",
+                                                os.path.join(directory, "figure.png"))
+            for name, first in (("accuracy", "| network | 10,008 steps |"),
+                                ("drift", "| network | median | 15-85 width |")):
+                status, out, err = self.run_program(directory, "--table", name)
+                self.assertEqual((status, err), (0, ""))
+                self.assertTrue(out.startswith(first), out)
+                self.assertTrue(all(line.startswith("| ") for line in out.splitlines()), out)
+                self.assertIn(out, everything)
+            self.assertNotIn(study_plot.FIGURE, os.listdir(directory))
+
+    def test_the_grid_reads_the_rates_of_several_directories(self):
+        with tempfile.TemporaryDirectory() as directory:
+            low, high = os.path.join(directory, "low"), os.path.join(directory, "high")
+            save_ioffe_runs(low, lr=0.3, seeds=(0,), better=0.01)
+            save_ioffe_runs(high, seeds=(1,))
+            status, out, _ = self.run_program(low, high, "--table", "grid")
+            self.assertEqual(status, 0)
+            self.assertEqual(out.splitlines()[2:],
+                             ["| 0.3 | 0.9120 | 0.9600 | 0.9220 | **0.9700** |",
+                              "| 3 | 0.9130 | **0.9610** | 0.9130 | 0.9610 |"])
+            _, everything, _ = self.run_program(low, high, "--figure",
+                                                os.path.join(directory, "figure.png"))
+            self.assertIn(out, everything)
+
+    def test_a_table_at_a_rate_without_runs_is_said_in_one_line(self):
+        with tempfile.TemporaryDirectory() as directory:
+            save_ioffe_runs(directory)
+            status, out, err = self.run_program(directory, "--table", "drift", "--lr", "0.3")
+            self.assertEqual((status, out), (2, ""))
+            self.assertEqual(err, f"{study_plot.PROGRAM}: error: no runs at --lr 0.3; the runs "
+                                  "have 3\n")
+
+
+class Claims(unittest.TestCase):
+    """studies/claims/ioffe_szegedy.py: each verdict follows the numbers."""
+
+    def measure(self, lr3, lr03):
+        """Each claim's Measured on made-up sweeps of 3 seeds at lr 3 and
+        0.3, saved with the keywords of save_ioffe_runs in lr3 and lr03."""
+        with tempfile.TemporaryDirectory() as root:
+            save_ioffe_runs(os.path.join(root, "ioffe-szegedy"), seeds=(0, 1, 2), **lr3)
+            save_ioffe_runs(os.path.join(root, "ioffe-szegedy-lr0.3"), lr=0.3, seeds=(0, 1, 2),
+                            **lr03)
+            return [claim.measure(root) for claim in claims.CLAIMS]
+
+    def test_batchnorm_ahead_higher_and_steadier_at_both_rates_holds(self):
+        ahead = {"better": 0.01, "drift": 0.5}
+        faster, higher, stable = self.measure(ahead, ahead)
+        self.assertEqual(faster.verdict, "holds: ahead at lr 3 and 0.3")
+        self.assertEqual(higher.verdict, "holds: higher at lr 3 and 0.3")
+        self.assertEqual(stable.verdict, "holds: steadier at lr 3 and 0.3")
+        self.assertIn("lr 3 +0.0100 (higher on 3 of 3 seeds; spread 0.0010)", faster.text)
+        self.assertAlmostEqual(faster.value, 0.01)
+        self.assertAlmostEqual(faster.spread, 0.001)
+        # The median moves 4.8 without BatchNorm, 2.4 with it; the width
+        # grows 7 / 2.2 times without, 4 / 1.6 times with it (seed 0).
+        self.assertIn("lr 3: median moved 4.80 / 2.40, width x", stable.text)
+        self.assertAlmostEqual(stable.value, 2.4)
+
+    def test_the_verdicts_turn_with_the_numbers(self):
+        behind = {"better": -0.01, "drift": 2.0}
+        faster, higher, stable = self.measure(behind, {"better": 0.01, "drift": 0.5})
+        self.assertEqual(faster.verdict, "holds in part: ahead at lr 0.3; behind at lr 3")
+        self.assertEqual(stable.verdict, "holds in part: steadier at lr 0.3; less steady at lr 3")
+        self.assertLess(faster.value, 0)
+        faster, higher, stable = self.measure(behind, behind)
+        self.assertEqual(faster.verdict, "does not hold: behind at lr 3 and 0.3")
+        self.assertEqual(higher.verdict, "does not hold: lower at lr 3 and 0.3")
+        self.assertEqual(stable.verdict, "does not hold: less steady at lr 3 and 0.3")
+        level = {"better": 0.0, "drift": 1.0}
+        faster, higher, stable = self.measure(level, {"better": 0.01, "later_better": -0.0002})
+        self.assertEqual(faster.verdict, "holds in part: ahead at lr 0.3; within noise at lr 3")
+        self.assertEqual(higher.verdict, "within noise: at lr 3 and 0.3")
+
+    def test_a_missing_sweep_is_a_results_error(self):
+        with tempfile.TemporaryDirectory() as root:
+            save_ioffe_runs(os.path.join(root, "ioffe-szegedy"), seeds=(0, 1, 2))
+            for claim in claims.CLAIMS:
+                with self.assertRaises(results.ResultsError):
+                    claim.measure(root)
+
+
+class TheChapter(unittest.TestCase):
+    """docs/study-ioffe-szegedy.md: its tables are generated (tests/test_tables.py)."""
+
+    def test_the_numbers_of_its_prose_are_those_of_its_generated_tables(self):
+        # A result as the tables give it (0.9580, -0.28, 8.37), not a version (3.11.2)
+        # nor the paper's number (arXiv:1502.03167).
+        result = re.compile(r"(?<![\d.:])\d+\.\d{2,}(?!\.?\d)")
+        with open(os.path.join(tables.ROOT, "docs", "study-ioffe-szegedy.md"),
+                  encoding="utf-8") as file:
+            text = file.read()
+        found = tables.blocks(text)
+        generated = "".join(text[block.start:block.end] for block in found)
+        prose = "".join(text[start:end] for start, end in
+                        zip([0, *(block.end for block in found)],
+                            [*(block.start for block in found), len(text)]))
+        prose = re.sub(r"```.*?```", "", prose, flags=re.S)        # commands are not prose
+        self.assertTrue(result.findall(prose))
+        for number in result.findall(prose):
+            self.assertTrue(number in generated, f"{number} is in the prose but in no table")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,22 @@
-"""The table and Figure 1 of Ioffe & Szegedy's MNIST experiment, from the
+"""The tables and Figure 1 of Ioffe & Szegedy's MNIST experiment, from the
 runs of `python3 -m studies.ioffe_szegedy`:
 
-    python3 -m studies.ioffe_szegedy.plot RESULTS-DIR [--lr RATE] [--figure PATH]
+    python3 -m studies.ioffe_szegedy.plot RESULTS-DIR... [--lr RATE] [--figure PATH]
+                                          [--table grid|accuracy|drift]
 
-It prints, for each network and rate, the test accuracy after 10k, 20k,
-30k and 50k steps over the seeds, and how far the median of the sigmoid's
-input moved; with matplotlib it draws Figure 1 at one rate.
+It prints in Markdown, for each rate, the validation accuracy after 10k,
+20k, 30k and 50k steps over the seeds, and how far the sigmoid's input
+moved; for several rates (the grid, from one directory or several), each
+network's accuracy at each rate. With matplotlib it draws Figure 1 at one
+rate. --table prints one of the tables alone.
 """
+import math
 import os
 import statistics
 import sys
 
 import plot
-from lab import files, options, results, stopping
+from lab import files, options, results, stopping, tables
 from studies.ioffe_szegedy import (LEARNING_RATE, NETWORKS, PROBE_FIELDS, PROBE_UNIT,
                                    STEPS_PER_EPOCH, steps_per_epoch)
 
@@ -23,6 +27,7 @@ PROGRAM = "studies.ioffe_szegedy.plot"
 
 TABLE_STEPS = (10_000, 20_000, 30_000, 50_000)
 FIGURE = "ioffe_szegedy_figure1.png"
+TABLES = ("grid", "accuracy", "drift")           # --table's choices
 
 
 def in_steps(runs, steps=STEPS_PER_EPOCH):
@@ -33,23 +38,64 @@ def in_steps(runs, steps=STEPS_PER_EPOCH):
             for network, network_runs in runs.items()}
 
 
+def ends(steps=STEPS_PER_EPOCH):
+    """The steps at which the epochs that end closest to each of TABLE_STEPS
+    end, `steps` an epoch."""
+    return [round(wanted / steps) * steps for wanted in TABLE_STEPS]
+
+
+def accuracy_at(network_runs, end):
+    """{seed: validation accuracy after step `end`} of one network's runs
+    (in_steps), for the runs that reach it."""
+    at = {seed: history["val_accuracy"][history["epoch"] == end]
+          for seed, _, history in network_runs}
+    return {seed: float(values[0]) for seed, values in at.items() if len(values)}
+
+
+def test_accuracy(network_runs):
+    """{seed: test accuracy at the end} of one network's runs."""
+    return {seed: accuracy for seed, accuracy, _ in network_runs}
+
+
 def table(runs, steps=STEPS_PER_EPOCH):
-    """Lines: for each network of runs (in_steps, `steps` an epoch), the
-    validation accuracy after the epoch that ends closest to each of
-    TABLE_STEPS (mean over seeds, min-max), and the test accuracy at the end."""
-    ends = [round(wanted / steps) * steps for wanted in TABLE_STEPS]
-    header = "".join(f"{f'{end:,} steps':>28}" for end in ends)
-    lines = [f"{'network':<11} {'seeds':>5}{header}{'test, at the end':>28}"]
-    for network, network_runs in runs.items():
-        columns = []
-        for end in ends:
-            values = [h["val_accuracy"][h["epoch"] == end] for _, _, h in network_runs]
-            values = [float(v[0]) for v in values if len(v)]
-            columns.append(spread(values))
-        columns.append(spread([accuracy for _, accuracy, _ in network_runs]))
-        lines.append(f"{network:<11} {len(network_runs):>5}"
-                     + "".join(f"{column:>28}" for column in columns))
-    return lines
+    """The header and rows of a table: for each network of runs (in_steps,
+    `steps` an epoch), the validation accuracy after the epoch that ends
+    closest to each of TABLE_STEPS (mean over seeds, min to max), and the
+    test accuracy at the end."""
+    header = ["network", *(f"{end:,} steps" for end in ends(steps)), "test, at the end"]
+    rows = [[f"`{network}`", *(spread(list(accuracy_at(network_runs, end).values()))
+                               for end in ends(steps)),
+             spread(list(test_accuracy(network_runs).values()))]
+            for network, network_runs in runs.items()]
+    return header, rows
+
+
+def grid(runs, every):
+    """The header and rows of the learning-rate grid: for each rate of runs
+    ({lr: runs in_steps}, each rate's epoch `every[lr]` steps), each
+    network's validation accuracy after the epochs that end closest to the
+    first and the last of TABLE_STEPS; each network's best rate at the end
+    in bold."""
+    networks = [network for network in NETWORKS if any(network in each for each in runs.values())]
+    first, last = (f"{wanted // 1000}k" for wanted in (TABLE_STEPS[0], TABLE_STEPS[-1]))
+    header = ["lr", *(f"`{network}` {when}" for network in networks for when in (first, last))]
+    rates = sorted(runs)
+    cells = {(lr, network): [list(accuracy_at(runs[lr].get(network, []), end).values())
+                             for end in (ends(every[lr])[0], ends(every[lr])[-1])]
+             for lr in rates for network in networks}
+    best = {}
+    for network in networks:
+        reached = [lr for lr in rates if cells[lr, network][1]]
+        if reached:
+            best[network] = max(reached, key=lambda lr: statistics.mean(cells[lr, network][1]))
+    rows = []
+    for lr in rates:
+        row = [f"{lr:g}"]
+        for network in networks:
+            early, late = (spread(values) for values in cells[lr, network])
+            row += [early, f"**{late}**" if best.get(network) == lr else late]
+        rows.append(row)
+    return header, rows
 
 
 def spread(values, digits=4):
@@ -62,30 +108,46 @@ def spread(values, digits=4):
             f"({min(values):.{digits}f} to {max(values):.{digits}f})")
 
 
+def probed(network_runs, steps=STEPS_PER_EPOCH):
+    """{seed: (medians, widths)} of one network's runs (in_steps) that go
+    past the epoch that ends closest to 10,000 steps: unit PROBE_UNIT's
+    median sigmoid input and the width between its 15th and 85th
+    percentiles, in training mode, before training, after that epoch and at
+    the end; `steps` an epoch."""
+    tenth = ends(steps)[0] // steps                 # that epoch
+    return {seed: (history["train_p50"][[0, tenth, -1]],
+                   (history["train_p85"] - history["train_p15"])[[0, tenth, -1]])
+            for seed, _, history in network_runs if len(history["epoch"]) > tenth}
+
+
+def drifts(network_runs, steps=STEPS_PER_EPOCH):
+    """{seed: (moved, grew)} from probed(): from 10,000 steps to the end, how
+    far unit PROBE_UNIT's median moved and by what factor its width changed."""
+    return {seed: (abs(medians[2] - medians[1]), widths[2] / widths[1])
+            for seed, (medians, widths) in probed(network_runs, steps).items()}
+
+
 def drift(runs, steps=STEPS_PER_EPOCH):
-    """Lines: unit PROBE_UNIT's median sigmoid input and the width between
-    its 15th and 85th percentiles, in training mode, before training, after
-    the epoch that ends closest to 10,000 steps and at the end, means over
-    seeds (each seed's unit PROBE_UNIT is another unit) with min-max; then,
-    from 10,000 steps to the end, how far the median moved (the mean of its
-    moves' sizes) and by what factor the width changed (mean over seeds);
-    `steps` an epoch."""
-    tenth = round(TABLE_STEPS[0] / steps)
-    lines = []
+    """The header and rows of a table: for each network of runs (in_steps,
+    `steps` an epoch), probed()'s medians and widths, means over seeds
+    (each seed's unit PROBE_UNIT is another unit) with min to max; then
+    drifts(), the mean over seeds of each seed's move and factor."""
+    first = ends(steps)[0]
+    header = ["network", "median", "15-85 width", f"from {first:,} steps to the end"]
+    rows = []
     for network, network_runs in runs.items():
-        if min(len(h["epoch"]) for _, _, h in network_runs) <= tenth:
-            lines.append(f"{network:<11} shorter than {tenth * steps:,} steps: "
-                         "nothing to compare")
+        probes = probed(network_runs, steps)
+        if len(probes) < len(network_runs):
+            rows.append([f"`{network}`", "-", "-",
+                         f"shorter than {first:,} steps: nothing to compare"])
             continue
-        medians = [h["train_p50"][[0, tenth, -1]] for _, _, h in network_runs]
-        widths = [(h["train_p85"] - h["train_p15"])[[0, tenth, -1]] for _, _, h in network_runs]
-        moved = statistics.mean(abs(median[2] - median[1]) for median in medians)
-        grew = statistics.mean(width[2] / width[1] for width in widths)
-        lines.append(f"{network:<11} median " + " -> ".join(spread(v, 2) for v in zip(*medians))
-                     + "; 15-85 width " + " -> ".join(spread(v, 2) for v in zip(*widths))
-                     + f"; from {tenth * steps:,} steps to the end the median moved "
-                       f"by {moved:.2f}, the width x{grew:.2f}")
-    return lines
+        medians, widths = zip(*probes.values())
+        moved, grew = zip(*drifts(network_runs, steps).values())
+        rows.append([f"`{network}`", *(" -> ".join(spread(v, 2) for v in zip(*each))
+                                        for each in (medians, widths)),
+                     f"median moved by {statistics.mean(moved):.2f}, "
+                     f"width x{statistics.mean(grew):.2f}"])
+    return header, rows
 
 
 def figure1(pyplot, runs, lr, steps=STEPS_PER_EPOCH):
@@ -144,63 +206,99 @@ def check_probe_fields(rows, runs):
                     "train that run again")
 
 
+def read_study(directories):
+    """The runs of the study in directories (read together): ({lr: runs
+    in_steps}, {lr: the steps of an epoch}). Of each rate's runs, those of
+    one budget (plot.choose_setting). ResultsError if there are none, or a
+    history lacks the probe."""
+    rows = [row for directory in directories for row in results.read_records(directory)
+            if row["network"] in NETWORKS]
+    if not rows:
+        raise results.ResultsError(f"{'/, '.join(directories)}/ has no runs of "
+                                   f"{', '.join(NETWORKS)}: run python3 -m "
+                                   "studies.ioffe_szegedy first")
+    rates = sorted({row["lr"] for row in rows})
+    chosen = {lr: plot.choose_setting(rows, lr=lr) for lr in rates}
+    # A run's epoch is as many steps as its --limit and --batch-size make.
+    every = {lr: steps_per_epoch(chosen[lr][0]["limit"], chosen[lr][0]["batch_size"])
+             for lr in rates}
+    runs = {lr: in_steps(plot.read_runs(chosen[lr]), every[lr]) for lr in rates}
+    for lr in rates:
+        check_probe_fields(chosen[lr], runs[lr])
+    return runs, every
+
+
+def rate(runs, lr):
+    """The rate of runs ({lr: ...}) that is lr, or ResultsError naming the
+    rates there are."""
+    for each in runs:
+        if math.isclose(each, lr):
+            return each
+    raise results.ResultsError(f"no runs at --lr {lr:g}; the runs have "
+                               + ", ".join(f"{each:g}" for each in runs))
+
+
 def main(argv=None):
     """Print the table and the drift of each learning rate's runs in the
-    results directory, and draw Figure 1 of one rate's; returns the exit
-    status (2: no runs, or the figure could not be written)."""
+    results directories, and the grid of rates if there are several, in
+    Markdown; draw Figure 1 of one rate's. With --table, print that one
+    table only. Returns the exit status (2: no runs, or the figure could
+    not be written)."""
     parser = options.OneLineParser(
         prog=PROGRAM,
         description="The held-out accuracy of Ioffe & Szegedy's MNIST study at each learning "
                     "rate, and Figure 1 at one, from the runs of python3 -m studies.ioffe_szegedy.")
-    parser.add_argument("results_dir", help="the directory main.py wrote")
+    parser.add_argument("results_dir", nargs="+",
+                        help="the directories main.py wrote (their runs are read together)")
     parser.add_argument("--lr", type=float, default=LEARNING_RATE,
-                        help=f"the learning rate of the runs in the figure ({LEARNING_RATE:g})")
+                        help=f"the learning rate of the runs in the figure and in --table "
+                             f"accuracy or drift ({LEARNING_RATE:g})")
     parser.add_argument("--figure", help=f"where to save the figure ({FIGURE} in "
-                                         "the results directory)")
+                                         "the first results directory)")
+    parser.add_argument("--table", choices=TABLES,
+                        help="print this table alone, in Markdown, and draw nothing: "
+                             "grid (each rate), accuracy or drift (at --lr)")
     args = parser.parse_args(argv)
-    figure_path = args.figure or os.path.join(args.results_dir, FIGURE)
+    figure_path = args.figure or os.path.join(args.results_dir[0], FIGURE)
     # Said before the work, not after the tables.
     where = os.path.dirname(figure_path) or "."
-    if args.figure and plot.available() and not os.path.isdir(where):
+    if args.figure and not args.table and plot.available() and not os.path.isdir(where):
         print(f"{PROGRAM}: error: --figure {args.figure}: {where}/ is not a directory",
               file=sys.stderr)
         return 2
     try:
-        rows = [row for row in results.read_records(args.results_dir)
-                if row["network"] in NETWORKS]
-        if not rows:
-            raise results.ResultsError(f"{args.results_dir}/ has no runs of "
-                                       f"{', '.join(NETWORKS)}: run python3 -m "
-                                       "studies.ioffe_szegedy first")
-        rates = sorted({row["lr"] for row in rows})
-        # Of each rate's runs, those of one budget (epochs, batch size, ...).
-        chosen = {lr: plot.choose_setting(rows, lr=lr) for lr in rates}
-        # A run's epoch is as many steps as its --limit and --batch-size make.
-        every = {lr: steps_per_epoch(chosen[lr][0]["limit"], chosen[lr][0]["batch_size"])
-                 for lr in rates}
-        runs = {lr: in_steps(plot.read_runs(chosen[lr]), every[lr]) for lr in rates}
-        for lr in rates:
-            check_probe_fields(chosen[lr], runs[lr])
+        runs, every = read_study(args.results_dir)
+        lr = rate(runs, args.lr) if args.table in ("accuracy", "drift") else None
     except results.ResultsError as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 2
-    for lr in rates:
-        print(f"Learning rate {lr:g}: validation accuracy, mean over seeds (min-max)")
-        print("\n".join(table(runs[lr], every[lr])))
+    if args.table:
+        made = (grid(runs, every) if args.table == "grid" else
+                (table if args.table == "accuracy" else drift)(runs[lr], every[lr]))
+        print(tables.markdown(*made), end="")
+        return 0
+    for each in runs:
+        print(f"Learning rate {each:g}: validation accuracy, mean over seeds (min to max)\n")
+        print(tables.markdown(*table(runs[each], every[each])))
         print(f"Unit {PROBE_UNIT}'s sigmoid input, in training mode, at 0, "
-              f"{round(TABLE_STEPS[0] / every[lr]) * every[lr]:,} steps and at the end:")
-        print("\n".join(drift(runs[lr], every[lr])) + "\n")
+              f"{ends(every[each])[0]:,} steps and at the end:\n")
+        print(tables.markdown(*drift(runs[each], every[each])))
+    if len(runs) > 1:
+        print("Validation accuracy at each learning rate, each network's best at the end "
+              "in bold:\n")
+        print(tables.markdown(*grid(runs, every)))
     if not plot.available():
         print(plot.HINT)
         return 0
-    if args.lr not in runs:
-        print(f"{PROGRAM}: error: no runs at --lr {args.lr:g} to draw; the runs have "
-              + ", ".join(f"{lr:g}" for lr in rates), file=sys.stderr)
+    try:
+        lr = rate(runs, args.lr)
+    except results.ResultsError as error:
+        print(f"{PROGRAM}: error: {error} (--lr: the rate to draw)", file=sys.stderr)
         return 2
     import matplotlib
     matplotlib.use("Agg")                   # files only, no window
     from matplotlib import pyplot
-    figure = figure1(pyplot, runs[args.lr], args.lr, every[args.lr])
+    figure = figure1(pyplot, runs[lr], lr, every[lr])
     try:
         files.atomic_write(figure_path, lambda file: figure.savefig(file, format="png", dpi=80))
     except OSError as error:

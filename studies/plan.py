@@ -46,8 +46,7 @@ PARTS = [
           ("ioffe-grid10", ["-m", "studies.ioffe_szegedy", "--lr", "10", "--seed", "100"])],
          [["-m", "studies.ioffe_szegedy.plot", "RESULTS/ioffe-szegedy"],
           ["-m", "studies.ioffe_szegedy.plot", "RESULTS/ioffe-szegedy-lr0.3", "--lr", "0.3"],
-          ["-m", "studies.ioffe_szegedy.plot", "RESULTS/ioffe-grid"],
-          ["-m", "studies.ioffe_szegedy.plot", "RESULTS/ioffe-grid10", "--lr", "10"]]),
+          ["-m", "studies.ioffe_szegedy.plot", "RESULTS/ioffe-grid", "RESULTS/ioffe-grid10"]]),
     Part("pytorch",                     # docs/study.md, NumPy beside PyTorch
          [], [["-m", "lab.agreement", "RESULTS/original", "RESULTS/pytorch"]], needs="torch",
          whole=[["-m", "lab.benchmark", "accuracy", "--seeds", "5", "--net", "all",

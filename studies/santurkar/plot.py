@@ -231,9 +231,11 @@ MEASURES = {
     "beta_max": ("effective beta-smoothness, largest", largest("beta")),
     "unit": ("unit 0's median into ReLU 2, moved per probe", unit_movement),
 }
-# The rows of the probes' table: each measure of bn over plain, then the
-# noisy bn's distribution over plain's (Santurkar et al.'s comparison).
-TABLE_PROBES = [*((key, ("bn", "plain")) for key in MEASURES), ("unit", ("bn-noisy", "plain"))]
+# The probes' table compares bn with plain on each measure, and after it,
+# on these measures, the noisy networks (first, second): the peaks of the
+# landscape, and the noisy bn's distribution against plain's (Santurkar et
+# al.'s comparison).
+NOISY_ROWS = {"beta_max": ("bn-noisy", "plain-noisy"), "unit": ("bn-noisy", "plain")}
 
 
 # ---------------------------------------------------------------- the tables
@@ -373,16 +375,16 @@ def probe_count(runs):
 
 
 def probes_table(studies):
-    """In Markdown: at each rate, each measure's ratio of the first network
-    over the second (TABLE_PROBES), seed by seed, with its verdict; and how
-    many probes a run holds."""
+    """In Markdown: how many probes a run holds; at each rate, each
+    measure's ratio of bn over plain (and of NOISY_ROWS), seed by seed,
+    with its verdict."""
     rows = [["probes per run", *(probe_count(runs) for _, runs, _ in studies)]]
-    for key, (first, second) in TABLE_PROBES:
-        name = (MEASURES[key][0] if (first, second) == ("bn", "plain")
-                else f"the same, `{first}` / `{second}`")
-        rows.append([name.replace("|", "\\|"),          # a bare | would end the cell
-                     *(ratio_text(probe_ratio(runs, key, first, second), markdown=True)
-                       for _, runs, _ in studies)])
+    for key, (name, _) in MEASURES.items():
+        for first, second in filter(None, [("bn", "plain"), NOISY_ROWS.get(key)]):
+            said = name if first == "bn" else f"the same, `{first}` / `{second}`"
+            rows.append([said.replace("|", "\\|"),        # a bare | would end the cell
+                         *(ratio_text(probe_ratio(runs, key, first, second), markdown=True)
+                           for _, runs, _ in studies)])
     return tables.markdown(["measure: `bn` / `plain` unless said, seed by seed",
                             *(f"lr {rate:g}" for rate, _, _ in studies)], rows)
 

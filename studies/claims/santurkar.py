@@ -233,10 +233,11 @@ def predictiveness(root):
                                    ("largest gradient change", "first epoch", "all steps"))
     verdict = head(outcomes.values())
     most = 10 ** -min([found[rate][0].mean for rate in outcomes if outcomes[rate] > 0] or [0])
-    if most < CLOSE_TO_100 and verdict == "holds":
+    close = most >= CLOSE_TO_100
+    if not close and verdict == "holds":
         verdict = "holds in part"
-    said = why(outcomes, {1: f"smaller, by at most {most:.2g} times"
-                             + (", not 100," if most < CLOSE_TO_100 else ""),
+    by = f"{most:.2g}" if most < 10 else f"{most:.0f}"           # 250, not 2.5e+02
+    said = why(outcomes, {1: f"smaller, by at most {by} times" + ("" if close else ", not 100,"),
                           0: "within noise", -1: "larger"})
     value = found[PAPERS_RATE][0]
     return Measured(text, f"{verdict}: {said}", value.mean, value.spread)

@@ -423,11 +423,14 @@ class SanturkarClaims(unittest.TestCase):
             save_sweeps(root, lambda rate, network: DIVERGED if network == "plain-noisy" else {})
             self.assertEqual(self.verdict(root, "1b"), "holds: every seed diverges at every rate")
 
-    def test_a_missing_sweep_is_a_results_error(self):
+    def test_a_missing_sweep_or_one_at_another_rate_is_a_results_error(self):
         with tempfile.TemporaryDirectory() as root:
             save_sweeps(root)
             shutil.rmtree(os.path.join(root, "santurkar-lr0.3"))
             with self.assertRaisesRegex(results.ResultsError, "santurkar-lr0.3/ does not exist"):
+                claims.table("santurkar", root)
+            save_study_runs(os.path.join(root, "santurkar-lr0.3"), lr=0.2)
+            with self.assertRaisesRegex(results.ResultsError, "holds runs at lr 0.2, not 0.3"):
                 claims.table("santurkar", root)
 
 

@@ -37,10 +37,14 @@ Compared = collections.namedtuple("Compared", "differences mean spread higher co
 
 
 def studies(root):
-    """{rate: (runs, diverged)} of each sweep in root (study.read_study)."""
+    """{rate: (runs, diverged)} of each sweep in root (study.read_study);
+    ResultsError if one holds runs at another rate than its name's."""
     found = {}
-    for directory in DIRECTORIES:
+    for directory, expected in zip(DIRECTORIES, RATES):
         rate, runs, diverged = study.read_study(os.path.join(root, directory))
+        if rate != expected:
+            raise ResultsError(f"{os.path.join(root, directory)}/ holds runs at lr {rate:g}, "
+                               f"not {expected:g}")
         found[rate] = runs, diverged
     return found
 
@@ -208,8 +212,7 @@ def covariate_shift(root):
         for layer in (2, 3))
     value = found[PAPERS_RATE][2][0]
     verdict = head(1 if each >= 0 else -1 for each in cases.values())
-    return Measured(text, f"{verdict}: {said}",
-                    value.mean, value.spread)
+    return Measured(text, f"{verdict}: {said}", value.mean, value.spread)
 
 
 def loss_variation(root):

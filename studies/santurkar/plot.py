@@ -4,16 +4,20 @@ They are made from the results of `python3 -m studies.santurkar`, one
 directory per rate:
 
     python3 -m studies.santurkar.plot DIR [DIR ...] [--figures FIGURE-DIR] [--data-dir MNIST-DIR]
+                                      [--table accuracy|probes]
 
 For each directory (its runs all at one learning rate; of runs of several
 settings, the setting plot.py would draw, with a warning: runs of different
 settings are never taken together) it prints, over the seeds: the test
-accuracy and the last epoch's training loss of each network, and the paired verdicts that the study's claims need (with
---data-dir, also the noisy networks' test accuracy with the noise at its
-mean); then each probe's measure, seed by seed, with the verdicts. With
-matplotlib it draws santurkar_accuracy.png, santurkar_ics.png and
+accuracy and the last epoch's training loss of each network, and the
+paired verdicts (with --data-dir, also the noisy networks' test accuracy
+with the noise at its mean); then each probe's measure, seed by seed, with
+the verdicts. Then, over all the directories, the two tables of
+docs/study-santurkar.md in Markdown: accuracy and probes. With matplotlib
+it draws santurkar_accuracy.png, santurkar_ics.png and
 santurkar_landscape.png into FIGURE-DIR (by default the first DIR); without
-it, it says so in one line.
+it, it says so in one line. With --table NAME it prints that table alone,
+and draws nothing.
 
 Every verdict is the study's noise rule (report.seed_differences): a
 difference counts only if it has the same sign on every seed and its mean
@@ -342,17 +346,18 @@ def accuracy_table(studies, mean_noise=None):
     noisy networks' accuracy with the noise at its mean."""
     networks = [network for network in COLORS
                 if any(network in runs or network in diverged for _, runs, diverged in studies)]
-    seeds = {len(study[1].get(network, {})) + len(study[2].get(network, []))
-             for study in studies for network in networks}
+    seeds = {len(runs.get(network, {})) + len(diverged.get(network, []))
+             for _, runs, diverged in studies for network in networks}
     epochs = {int(run[1]["epoch"][-1]) for _, runs, _ in studies
               for by_seed_runs in runs.values() for run in by_seed_runs.values()}
     rows = []
     for (rate, runs, diverged), at_mean in zip(studies, mean_noise or [None] * len(studies)):
-        values = [("test accuracy", test_accuracies(runs), mean_and_std),
-                  ("the same, noise at its mean", at_mean, mean_and_std),
-                  ("training loss, last epoch", last_losses(runs),
-                   lambda losses: f"{statistics.mean(losses):.4f}")]
-        for title, by_network, cell in values[:1] + values[1:2] * bool(at_mean) + values[2:]:
+        values = [("test accuracy", test_accuracies(runs), mean_and_std)]
+        if at_mean:
+            values.append(("the same, noise at its mean", at_mean, mean_and_std))
+        values.append(("training loss, last epoch", last_losses(runs),
+                       lambda losses: f"{statistics.mean(losses):.4f}"))
+        for title, by_network, cell in values:
             row = [f"lr {rate:g}: {title}"]
             for network in networks:
                 found = by_network.get(network, {})
@@ -387,9 +392,6 @@ def probes_table(studies):
                            for _, runs, _ in studies)])
     return tables.markdown(["measure: `bn` / `plain` unless said, seed by seed",
                             *(f"lr {rate:g}" for rate, _, _ in studies)], rows)
-
-
-TABLES = {"accuracy": accuracy_table, "probes": probes_table}
 
 
 def accuracy_lines(rate, runs, mean_noise=None):
@@ -651,7 +653,7 @@ def main(argv=None):
     parser.add_argument("--figures", help="where the figures go (the first DIR)")
     parser.add_argument("--data-dir", help="MNIST's directory: evaluate the noisy networks' "
                                            "weights with the noise at its mean too")
-    parser.add_argument("--table", choices=list(TABLES),
+    parser.add_argument("--table", choices=["accuracy", "probes"],
                         help="print this table alone, in Markdown, as the docs hold it (no "
                              "figures)")
     args = parser.parse_args(argv)
@@ -669,11 +671,9 @@ def main(argv=None):
     except (results.ResultsError, mnist.DataError, ValueError, OSError) as error:
         print(f"studies.santurkar.plot: error: {error}", file=sys.stderr)
         return 2
-    if args.table == "accuracy":
-        print(accuracy_table(studies, mean_noise), end="")
-    if args.table == "probes":
-        print(probes_table(studies), end="")
+    printed = {"accuracy": accuracy_table(studies, mean_noise), "probes": probes_table(studies)}
     if args.table:
+        print(printed[args.table], end="")
         return 0
     for (rate, runs, diverged), at_mean in zip(studies, mean_noise):
         for line in accuracy_lines(rate, runs, at_mean) + probe_lines(rate, runs):
@@ -681,7 +681,7 @@ def main(argv=None):
         for network, when in diverged.items():
             print(f"  {network}: {len(when)} runs diverged, from epoch {min(when)[0]} "
                   "(no probes saved)")
-    print(f"\n{accuracy_table(studies, mean_noise)}\n{probes_table(studies)}", end="")
+    print("\n" + "\n".join(printed.values()), end="")
     if not plot.available():
         print(plot.HINT)
         return 0

@@ -5,7 +5,12 @@ training. Needs no network and no MNIST.
 
     python3 -m unittest tests.test_santurkar
 """
+import contextlib
+import csv
+import glob
+import io
 import os
+import shutil
 import tempfile
 import unittest
 
@@ -20,6 +25,10 @@ from studies.santurkar import plot as santurkar_plot
 from studies.santurkar import probes as study_probes
 from studies.santurkar.noise import NoisyShift
 from lab import sweep
+from lab import tables
+from studies import claims
+from studies import plan
+from studies.claims import santurkar as santurkar_claims
 from test import GradientCase
 
 SIZES = (6, 8, 5, 3)
@@ -294,6 +303,135 @@ class StudyTables(unittest.TestCase):
         self.assertTrue(verdict("loss range along g, all steps, median").endswith(
             "within noise"))
         self.assertIn("bn 10%, plain 10%", lines[-1])      # 20 probes of 0.1 s in 2 epochs of 10 s
+
+
+class StudyTablesInMarkdown(unittest.TestCase):
+    """studies.santurkar.plot --table: one table in Markdown, as the docs hold
+    it, written from the runs alone (no file written)."""
+
+    def test_each_table_alone_and_both_at_the_end_of_the_usual_output(self):
+        with tempfile.TemporaryDirectory() as directory:
+            save_study_runs(directory)
+            save_study_runs(directory, networks=["plain-noisy"], status="diverged",
+                            test_accuracy=None, diverged_epoch=1, diverged_batch=7)
+            before = files_and_times(directory)
+            accuracy, probes = (tables.output(f"-m studies.santurkar.plot {directory} "
+                                              f"--table {name}") for name in ("accuracy", "probes"))
+            self.assertEqual(files_and_times(directory), before)
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                santurkar_plot.main([directory, "--figures", directory])
+        self.assertIn(f"\n{accuracy}\n{probes}", printed.getvalue())
+        self.assertEqual(accuracy.splitlines()[0],
+                         "| 2 epochs, 3 seeds | `bn` | `plain` | `plain-noisy` |")
+        self.assertIn("| lr 0.1: test accuracy | 0.9100 ± 0.0100 | 0.9100 ± 0.0100 | every seed "
+                      "diverged, in epoch 1 (batch 7, 7, 7) |\n", accuracy)
+        self.assertIn("| lr 0.1: training loss, last epoch | 0.3333 | 0.3333 |  |\n", accuracy)
+        self.assertIn("| probes per run | 20, steps 1 to 951 |\n", probes)   # every 50 of 1000
+        self.assertIn("| max \\|\\|g(x - eta g) - g\\|\\|, first epoch, median | 0.1, 0.1, 0.1: "
+                      "smaller, x0.1 |\n", probes)
+        self.assertIn("| loss range along g, all steps, median | 0.333, 1, 3: within noise |\n",
+                      probes)
+        self.assertIn("| the same, `bn-noisy` / `plain` | no finished run of bn-noisy |\n", probes)
+
+    def test_the_chapter_says_how_often_the_probes_are_taken(self):
+        with open(os.path.join(tables.ROOT, "docs", "study-santurkar.md"), encoding="utf-8") as file:
+            self.assertIn(f"**Every {study_probes.PROBE_EVERY} steps**, from the first step",
+                          file.read())
+
+
+def files_and_times(directory):
+    """{path: modification time} of every file under directory."""
+    return {os.path.join(where, name): os.stat(os.path.join(where, name)).st_mtime_ns
+            for where, _, names in os.walk(directory) for name in names}
+
+
+def save_sweeps(root, change=lambda rate, network: {}):
+    """Made-up runs of the study's three sweeps in root, as studies/plan.py
+    lays them out: every network, by save_study_runs, the noisy ones as
+    `plain`; change(rate, network): the fields of their records to change."""
+    for rate in plan.SANTURKAR_RATES:
+        for network in santurkar.NETWORKS:
+            save_study_runs(os.path.join(root, f"santurkar-lr{rate}"), networks=[network],
+                            lr=float(rate), **change(rate, network))
+
+
+def scale_probes(root, network, column, factor):
+    """Multiply a column of every probes.csv of network's runs in root."""
+    for path in glob.glob(os.path.join(root, "*", f"{network}_seed*", "probes.csv")):
+        with open(path, newline="") as file:
+            rows = list(csv.DictReader(file))
+        for row in rows:
+            row[column] = repr(float(row[column]) * factor)
+        with open(path, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+DIVERGED = {"status": "diverged", "test_accuracy": None, "diverged_epoch": 1,
+            "diverged_batch": 7}
+
+
+class SanturkarClaims(unittest.TestCase):
+    """studies/claims/santurkar.py on made-up sweeps (save_sweeps): every
+    verdict follows the numbers."""
+
+    def verdict(self, root, number):
+        """The verdict of claim `number` ("1a", "2", ...) measured on root."""
+        claim = next(claim for claim in santurkar_claims.CLAIMS
+                     if claim.says.startswith(number + ". "))
+        return claim.measure(root).verdict
+
+    def test_the_verdicts_turn_with_the_numbers(self):
+        with tempfile.TemporaryDirectory() as root:
+            save_sweeps(root)
+            # The noise changes nothing; bn's gradient changes 10 times less than plain's.
+            self.assertEqual(self.verdict(root, "1a"),
+                             "holds: it trains as `bn` does at every rate")
+            self.assertEqual(self.verdict(root, "1b"), "does not hold: it trains at every rate")
+            self.assertEqual(self.verdict(root, "2"), "holds: within noise at layer 2 at every "
+                                                      "rate, layer 3 at every rate")
+            self.assertEqual(self.verdict(root, "3b"), "holds in part: smaller, by at most 10 "
+                                                       "times, not 100, at every rate")
+            scale_probes(root, "bn", "change_max", 0.001)
+            self.assertEqual(self.verdict(root, "3b"),
+                             "holds: smaller, by at most 10000 times at every rate")
+            scale_probes(root, "bn", "change_max", 1e5)
+            self.assertEqual(self.verdict(root, "3b"), "does not hold: larger at every rate")
+            scale_probes(root, "bn", "ics2", 10)
+            self.assertEqual(self.verdict(root, "2"), "holds: increased at layer 2 at every "
+                                                      "rate; within noise at layer 3 at every rate")
+            scale_probes(root, "bn", "ics3", 0.1)
+            self.assertTrue(self.verdict(root, "2").startswith("holds in part: increased at "
+                                                               "layer 2 at every rate; reduced"))
+
+    def test_the_noisy_networks(self):
+        with tempfile.TemporaryDirectory() as root:
+            save_sweeps(root, lambda rate, network: (
+                {"test_accuracy": 0.85} if network == "bn-noisy" else
+                DIVERGED if network == "plain-noisy" and rate == "0.3" else {}))
+            noisy_bn = santurkar_claims.noisy_bn(root)
+            self.assertEqual(noisy_bn.verdict, "holds in part: it trains at every rate, with a "
+                                               "lower test accuracy at every rate")
+            self.assertAlmostEqual(noisy_bn.value, -0.06)         # at lr 0.1: 0.85 - 0.91
+            self.assertEqual(self.verdict(root, "1b"), "holds in part: every seed diverges at "
+                                                       "lr 0.3; it trains at lr 0.001 and 0.1")
+            self.assertIn("lr 0.3: every seed diverged, in epoch 1 (batch 7, 7, 7)",
+                          santurkar_claims.noisy_plain(root).text)
+        with tempfile.TemporaryDirectory() as root:
+            save_sweeps(root, lambda rate, network: DIVERGED if network == "plain-noisy" else {})
+            self.assertEqual(self.verdict(root, "1b"), "holds: every seed diverges at every rate")
+
+    def test_a_missing_sweep_or_one_at_another_rate_is_a_results_error(self):
+        with tempfile.TemporaryDirectory() as root:
+            save_sweeps(root)
+            shutil.rmtree(os.path.join(root, "santurkar-lr0.3"))
+            with self.assertRaisesRegex(results.ResultsError, "santurkar-lr0.3/ does not exist"):
+                claims.table("santurkar", root)
+            save_study_runs(os.path.join(root, "santurkar-lr0.3"), lr=0.2)
+            with self.assertRaisesRegex(results.ResultsError, "holds runs at lr 0.2, not 0.3"):
+                claims.table("santurkar", root)
 
 
 class InitScaleLayers(unittest.TestCase):

@@ -4,16 +4,20 @@ They are made from the results of `python3 -m studies.santurkar`, one
 directory per rate:
 
     python3 -m studies.santurkar.plot DIR [DIR ...] [--figures FIGURE-DIR] [--data-dir MNIST-DIR]
+                                      [--table accuracy|probes]
 
 For each directory (its runs all at one learning rate; of runs of several
 settings, the setting plot.py would draw, with a warning: runs of different
 settings are never taken together) it prints, over the seeds: the test
-accuracy and the last epoch's training loss of each network, and the paired verdicts that the study's claims need (with
---data-dir, also the noisy networks' test accuracy with the noise at its
-mean); then each probe's measure, seed by seed, with the verdicts. With
-matplotlib it draws santurkar_accuracy.png, santurkar_ics.png and
+accuracy and the last epoch's training loss of each network, and the
+paired verdicts (with --data-dir, also the noisy networks' test accuracy
+with the noise at its mean); then each probe's measure, seed by seed, with
+the verdicts. Then, over all the directories, the two tables of
+docs/study-santurkar.md in Markdown: accuracy and probes. With matplotlib
+it draws santurkar_accuracy.png, santurkar_ics.png and
 santurkar_landscape.png into FIGURE-DIR (by default the first DIR); without
-it, it says so in one line.
+it, it says so in one line. With --table NAME it prints that table alone,
+and draws nothing.
 
 Every verdict is the study's noise rule (report.seed_differences): a
 difference counts only if it has the same sign on every seed and its mean
@@ -37,6 +41,7 @@ import plot
 from lab import report
 from lab import results
 from lab import stopping
+from lab import tables
 
 COLORS = {"bn": "tab:blue", "plain": "tab:orange", "bn-noisy": "tab:cyan",
           "plain-noisy": "tab:red"}
@@ -111,7 +116,8 @@ def read_study(directory):
     """(learning rate, {network: {seed: (test accuracy, history, probes,
     the run's directory)}} for the finished runs of one setting in
     directory, history and probes each {field: array}, {network: the
-    epochs in which its diverged runs of that setting diverged}).
+    (epoch, batch) at which each of its diverged runs of that setting
+    diverged, in the order of the seeds}).
 
     Runs of different settings are never taken together: of several, the
     runs of the one plot.choose_setting chooses (and of its runs, those of
@@ -139,7 +145,8 @@ def read_study(directory):
     diverged = {}
     for row in chosen:
         if row["status"] == "diverged":
-            diverged.setdefault(row["network"], []).append(row["diverged_epoch"])
+            diverged.setdefault(row["network"], []).append((row["diverged_epoch"],
+                                                            row["diverged_batch"]))
     runs = {}
     for row in chosen:
         if row["status"] != "finished":
@@ -212,38 +219,192 @@ def unit_movement(probes):
     return float(np.mean(np.abs(np.diff(medians)))) if len(medians) > 1 else math.nan
 
 
-MEASURES = [
-    ("ICS ||G - G'|| / ||G||, layer 2, median", median_relative_ics(2)),
-    ("ICS ||G - G'|| / ||G||, layer 3, median", median_relative_ics(3)),
-    ("1 - cos(G, G'), layer 2, median", lambda p: 1 - median_of("cos2")(p)),
-    ("1 - cos(G, G'), layer 3, median", lambda p: 1 - median_of("cos3")(p)),
-    ("loss range along g, first epoch, median", loss_range(EARLY_STEPS)),
-    ("loss range along g, all steps, median", loss_range()),
-    ("max ||g(x - eta g) - g||, first epoch, median", median_of("change_max", EARLY_STEPS)),
-    ("max ||g(x - eta g) - g||, all steps, median", median_of("change_max")),
-    ("effective beta-smoothness, median", median_of("beta")),
-    ("effective beta-smoothness, largest", largest("beta")),
-    ("unit 0's median into ReLU 2, moved per probe", unit_movement),
-]
+# key: (name, measure); the tables show them in this order, and the claims
+# (studies/claims/santurkar.py) name them by key.
+MEASURES = {
+    "ics2": ("ICS ||G - G'|| / ||G||, layer 2, median", median_relative_ics(2)),
+    "cos2": ("1 - cos(G, G'), layer 2, median", lambda p: 1 - median_of("cos2")(p)),
+    "ics3": ("ICS ||G - G'|| / ||G||, layer 3, median", median_relative_ics(3)),
+    "cos3": ("1 - cos(G, G'), layer 3, median", lambda p: 1 - median_of("cos3")(p)),
+    "loss_early": ("loss range along g, first epoch, median", loss_range(EARLY_STEPS)),
+    "loss": ("loss range along g, all steps, median", loss_range()),
+    "change_early": ("max ||g(x - eta g) - g||, first epoch, median",
+                     median_of("change_max", EARLY_STEPS)),
+    "change": ("max ||g(x - eta g) - g||, all steps, median", median_of("change_max")),
+    "beta": ("effective beta-smoothness, median", median_of("beta")),
+    "beta_max": ("effective beta-smoothness, largest", largest("beta")),
+    "unit": ("unit 0's median into ReLU 2, moved per probe", unit_movement),
+}
+# The probes' table compares bn with plain on each measure, and after it,
+# on these measures, the noisy networks (first, second): the peaks of the
+# landscape, and the noisy bn's distribution against plain's (Santurkar et
+# al.'s comparison).
+NOISY_ROWS = {"beta_max": ("bn-noisy", "plain-noisy"), "unit": ("bn-noisy", "plain")}
 
 
 # ---------------------------------------------------------------- the tables
+# runs: {network: {seed: run}}, as read_study returns them; a study: (rate,
+# runs, diverged), one of read_study.
+
+def by_seed(runs, value):
+    """{network: {seed: value(run)}}."""
+    return {network: {seed: value(run) for seed, run in seeds.items()}
+            for network, seeds in runs.items()}
+
+
+def test_accuracies(runs):
+    return by_seed(runs, lambda run: run[0])
+
+
+def last_losses(runs):
+    """The training loss of each run's last epoch (with the noise, as trained)."""
+    return by_seed(runs, lambda run: float(run[1]["train_loss"][-1]))
+
+
+def probe_values(runs, key):
+    """Measure `key` of MEASURES of each run's probes; NaN where it has too few."""
+    # A damaged probe's inf gives inf - inf: NaN, shown as "-", without NumPy's warning.
+    with np.errstate(invalid="ignore", over="ignore"):
+        return by_seed(runs, lambda run: MEASURES[key][1](run[2]))
+
+
+# ratios: the first network's value over the second's, seed by seed; mean
+# and spread: log10 of their mean and the seeds' spread, by the noise rule
+# (report.seed_differences), which says if the difference counts.
+Ratio = collections.namedtuple("Ratio", "ratios mean spread counts")
+
+
+def compare_ratio(first_values, second_values):
+    """The noise rule on log10(first / second), seed by seed ({seed: value}
+    each): a Ratio, or why they are not compared (a string)."""
+    values = [*first_values.values(), *second_values.values()]
+    if not all(math.isfinite(value) and value > 0 for value in values):
+        return "not compared: a value is 0 or missing (a run too short?)"
+    compared = report.seed_differences(
+        {seed: math.log10(value) for seed, value in first_values.items()},
+        {seed: math.log10(value) for seed, value in second_values.items()})
+    if compared is None:
+        return "fewer than 2 seeds"
+    differences, mean, spread, _, counts = compared
+    return Ratio([10 ** difference for difference in differences], mean, spread, counts)
+
+
+def probe_ratio(runs, key, first="bn", second="plain"):
+    """compare_ratio of measure `key` of network first over second's."""
+    values = probe_values(runs, key)
+    missing = [network for network in (first, second) if network not in values]
+    if missing:
+        return f"no finished run of {missing[0]}"
+    return compare_ratio(values[first], values[second])
+
+
+def times(ratio):
+    """A Ratio's mean, as a factor: "x0.32"."""
+    return f"x{10 ** ratio.mean:.3g}"
+
+
+def ratio_text(ratio, markdown=False):
+    """A Ratio (or why there is none) in words: each seed's ratio, then
+    "larger, x1.21", "smaller, x0.32" or "within noise"; for the terminal,
+    with the spread of log10."""
+    if isinstance(ratio, str):
+        return ratio
+    said = (f"{'larger' if ratio.mean > 0 else 'smaller'}, {times(ratio)}" if ratio.counts
+            else "within noise")
+    seeds = ", ".join(f"{value:.3g}" for value in ratio.ratios)
+    return (f"{seeds}: {said}" if markdown else
+            f"ratio per seed {seeds}; log10 spread {ratio.spread:.2f}: {said}")
+
+
+def mean_and_std(values):
+    """Over the seeds: "0.9130 ± 0.0006" (mean ± standard deviation)."""
+    if len(values) < 2:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def diverged_words(diverged, finished):
+    """When the diverged runs of a network diverged ((epoch, batch) pairs),
+    beside its `finished` runs: "every seed diverged, in epoch 1 (batch 17,
+    24, 19)"."""
+    who = (f"{len(diverged)} of {len(diverged) + finished} seeds" if finished
+           else "every seed")
+    return f"{who} diverged, in " + "; ".join(
+        f"epoch {epoch} (batch {', '.join(str(b) for e, b in diverged if e == epoch)})"
+        for epoch in sorted({epoch for epoch, _ in diverged}))
+
+
+def span(values):
+    """A set of counts in words: "3", or "2-3" if they differ."""
+    return f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}"
+
+
+def accuracy_table(studies, mean_noise=None):
+    """In Markdown: each network's test accuracy (mean ± std over the
+    seeds) and training loss after the last epoch (mean), at each rate;
+    with mean_noise (one {network: {seed: accuracy}} per study), also the
+    noisy networks' accuracy with the noise at its mean."""
+    networks = [network for network in COLORS
+                if any(network in runs or network in diverged for _, runs, diverged in studies)]
+    seeds = {len(runs.get(network, {})) + len(diverged.get(network, []))
+             for _, runs, diverged in studies for network in networks}
+    epochs = {int(run[1]["epoch"][-1]) for _, runs, _ in studies
+              for by_seed_runs in runs.values() for run in by_seed_runs.values()}
+    rows = []
+    for (rate, runs, diverged), at_mean in zip(studies, mean_noise or [None] * len(studies)):
+        values = [("test accuracy", test_accuracies(runs), mean_and_std)]
+        if at_mean:
+            values.append(("the same, noise at its mean", at_mean, mean_and_std))
+        values.append(("training loss, last epoch", last_losses(runs),
+                       lambda losses: f"{statistics.mean(losses):.4f}"))
+        for title, by_network, cell in values:
+            row = [f"lr {rate:g}: {title}"]
+            for network in networks:
+                found = by_network.get(network, {})
+                text = cell([found[seed] for seed in sorted(found)]) if found else ""
+                if title == "test accuracy" and network in diverged:
+                    text = "; ".join(filter(None, [text, diverged_words(diverged[network],
+                                                                        len(found))]))
+                row.append(text)
+            rows.append(row)
+    return tables.markdown([f"{span(epochs)} epochs, {span(seeds)} seeds",
+                            *(f"`{network}`" for network in networks)], rows)
+
+
+def probe_count(runs):
+    """How many probes each finished run holds, and at which steps: "79,
+    steps 1 to 3901"."""
+    steps = [run[2]["step"] for seeds in runs.values() for run in seeds.values()]
+    return (f"{span({len(each) for each in steps})}, steps {min(each[0] for each in steps):g} "
+            f"to {max(each[-1] for each in steps):g}")
+
+
+def probes_table(studies):
+    """In Markdown: how many probes a run holds; at each rate, each
+    measure's ratio of bn over plain (and of NOISY_ROWS), seed by seed,
+    with its verdict."""
+    rows = [["probes per run", *(probe_count(runs) for _, runs, _ in studies)]]
+    for key, (name, _) in MEASURES.items():
+        for first, second in filter(None, [("bn", "plain"), NOISY_ROWS.get(key)]):
+            said = name if first == "bn" else f"the same, `{first}` / `{second}`"
+            rows.append([said.replace("|", "\\|"),        # a bare | would end the cell
+                         *(ratio_text(probe_ratio(runs, key, first, second), markdown=True)
+                           for _, runs, _ in studies)])
+    return tables.markdown(["measure: `bn` / `plain` unless said, seed by seed",
+                            *(f"lr {rate:g}" for rate, _, _ in studies)], rows)
+
 
 def accuracy_lines(rate, runs, mean_noise=None):
     """The test accuracy, the last epoch's training loss (with the noise,
     as trained), and, if mean_noise ({network: {seed: accuracy}}) is given,
     the noisy networks' test accuracy with the noise at its mean; each with
     the paired verdicts of ACCURACY_PAIRS."""
-    tables = [("test accuracy", {network: {seed: run[0] for seed, run in seeds.items()}
-                                 for network, seeds in runs.items()}),
-              ("train loss, last epoch", {network: {seed: float(run[1]["train_loss"][-1])
-                                                    for seed, run in seeds.items()}
-                                          for network, seeds in runs.items()})]
+    measured = [("test accuracy", test_accuracies(runs)),
+                ("train loss, last epoch", last_losses(runs))]
     if mean_noise:
-        tables.append(("test accuracy, noise at its mean",
-                       {**tables[0][1], **mean_noise}))
+        measured.append(("test accuracy, noise at its mean", {**measured[0][1], **mean_noise}))
     lines = []
-    for title, values in tables:
+    for title, values in measured:
         lines.append(f"\nlr {rate:g}: {title:<33}{report.STATISTICS_HEADER}")
         for network, by_seed in values.items():
             lines.append(f"  {network:<44}"
@@ -279,31 +440,11 @@ def mean_noise_accuracy(runs, data_dir):
     return accuracies
 
 
-def ratio_verdict(first_values, second_values):
-    """The noise rule on log10(first / second), seed by seed, in words."""
-    values = [*first_values.values(), *second_values.values()]
-    if not all(math.isfinite(value) and value > 0 for value in values):
-        return "not compared: a value is 0 or missing (a run too short?)"
-    compared = report.seed_differences(
-        {seed: math.log10(value) for seed, value in first_values.items()},
-        {seed: math.log10(value) for seed, value in second_values.items()})
-    if compared is None:
-        return "fewer than 2 seeds"
-    differences, mean, spread, higher, counts = compared
-    ratios = ", ".join(f"{10 ** d:.3g}" for d in differences)
-    said = (f"{'larger' if mean > 0 else 'smaller'}, x{10 ** mean:.3g}" if counts
-            else "within noise")
-    return f"ratio per seed {ratios}; log10 spread {spread:.2f}: {said}"
-
-
 def probe_lines(rate, runs):
     lines = [f"\nlr {rate:g}: the probes (per network, each seed's value; then the first "
              "network's over the second's)"]
-    for name, measure in MEASURES:
-        # A damaged probe's inf gives inf - inf: NaN, shown as "-", without NumPy's warning.
-        with np.errstate(invalid="ignore", over="ignore"):
-            values = {network: {seed: measure(run[2]) for seed, run in seeds.items()}
-                      for network, seeds in runs.items()}
+    for key, (name, _) in MEASURES.items():
+        values = probe_values(runs, key)
         lines.append(f"  {name}")
         for network, by_seed in values.items():
             lines.append(f"    {network:<12} " + "  ".join(
@@ -312,7 +453,7 @@ def probe_lines(rate, runs):
         for first, second in PROBE_PAIRS:
             if first in values and second in values:
                 lines.append(f"    {first} / {second}: "
-                             + ratio_verdict(values[first], values[second]))
+                             + ratio_text(compare_ratio(values[first], values[second])))
     seconds = {network: statistics.mean(run[2]["seconds"].sum() / run[1]["seconds"][1:].sum()
                                         if run[1]["seconds"][1:].sum() > 0 else math.nan
                                         for run in seeds.values())
@@ -366,9 +507,9 @@ def accuracy_figure(pyplot, studies, empty):
                 axis.plot(epochs, mean, color=COLORS[network], label=label)
                 axis.fill_between(epochs, low, high, color=COLORS[network], alpha=0.2,
                                   linewidth=0)
-        for network, epochs in diverged.items():        # a legend line, no curve
+        for network, when in diverged.items():          # a legend line, no curve
             error.plot([], [], color=COLORS[network], linestyle=":",
-                       label=f"{network}: {len(epochs)} seeds diverged (epoch {min(epochs)})")
+                       label=f"{network}: {len(when)} seeds diverged (epoch {min(when)[0]})")
         error.set(title=f"lr {rate:g}", ylabel="validation error (1 - accuracy)")
         loss.set(title=f"lr {rate:g}: training loss", xlabel="epoch",
                  ylabel="training loss (with the noise)")
@@ -512,6 +653,9 @@ def main(argv=None):
     parser.add_argument("--figures", help="where the figures go (the first DIR)")
     parser.add_argument("--data-dir", help="MNIST's directory: evaluate the noisy networks' "
                                            "weights with the noise at its mean too")
+    parser.add_argument("--table", choices=["accuracy", "probes"],
+                        help="print this table alone, in Markdown, as the docs hold it (no "
+                             "figures)")
     args = parser.parse_args(argv)
     if args.data_dir is not None:
         options.check_data_dir(parser, args.data_dir)
@@ -520,19 +664,24 @@ def main(argv=None):
         print(f"studies.santurkar.plot: error: {problem}", file=sys.stderr)
         return 2
     try:
-        studies = [read_study(directory) for directory in args.directories]
+        studies = sorted((read_study(directory) for directory in args.directories),
+                         key=lambda study: study[0])
         mean_noise = [args.data_dir and mean_noise_accuracy(runs, args.data_dir)
                       for _, runs, _ in studies]
     except (results.ResultsError, mnist.DataError, ValueError, OSError) as error:
         print(f"studies.santurkar.plot: error: {error}", file=sys.stderr)
         return 2
+    printed = {"accuracy": accuracy_table(studies, mean_noise), "probes": probes_table(studies)}
+    if args.table:
+        print(printed[args.table], end="")
+        return 0
     for (rate, runs, diverged), at_mean in zip(studies, mean_noise):
         for line in accuracy_lines(rate, runs, at_mean) + probe_lines(rate, runs):
             print(line)
-        for network, epochs in diverged.items():
-            print(f"  {network}: {len(epochs)} runs diverged, from epoch {min(epochs)} "
+        for network, when in diverged.items():
+            print(f"  {network}: {len(when)} runs diverged, from epoch {min(when)[0]} "
                   "(no probes saved)")
-    studies.sort(key=lambda study: study[0])
+    print("\n" + "\n".join(printed.values()), end="")
     if not plot.available():
         print(plot.HINT)
         return 0

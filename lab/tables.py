@@ -40,9 +40,11 @@ DECLARED = ("<!-- measured:", "<!-- settings:")   # tables of numbers that are n
 
 def markdown(header, rows):
     """A Markdown table: header (a list of cells) and rows (lists of cells,
-    each turned into a string), as one string ending in a newline."""
+    each turned into a string), as one string ending in a newline. A | in a
+    cell is escaped: bare, it would end the cell."""
     lines = [header, ["---"] * len(header), *rows]
-    return "".join("| " + " | ".join(str(cell) for cell in line) + " |\n" for line in lines)
+    return "".join("| " + " | ".join(str(cell).replace("|", "\\|") for cell in line) + " |\n"
+                   for line in lines)
 
 
 def documents():

@@ -19,8 +19,8 @@ from studies.santurkar.noise import NoisyShift
 
 # Probe every PROBE_EVERY steps, from the first: 391 steps make an epoch,
 # 8 of them probed. A probe is 6 forward-backward passes, a forward pass to
-# the second ReLU and a copy of the network: measured, 15% of the epochs'
-# seconds of bn and plain, 7% of the noisy networks' (docs/study-santurkar.md).
+# the second ReLU and a copy of the network: measured on the AMD EPYC, 15%
+# of the epochs' seconds of bn and plain, 7% of the noisy networks'.
 PROBE_EVERY = 50
 # The step sizes along the gradient, in multiples of the learning rate:
 # Santurkar et al.'s range, 0.5 to 4 times the rate, in doublings. It holds

@@ -33,11 +33,19 @@ import numpy as np
 
 from lab import files
 from lab import options
+from lab import report
 from lab import results
+from lab import tables
 
 COLORS = {"plain": "tab:orange", "bn": "tab:blue", "bn-after-relu": "tab:green"}   # in this order
 HINT = "Figures of the results need matplotlib: pip install matplotlib"
 DEFAULT_SETTING = (1e-3, 1.0)        # the original recipe's learning rate and weight scale
+
+
+def ordered(networks):
+    """The networks named, in COLORS's order, then any other by name."""
+    found = set(networks)
+    return [*(network for network in COLORS if network in found), *sorted(found - set(COLORS))]
 
 
 def available():
@@ -111,8 +119,7 @@ def read_runs(rows):
         history = results.read_history(os.path.join(row["directory"], results.HISTORY),
                                      results.HISTORY_NEEDED)
         runs.setdefault(row["network"], []).append((row["seed"], row["test_accuracy"], history))
-    order = [*COLORS, *sorted(set(runs) - set(COLORS))]
-    return {network: runs[network] for network in order if network in runs}
+    return {network: runs[network] for network in ordered(runs)}
 
 
 def over_seeds(runs, field):
@@ -210,29 +217,31 @@ def covariate_shift(pyplot, runs, where):
 
 
 def drift(runs):
-    """Lines that put the covariate-shift figure in numbers: from epoch 1 (when
-    BatchNorm's running statistics are first estimated) to the last epoch, how
-    far the median of the ReLU's input moved, and by what factor the width
-    between its 15th and 85th percentiles changed; means over seeds."""
-    lines = []
+    """The covariate-shift figure in numbers, as a Markdown table: from epoch
+    1 (when BatchNorm's running statistics are first estimated) to the last
+    epoch, how far the median of the ReLU's input moved, and by what factor
+    the width between its 15th and 85th percentiles changed, for unit 0 and
+    for all units together; means over seeds."""
+    header = ["network", "epochs", "unit 0: median moved", "width", "all units: median moved",
+              "width"]
+    rows = []
     for network, network_runs in runs.items():
         if min(len(history["epoch"]) for _, _, history in network_runs) < 3:
-            lines.append(f"{network:<13} fewer than 2 epochs: nothing to compare")
+            rows.append([f"`{network}`", "fewer than 2: nothing to compare", *"----"])
             continue
-        parts = []
-        for which, name in (("unit", "unit 0"), ("layer", "all units")):
+        cells = []
+        for which in ("unit", "layer"):
             moved = np.mean([abs(h[f"{which}_p50"][-1] - h[f"{which}_p50"][1])
                              for _, _, h in network_runs])
             widths = [(h[f"{which}_p85"][-1] - h[f"{which}_p15"][-1],
                        h[f"{which}_p85"][1] - h[f"{which}_p15"][1]) for _, _, h in network_runs]
             if all(first > 0 for _, first in widths):
-                widened = f"width x{np.mean([last / first for last, first in widths]):.2f}"
+                widened = f"x{np.mean([last / first for last, first in widths]):.2f}"
             else:
-                widened = "width 0 after epoch 1 (every value alike): no ratio"
-            parts.append(f"{name}: median moved {moved:.2f}, {widened}")
-        lines.append(f"{network:<13} epoch 1 to {int(network_runs[0][2]['epoch'][-1])}: "
-                     + "; ".join(parts))
-    return lines
+                widened = "no ratio: 0 at epoch 1"
+            cells += [f"{moved:.2f}", widened]
+        rows.append([f"`{network}`", f"1-{int(network_runs[0][2]['epoch'][-1])}", *cells])
+    return tables.markdown(header, rows)
 
 
 # Validation accuracies whose epoch of reaching them the sweep figure shows:
@@ -266,8 +275,7 @@ def along(points, key, held_key, held):
     for point in points:
         if math.isclose(point[held_key], held):
             grouped.setdefault(point["network"], {}).setdefault(point[key], []).append(point)
-    return {network: grouped[network] for network in [*COLORS, *sorted(set(grouped) - set(COLORS))]
-            if network in grouped}
+    return {network: grouped[network] for network in ordered(grouped)}
 
 
 def log_x_axis(axes, settings, margin=1.6):
@@ -367,13 +375,13 @@ def learning_rates(pyplot, points):
     return figure
 
 
-def speed_lines(points):
-    """The numbers of the sweep figure's middle panel: per network and
-    learning rate (weight scale 1), the mean epochs to each of TARGETS over
-    the seeds that reached it, how many did, and each one's epochs (in the
-    order of the summary's seeds)."""
-    lines = [f"{'network':<13} {'lr':>7}  " + "  ".join(f"{'to ' + format(t, 'g'):<24}"
-                                                       for t in TARGETS)]
+def speed(points):
+    """The numbers of the sweep figure's middle panel, as a Markdown table:
+    per network and learning rate (weight scale 1), the mean epochs to each
+    of TARGETS over the seeds that reached it, how many did, and each one's
+    epochs (in the order of the summary's seeds)."""
+    header = ["network", "lr", *(f"epochs to {target:g}" for target in TARGETS)]
+    rows = []
     for network, by_rate in along(points, "lr", "init_scale", 1.0).items():
         for lr, group in sorted(by_rate.items()):
             cells = []
@@ -381,11 +389,29 @@ def speed_lines(points):
                 found = [point["epochs_to"][target] for point in group
                          if point["epochs_to"][target] is not None]
                 seeds = ", ".join(str(epochs) for epochs in found)
-                cells.append(f"{np.mean(found):5.1f} ({len(found)}/{len(group)}: {seeds})" if found
-                             else f"- (0/{len(group)})")
-            lines.append(f"{network:<13} {results.exact(lr):>7}  "
-                         + "  ".join(f"{c:<24}" for c in cells))
-    return lines
+                cells.append(f"{np.mean(found):.1f} ({len(found)}/{len(group)}: {seeds})"
+                             if found else f"- (0/{len(group)})")
+            rows.append([f"`{network}`", results.exact(lr), *cells])
+    return tables.markdown(header, rows)
+
+
+def scale_table(rows, lr):
+    """Test accuracy against the weight scale at learning rate lr, as a
+    Markdown table: per network, the mean over seeds at each scale K (of the
+    seeds that finished, if some diverged), and how far it moves across K
+    (largest mean - smallest)."""
+    accuracy = report.accuracies(rows)
+    scales = sorted({row["init_scale"] for row in rows if math.isclose(row["lr"], lr)})
+    header = ["network", *(f"K = {results.exact(scale)}" for scale in scales), "moves by"]
+    table = []
+    for network in ordered(row["network"] for row in rows):
+        means = [np.mean(list(accuracy[key].values())) if key in accuracy else math.nan
+                 for key in ((network, lr, scale) for scale in scales)]
+        table.append([f"`{network}`", *(f"{mean:.4f}" if math.isfinite(mean) else "diverged"
+                                        for mean in means),
+                      f"{np.nanmax(means) - np.nanmin(means):.2f}"
+                      if np.isfinite(means).sum() > 1 else "-"])
+    return tables.markdown(header, table)
 
 
 def mistakes(pyplot, evaluations, shown=10):
@@ -453,7 +479,10 @@ def is_sweep(rows):
     return len({setting(row) for row in rows}) > 1
 
 
-Selection = collections.namedtuple("Selection", "rows where runs points")
+# rows: every run's record; where: the setting of the learning curves, in
+# words; runs: its finished runs (read_runs); budget: the records of its
+# budget, every setting; points: theirs, if they are a sweep (sweep_points).
+Selection = collections.namedtuple("Selection", "rows where runs budget points")
 
 
 def drawable(rows):
@@ -506,7 +535,7 @@ def select(results_dir, names=None, lr=None, init_scale=None):
     chosen = choose_setting(rows, lr, init_scale)
     same_budget = [row for row in rows if budget(row) == budget(chosen[0])]
     points = sweep_points(same_budget) if is_sweep(same_budget) else []
-    return Selection(rows, describe(chosen[0]), read_runs(chosen), points)
+    return Selection(rows, describe(chosen[0]), read_runs(chosen), same_budget, points)
 
 
 def draw(results_dir, names=None, lr=None, init_scale=None):
@@ -554,6 +583,57 @@ def cannot_draw(path, error):
     return results.ResultsError(f"cannot draw {path} ({type(error).__name__}: {error})")
 
 
+# The tables plot.py prints, in this order; --table prints one alone.
+TABLES = ("accuracy", "rates", "speed", "scale", "drift")
+# Why a results directory has no such table.
+NO_TABLE = {"rates": "its runs at that weight scale have fewer than 2 learning rates",
+            "speed": "its runs at weight scale 1 have fewer than 2 learning rates",
+            "scale": "its runs at that learning rate have fewer than 2 weight scales",
+            "drift": "every run of the setting drawn diverged"}
+
+
+def table(name, selection, lr=None, init_scale=None):
+    """(title, table `name` of a Selection in Markdown), or None if its runs
+    have none (see NO_TABLE). accuracy: every setting of the budget, or those
+    of lr and init_scale if given; rates: over the learning rates at weight
+    scale init_scale (1 if not given); speed: the epochs to TARGETS at each
+    rate (scale 1); scale: against the weight scale at lr (if not given, the
+    rate with the most scales); drift: the covariate shift of the setting
+    drawn."""
+    budget = selection.budget
+    names = ordered(row["network"] for row in budget)
+    if name == "accuracy":
+        rows = [row for row in budget if (lr is None or math.isclose(row["lr"], lr)) and
+                (init_scale is None or math.isclose(row["init_scale"], init_scale))]
+        return "Test accuracy over seeds:", report.accuracy_table(rows, names)
+    if name == "rates":
+        scales = {row["init_scale"] for row in budget
+                  if math.isclose(row["init_scale"], 1.0 if init_scale is None else init_scale)}
+        scale = next(iter(scales), None)
+        if len({row["lr"] for row in budget if row["init_scale"] == scale}) < 2:
+            return None
+        return (f"Over the learning rates (scale {results.exact(scale)}):",
+                report.rate_table(report.over_rates(budget, names, scale)))
+    if name == "speed":
+        if len({point["lr"] for point in selection.points if point["init_scale"] == 1.0}) < 2:
+            return None
+        return ("Epochs to reach a validation accuracy, mean over the seeds that reached it "
+                "(how many did: their epochs):", speed(selection.points))
+    if name == "scale":
+        rates = collections.Counter(row["lr"] for row in
+                                    {(row["lr"], row["init_scale"]): row for row in budget}.values())
+        rate = next((each for each in rates if math.isclose(each, lr)), None) if lr is not None \
+            else max(rates, key=rates.get)
+        if rate is None or rates[rate] < 2:
+            return None
+        return (f"Test accuracy against the weight scale K (lr {results.exact(rate)}; means "
+                "over seeds):", scale_table(budget, rate))
+    if not selection.runs:
+        return None
+    return (f"Covariate shift at the second ReLU's input ({selection.where}; means over seeds):",
+            drift(selection.runs))
+
+
 def main(argv=None):
     parser = options.OneLineParser(
         prog="plot.py", description="Draw the figures of main.py's results (needs matplotlib), "
@@ -564,12 +644,21 @@ def main(argv=None):
                                                  "curves and covariate shift to draw (1e-3 if "
                                                  "there are such runs, else the first)")
     parser.add_argument("--init-scale", type=float, help="their weight scale (likewise, 1)")
+    parser.add_argument("--table", choices=TABLES,
+                        help="print this table alone, in Markdown, and draw and write nothing")
     args = parser.parse_args(argv)
     directory = args.results_dir
     if os.path.basename(directory) == results.SUMMARY and not os.path.isdir(directory):
         directory = os.path.dirname(directory) or "."
     try:
         selection = select(directory, lr=args.lr, init_scale=args.init_scale)
+        if args.table:
+            found = table(args.table, selection, args.lr, args.init_scale)
+            if found is None:
+                raise results.ResultsError(f"{directory}/ has no {args.table} table: "
+                                           f"{NO_TABLE[args.table]}")
+            print(found[1], end="")
+            return 0
         results.refresh_summary(directory)
         if not selection.runs and not selection.points:
             print(f"plot.py: every run of {selection.where} in {directory}/ diverged: there "
@@ -580,15 +669,10 @@ def main(argv=None):
     except results.ResultsError as error:
         print(f"plot.py: error: {error}", file=sys.stderr)
         return 2
-    if selection.points:
-        print("Epochs to reach a validation accuracy, mean over the seeds that reached it "
-              "(how many of the seeds did):")
-        for line in speed_lines(selection.points):
-            print("  " + line)
-    if selection.runs:
-        print(f"Covariate shift at the second ReLU's input ({selection.where}; means over seeds):")
-        for line in drift(selection.runs):
-            print("  " + line)
+    for name in TABLES:
+        found = table(name, selection, args.lr, args.init_scale)
+        if found:
+            print(f"{found[0]}\n{found[1]}")
     if not available():
         print(HINT)
     return 0

@@ -217,31 +217,43 @@ def covariate_shift(pyplot, runs, where):
 
 
 def drift(runs):
-    """The covariate-shift figure in numbers, as a Markdown table: from epoch
-    1 (when BatchNorm's running statistics are first estimated) to the last
-    epoch, how far the median of the ReLU's input moved, and by what factor
-    the width between its 15th and 85th percentiles changed, for unit 0 and
-    for all units together; means over seeds."""
+    """The covariate-shift figure in numbers, as a Markdown table: for each
+    network, its shift (see shift) for unit 0 and for all units together,
+    means over seeds."""
     header = ["network", "epochs", "unit 0: median moved", "width", "all units: median moved",
               "width"]
     rows = []
     for network, network_runs in runs.items():
-        if min(len(history["epoch"]) for _, _, history in network_runs) < 3:
+        moved = shift(network_runs)
+        if moved is None:
             rows.append([f"`{network}`", "fewer than 2: nothing to compare", *"----"])
             continue
-        cells = []
-        for which in ("unit", "layer"):
-            moved = np.mean([abs(h[f"{which}_p50"][-1] - h[f"{which}_p50"][1])
-                             for _, _, h in network_runs])
-            widths = [(h[f"{which}_p85"][-1] - h[f"{which}_p15"][-1],
-                       h[f"{which}_p85"][1] - h[f"{which}_p15"][1]) for _, _, h in network_runs]
-            if all(first > 0 for _, first in widths):
-                widened = f"x{np.mean([last / first for last, first in widths]):.2f}"
-            else:
-                widened = "no ratio: 0 at epoch 1"
-            cells += [f"{moved:.2f}", widened]
+        cells = [cell for which in ("unit", "layer") for cell in (
+            f"{moved[which][0]:.2f}", "no ratio: 0 at epoch 1" if math.isnan(moved[which][1])
+            else f"x{moved[which][1]:.2f}")]
         rows.append([f"`{network}`", f"1-{int(network_runs[0][2]['epoch'][-1])}", *cells])
     return tables.markdown(header, rows)
+
+
+def shift(network_runs):
+    """How the second ReLU's input moved in one network's runs, from epoch 1
+    (when BatchNorm's running statistics are first estimated) to the last:
+    {"unit": unit 0's, "layer": all units'} (how far its median moved, by
+    what factor the width between its 15th and 85th percentiles changed, NaN
+    if that width was 0 at epoch 1), means over seeds; None if some run has
+    fewer than 2 epochs."""
+    if min(len(history["epoch"]) for _, _, history in network_runs) < 3:
+        return None
+    moved = {}
+    for which in ("unit", "layer"):
+        median = np.mean([abs(h[f"{which}_p50"][-1] - h[f"{which}_p50"][1])
+                          for _, _, h in network_runs])
+        widths = [(h[f"{which}_p85"][-1] - h[f"{which}_p15"][-1],
+                   h[f"{which}_p85"][1] - h[f"{which}_p15"][1]) for _, _, h in network_runs]
+        ratio = (np.mean([last / first for last, first in widths])
+                 if all(first > 0 for _, first in widths) else math.nan)
+        moved[which] = (median, ratio)
+    return moved
 
 
 # Validation accuracies whose epoch of reaching them the sweep figure shows:
@@ -386,8 +398,7 @@ def speed(points):
         for lr, group in sorted(by_rate.items()):
             cells = []
             for target in TARGETS:
-                found = [point["epochs_to"][target] for point in group
-                         if point["epochs_to"][target] is not None]
+                found = epochs_to(group, target)
                 seeds = ", ".join(str(epochs) for epochs in found)
                 cells.append(f"{np.mean(found):.1f} ({len(found)}/{len(group)}: {seeds})"
                              if found else f"- (0/{len(group)})")
@@ -395,23 +406,40 @@ def speed(points):
     return tables.markdown(header, rows)
 
 
+def epochs_to(group, target):
+    """The epochs to reach target (one of TARGETS) of the points of group
+    that reached it."""
+    return [point["epochs_to"][target] for point in group
+            if point["epochs_to"][target] is not None]
+
+
 def scale_table(rows, lr):
     """Test accuracy against the weight scale at learning rate lr, as a
-    Markdown table: per network, the mean over seeds at each scale K (of the
-    seeds that finished, if some diverged), and how far it moves across K
-    (largest mean - smallest)."""
-    accuracy = report.accuracies(rows)
-    scales = sorted({row["init_scale"] for row in rows if math.isclose(row["lr"], lr)})
+    Markdown table (see scale_means)."""
+    scales, means = scale_means(rows, lr)
     header = ["network", *(f"K = {results.exact(scale)}" for scale in scales), "moves by"]
-    table = []
-    for network in ordered(row["network"] for row in rows):
-        means = [np.mean(list(accuracy[key].values())) if key in accuracy else math.nan
-                 for key in ((network, lr, scale) for scale in scales)]
-        table.append([f"`{network}`", *(f"{mean:.4f}" if math.isfinite(mean) else "diverged"
-                                        for mean in means),
-                      f"{np.nanmax(means) - np.nanmin(means):.2f}"
-                      if np.isfinite(means).sum() > 1 else "-"])
+    table = [[f"`{network}`", *(f"{mean:.4f}" if math.isfinite(mean) else "diverged"
+                                for mean in network_means),
+              f"{moves(network_means):.2f}" if np.isfinite(network_means).sum() > 1 else "-"]
+             for network, network_means in means.items()]
     return tables.markdown(header, table)
+
+
+def scale_means(rows, lr):
+    """The weight scales of rows (run records) at learning rate lr, and
+    {network: the mean test accuracy over seeds at each (of the seeds that
+    finished; NaN if none did)}, networks in COLORS's order."""
+    accuracy = report.accuracies(rows)
+    scales = sorted({row["init_scale"] for row in rows if row["lr"] == lr})
+    return scales, {network: [np.mean(list(accuracy[network, lr, scale].values()))
+                              if (network, lr, scale) in accuracy else math.nan
+                              for scale in scales]
+                    for network in ordered(row["network"] for row in rows)}
+
+
+def moves(means):
+    """How far means move: the largest - the smallest, NaNs left out."""
+    return np.nanmax(means) - np.nanmin(means)
 
 
 def mistakes(pyplot, evaluations, shown=10):

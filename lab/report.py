@@ -140,11 +140,23 @@ def paired_verdict(first, second, first_accuracy, second_accuracy):
     compared = seed_differences(first_accuracy, second_accuracy)
     if compared is None:
         return None
-    differences, mean, spread, higher, counts = compared
-    verdict = f"{first if mean > 0 else second} is better" if counts else "within noise"
+    return f"{paired_difference(first, second, compared)}: {better(first, second, compared)}"
+
+
+def paired_difference(first, second, compared):
+    """seed_differences's result `compared` in words: the mean difference,
+    its range, on how many seeds first is higher, and the seeds' spread."""
+    differences, mean, spread, higher, _ = compared
     return (f"{first} - {second}: {mean:+.4f} on average ({min(differences):+.4f} to "
             f"{max(differences):+.4f}), {first} higher on {higher} of {len(differences)} seeds; "
-            f"seeds' spread {spread:.4f}: {verdict}")
+            f"seeds' spread {spread:.4f}")
+
+
+def better(first, second, compared):
+    """Which of first and second is better, by seed_differences's result
+    `compared`, or "within noise"."""
+    mean, counts = compared[1], compared[4]
+    return f"{first if mean > 0 else second} is better" if counts else "within noise"
 
 
 def run_settings(args, run):

@@ -638,6 +638,13 @@ class Sweeps(MainProgramCase):
         header, *rates = markdown_rows(out, "Over the learning rates:")
         self.assertEqual(header[1], "largest rate, no seed diverged")
         self.assertEqual([row[:2] for row in rates], [["`plain`", "0.1"], ["`bn`", "0.1"]])
+        # plot.py prints the same tables, by the same functions, from the saved runs:
+        for title, name in (("Test accuracy over seeds:", "accuracy"),
+                            ("Over the learning rates:", "rates")):
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                self.assertEqual(plot.main([self.path("results"), "--table", name]), 0)
+            self.assertIn(f"{title}\n{printed.getvalue()}\n", out)
 
     def test_one_rate_is_in_the_name_of_a_single_run(self):
         status, out, err = self.run_main("--net", "plain", "--lr", "0.1")

@@ -481,9 +481,9 @@ report.Progress.on_event = on_event_then_ctrl_c
         self.assertEqual([(row["seed"], row["status"]) for row in self.summary()],
                          [("0", "finished"), ("1", "diverged"), ("2", "finished")])
         self.assertNotIn(f"{run('plain', 1)}/weights.npz", self.saved())
-        line = next(line for line in out.split("test accuracy")[1].splitlines()
-                    if line.startswith("plain "))
-        self.assertIn("1 (ep 1)", line)
+        header, line = markdown_rows(out, "Test accuracy over seeds:")
+        self.assertEqual((header[-1], line[0], line[-1]),
+                         ("diverged (earliest epoch)", "`plain`", "1 (1)"))
 
 
 class Interruptions(MainProgramCase):
@@ -785,7 +785,7 @@ report.Progress.on_event = on_event_marking_losses
                           f"signal {int(number)} ({name}); nothing of it was saved\n", err)
             self.assertNotIn("Traceback", err)
             self.assertEqual([row["seed"] for row in self.summary()], ["0", "2"])   # a new worker
-            self.assertIn("test accuracy", out)
+            self.assertIn("Test accuracy over seeds:", out)
             self.assertNotIn(run("plain", 1), self.results())
             self.assertNothingLeft()
 
@@ -1031,7 +1031,7 @@ report.Progress.save = save_then_remount
                              f"main.py: error: cannot save plain seed 1 in {results_dir}/ "
                              f"({reason}); nothing of plain seed 1, plain seed 2 was saved "
                              f"(results of plain seed 0 are in {results_dir}/)")
-            self.assertIn("test accuracy", out)          # the table of what was saved
+            self.assertIn("Test accuracy over seeds:", out)      # the table of what was saved
             os.rename(results_dir, self.path("results")) if not os.path.ismount(results_dir) \
                 else shutil.copytree(results_dir, self.path("results"))
             self.assertEqual([row["run"] for row in self.assertSummaryMatchesFiles()],

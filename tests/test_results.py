@@ -285,8 +285,8 @@ class SettingsNeverMix(ResultsCase):
         self.assertEqual(self.results(), sorted([run("plain", 0, "_lr0.1"),
                                                  run("plain", 0, "_lr0.1000001"), "summary.csv"]))
         self.assertEqual([row["lr"] for row in self.summary()], ["0.1", "0.1000001"])
-        table = out.split("test accuracy")[1].splitlines()
-        self.assertEqual(sorted(line.split()[1] for line in table if line.startswith("plain ")),
+        _, *table = markdown_rows(out, "Test accuracy over seeds:")
+        self.assertEqual(sorted(line[1] for line in table if line[0] == "`plain`"),
                          ["0.1", "0.1000001"])
         self.assertIn("plain lr 0.1000001 epoch   2/2", out)
 

@@ -3,7 +3,7 @@ the second hidden layer's ReLU (Ioffe & Szegedy 2015, Figure 1(b, c)), and,
 for a sweep over learning rates or weight scales, accuracy and speed against
 them.
 
-    python3 plot.py [results-dir] [--lr RATE] [--init-scale K]
+    python3 plot.py [results-dir] [--lr RATE] [--init-scale K] [--table NAME]
 
 It draws from the runs in results-dir (each run's directory: its run.csv
 and history.csv; see results.py) and saves learning_curves.png and
@@ -13,9 +13,11 @@ are such runs; of these, the budget with the most runs: epochs, batch
 size, limit, dtype, data, study and layers scaled) and, if the runs of
 that budget have several rates or scales, learning_rates.png, all in results-dir. Runs
 of different settings are never averaged together. It prints the figures'
-numbers too, which need no matplotlib; a missing or damaged summary.csv is
-rebuilt. main.py draws the figures itself at the end of a run when
-matplotlib is installed. matplotlib is optional (pip install matplotlib):
+numbers too, as Markdown tables, which need no matplotlib (see TABLES); a
+missing or damaged summary.csv is rebuilt. With --table NAME it prints that
+table alone, and draws and writes nothing: docs/ holds such tables of the
+study's snapshot (lab/tables.py). main.py draws the figures itself at the
+end of a run when matplotlib is installed. matplotlib is optional (pip install matplotlib):
 training and the tests never need it.
 """
 import collections
@@ -345,13 +347,19 @@ def draw_sweep(axes, grouped, value, linestyle="-", label=True):
     axes.grid(alpha=0.3, which="both")
 
 
+def rate_of_scales(items):
+    """The learning rate at which items (run records, or sweep points) have
+    the most weight scales."""
+    return max({item["lr"] for item in items}, key=lambda lr: len(
+        {item["init_scale"] for item in items if item["lr"] == lr}))
+
+
 def learning_rates(pyplot, points):
     """Test accuracy after the budget, and the epochs to reach each of
     TARGETS, against the learning rate (weight scale 1); and test accuracy
     against the weight scale, if the runs have several."""
     scales = {point["init_scale"] for point in points}
-    scale_lr = max({point["lr"] for point in points}, key=lambda lr: len(
-        {point["init_scale"] for point in points if point["lr"] == lr}))
+    scale_lr = rate_of_scales(points)
     panels = 3 if len(scales) > 1 else 2
     figure, axes = pyplot.subplots(1, panels, figsize=(5.6 * panels, 5.0), squeeze=False)
     axes = axes[0]
@@ -611,55 +619,68 @@ def cannot_draw(path, error):
     return results.ResultsError(f"cannot draw {path} ({type(error).__name__}: {error})")
 
 
-# The tables plot.py prints, in this order; --table prints one alone.
-TABLES = ("accuracy", "rates", "speed", "scale", "drift")
-# Why a results directory has no such table.
-NO_TABLE = {"rates": "its runs at that weight scale have fewer than 2 learning rates",
-            "speed": "its runs at weight scale 1 have fewer than 2 learning rates",
-            "scale": "its runs at that learning rate have fewer than 2 weight scales",
-            "drift": "every run of the setting drawn diverged"}
+# Each table below is (its title, the table in Markdown), or None if the
+# runs have none, for the reason NO_TABLE gives. lr and init_scale: --lr
+# and --init-scale, or None.
+
+def accuracy_of(selection, lr, init_scale):
+    """Test accuracy over seeds at every setting of the budget drawn, or
+    those of lr and init_scale if given (report.accuracy_table)."""
+    rows = [row for row in selection.budget if (lr is None or math.isclose(row["lr"], lr)) and
+            (init_scale is None or math.isclose(row["init_scale"], init_scale))]
+    return ("Test accuracy over seeds:",
+            report.accuracy_table(rows, ordered(row["network"] for row in rows)))
 
 
-def table(name, selection, lr=None, init_scale=None):
-    """(title, table `name` of a Selection in Markdown), or None if its runs
-    have none (see NO_TABLE). accuracy: every setting of the budget, or those
-    of lr and init_scale if given; rates: over the learning rates at weight
-    scale init_scale (1 if not given); speed: the epochs to TARGETS at each
-    rate (scale 1); scale: against the weight scale at lr (if not given, the
-    rate with the most scales); drift: the covariate shift of the setting
-    drawn."""
-    budget = selection.budget
-    names = ordered(row["network"] for row in budget)
-    if name == "accuracy":
-        rows = [row for row in budget if (lr is None or math.isclose(row["lr"], lr)) and
-                (init_scale is None or math.isclose(row["init_scale"], init_scale))]
-        return "Test accuracy over seeds:", report.accuracy_table(rows, names)
-    if name == "rates":
-        scales = {row["init_scale"] for row in budget
-                  if math.isclose(row["init_scale"], 1.0 if init_scale is None else init_scale)}
-        scale = next(iter(scales), None)
-        if len({row["lr"] for row in budget if row["init_scale"] == scale}) < 2:
-            return None
-        return (f"Over the learning rates (scale {results.exact(scale)}):",
-                report.rate_table(report.over_rates(budget, names, scale)))
-    if name == "speed":
-        if len({point["lr"] for point in selection.points if point["init_scale"] == 1.0}) < 2:
-            return None
-        return ("Epochs to reach a validation accuracy, mean over the seeds that reached it "
-                "(how many did: their epochs):", speed(selection.points))
-    if name == "scale":
-        rates = collections.Counter(row["lr"] for row in
-                                    {(row["lr"], row["init_scale"]): row for row in budget}.values())
-        rate = next((each for each in rates if math.isclose(each, lr)), None) if lr is not None \
-            else max(rates, key=rates.get)
-        if rate is None or rates[rate] < 2:
-            return None
-        return (f"Test accuracy against the weight scale K (lr {results.exact(rate)}; means "
-                "over seeds):", scale_table(budget, rate))
+def rates_of(selection, lr, init_scale):
+    """Each network's largest and best learning rate, at weight scale
+    init_scale (1 if not given) (report.rate_table)."""
+    wanted = 1.0 if init_scale is None else init_scale
+    rows = [row for row in selection.budget if math.isclose(row["init_scale"], wanted)]
+    if len({row["lr"] for row in rows}) < 2:
+        return None
+    return (f"Over the learning rates (scale {results.exact(rows[0]['init_scale'])}):",
+            report.rate_table(report.over_rates(rows, ordered(row["network"] for row in rows),
+                                                rows[0]["init_scale"])))
+
+
+def speed_of(selection, lr, init_scale):
+    """The epochs to reach TARGETS at each learning rate, weight scale 1
+    (speed)."""
+    if len({point["lr"] for point in selection.points if point["init_scale"] == 1.0}) < 2:
+        return None
+    return ("Epochs to reach a validation accuracy, mean over the seeds that reached it "
+            "(how many did: their epochs):", speed(selection.points))
+
+
+def scale_of(selection, lr, init_scale):
+    """Test accuracy against the weight scale, at lr (if not given, the rate
+    with the most scales) (scale_table)."""
+    rates = {row["lr"] for row in selection.budget}
+    rate = rate_of_scales(selection.budget) if lr is None else next(
+        (each for each in rates if math.isclose(each, lr)), None)
+    if rate is None or len({row["init_scale"] for row in selection.budget
+                            if row["lr"] == rate}) < 2:
+        return None
+    return (f"Test accuracy against the weight scale K (lr {results.exact(rate)}; means over "
+            "seeds):", scale_table(selection.budget, rate))
+
+
+def drift_of(selection, lr, init_scale):
+    """The covariate shift of the setting drawn (drift)."""
     if not selection.runs:
         return None
     return (f"Covariate shift at the second ReLU's input ({selection.where}; means over seeds):",
             drift(selection.runs))
+
+
+# The tables plot.py prints, in this order; --table prints one alone.
+TABLES = {"accuracy": accuracy_of, "rates": rates_of, "speed": speed_of, "scale": scale_of,
+          "drift": drift_of}
+NO_TABLE = {"rates": "its runs at that weight scale have fewer than 2 learning rates",
+            "speed": "its runs at weight scale 1 have fewer than 2 learning rates",
+            "scale": "its runs at that learning rate have fewer than 2 weight scales",
+            "drift": "every run of the setting drawn diverged"}
 
 
 def main(argv=None):
@@ -672,7 +693,7 @@ def main(argv=None):
                                                  "curves and covariate shift to draw (1e-3 if "
                                                  "there are such runs, else the first)")
     parser.add_argument("--init-scale", type=float, help="their weight scale (likewise, 1)")
-    parser.add_argument("--table", choices=TABLES,
+    parser.add_argument("--table", choices=list(TABLES),
                         help="print this table alone, in Markdown, and draw and write nothing")
     args = parser.parse_args(argv)
     directory = args.results_dir
@@ -681,7 +702,7 @@ def main(argv=None):
     try:
         selection = select(directory, lr=args.lr, init_scale=args.init_scale)
         if args.table:
-            found = table(args.table, selection, args.lr, args.init_scale)
+            found = TABLES[args.table](selection, args.lr, args.init_scale)
             if found is None:
                 raise results.ResultsError(f"{directory}/ has no {args.table} table: "
                                            f"{NO_TABLE[args.table]}")
@@ -697,8 +718,8 @@ def main(argv=None):
     except results.ResultsError as error:
         print(f"plot.py: error: {error}", file=sys.stderr)
         return 2
-    for name in TABLES:
-        found = table(name, selection, args.lr, args.init_scale)
+    for make in TABLES.values():
+        found = make(selection, args.lr, args.init_scale)
         if found:
             print(f"{found[0]}\n{found[1]}")
     if not available():

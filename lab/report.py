@@ -2,6 +2,8 @@
 run's files as it ends, and the closing table of test accuracies (over
 seeds: mean, standard deviation, min and max), with the paired verdicts of
 a sweep and, over several learning rates, each network's largest and best.
+A sweep's tables are Markdown, and plot.py prints the same ones, by the
+same functions (accuracy_table, rate_table), from the saved runs.
 """
 import atexit
 import collections

@@ -132,14 +132,14 @@ def gain_at_equal_rates(root):
 
 
 CLAIMS = [
-    Claim('1. BatchNorm lets a network train at much higher learning rates (sec. 3.3; '
+    Claim('BatchNorm lets a network train at much higher learning rates (sec. 3.3; '
           '"BN-x5", "BN-x30", sec. 4.2)', (SWEEP,), higher_rates),
-    Claim('2. It reaches the same accuracy in far fewer steps (14 times fewer on ImageNet)',
+    Claim('It reaches the same accuracy in far fewer steps (14 times fewer on ImageNet)',
           (SWEEP,), fewer_steps),
-    Claim('3. BatchNorm makes training "more resilient to the parameter scale" (sec. 3.3), so '
+    Claim('BatchNorm makes training "more resilient to the parameter scale" (sec. 3.3), so '
           'that one can "be less careful about initialization" (abstract)', (SCALES,),
           resilient_to_scale),
-    Claim('4. Bjorck, Gomes, Selman and Weinberger 2018, "Understanding Batch Normalization" '
+    Claim('Bjorck, Gomes, Selman and Weinberger 2018, "Understanding Batch Normalization" '
           '(NeurIPS 2018, arXiv:1806.02375): BatchNorm\'s gain comes mainly from the larger '
           'learning rates it allows; at a rate both networks can use, the gain is small',
           (SWEEP,), gain_at_equal_rates),

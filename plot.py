@@ -3,7 +3,7 @@ the second hidden layer's ReLU (Ioffe & Szegedy 2015, Figure 1(b, c)), and,
 for a sweep over learning rates or weight scales, accuracy and speed against
 them.
 
-    python3 plot.py [results-dir] [--lr RATE] [--init-scale K]
+    python3 plot.py [results-dir] [--lr RATE] [--init-scale K] [--table NAME]
 
 It draws from the runs in results-dir (each run's directory: its run.csv
 and history.csv; see results.py) and saves learning_curves.png and
@@ -13,9 +13,11 @@ are such runs; of these, the budget with the most runs: epochs, batch
 size, limit, dtype, data, study and layers scaled) and, if the runs of
 that budget have several rates or scales, learning_rates.png, all in results-dir. Runs
 of different settings are never averaged together. It prints the figures'
-numbers too, which need no matplotlib; a missing or damaged summary.csv is
-rebuilt. main.py draws the figures itself at the end of a run when
-matplotlib is installed. matplotlib is optional (pip install matplotlib):
+numbers too, as Markdown tables, which need no matplotlib (see TABLES); a
+missing or damaged summary.csv is rebuilt. With --table NAME it prints that
+table alone, and draws and writes nothing: docs/ holds such tables of the
+study's snapshot (lab/tables.py). main.py draws the figures itself at the
+end of a run when matplotlib is installed. matplotlib is optional (pip install matplotlib):
 training and the tests never need it.
 """
 import collections
@@ -33,11 +35,19 @@ import numpy as np
 
 from lab import files
 from lab import options
+from lab import report
 from lab import results
+from lab import tables
 
 COLORS = {"plain": "tab:orange", "bn": "tab:blue", "bn-after-relu": "tab:green"}   # in this order
 HINT = "Figures of the results need matplotlib: pip install matplotlib"
 DEFAULT_SETTING = (1e-3, 1.0)        # the original recipe's learning rate and weight scale
+
+
+def ordered(networks):
+    """The networks named, in COLORS's order, then any other by name."""
+    found = set(networks)
+    return [*(network for network in COLORS if network in found), *sorted(found - set(COLORS))]
 
 
 def available():
@@ -111,8 +121,7 @@ def read_runs(rows):
         history = results.read_history(os.path.join(row["directory"], results.HISTORY),
                                      results.HISTORY_NEEDED)
         runs.setdefault(row["network"], []).append((row["seed"], row["test_accuracy"], history))
-    order = [*COLORS, *sorted(set(runs) - set(COLORS))]
-    return {network: runs[network] for network in order if network in runs}
+    return {network: runs[network] for network in ordered(runs)}
 
 
 def over_seeds(runs, field):
@@ -210,29 +219,43 @@ def covariate_shift(pyplot, runs, where):
 
 
 def drift(runs):
-    """Lines that put the covariate-shift figure in numbers: from epoch 1 (when
-    BatchNorm's running statistics are first estimated) to the last epoch, how
-    far the median of the ReLU's input moved, and by what factor the width
-    between its 15th and 85th percentiles changed; means over seeds."""
-    lines = []
+    """The covariate-shift figure in numbers, as a Markdown table: for each
+    network, its shift (see shift) for unit 0 and for all units together,
+    means over seeds."""
+    header = ["network", "epochs", "unit 0: median moved", "width", "all units: median moved",
+              "width"]
+    rows = []
     for network, network_runs in runs.items():
-        if min(len(history["epoch"]) for _, _, history in network_runs) < 3:
-            lines.append(f"{network:<13} fewer than 2 epochs: nothing to compare")
+        moved = shift(network_runs)
+        if moved is None:
+            rows.append([f"`{network}`", "fewer than 2: nothing to compare", *"----"])
             continue
-        parts = []
-        for which, name in (("unit", "unit 0"), ("layer", "all units")):
-            moved = np.mean([abs(h[f"{which}_p50"][-1] - h[f"{which}_p50"][1])
-                             for _, _, h in network_runs])
-            widths = [(h[f"{which}_p85"][-1] - h[f"{which}_p15"][-1],
-                       h[f"{which}_p85"][1] - h[f"{which}_p15"][1]) for _, _, h in network_runs]
-            if all(first > 0 for _, first in widths):
-                widened = f"width x{np.mean([last / first for last, first in widths]):.2f}"
-            else:
-                widened = "width 0 after epoch 1 (every value alike): no ratio"
-            parts.append(f"{name}: median moved {moved:.2f}, {widened}")
-        lines.append(f"{network:<13} epoch 1 to {int(network_runs[0][2]['epoch'][-1])}: "
-                     + "; ".join(parts))
-    return lines
+        cells = [cell for which in ("unit", "layer") for cell in (
+            f"{moved[which][0]:.2f}", "no ratio: 0 at epoch 1" if math.isnan(moved[which][1])
+            else f"x{moved[which][1]:.2f}")]
+        rows.append([f"`{network}`", f"1-{int(network_runs[0][2]['epoch'][-1])}", *cells])
+    return tables.markdown(header, rows)
+
+
+def shift(network_runs):
+    """How the second ReLU's input moved in one network's runs, from epoch 1
+    (when BatchNorm's running statistics are first estimated) to the last:
+    {"unit": unit 0's, "layer": all units'} (how far its median moved, by
+    what factor the width between its 15th and 85th percentiles changed, NaN
+    if that width was 0 at epoch 1), means over seeds; None if some run has
+    fewer than 2 epochs."""
+    if min(len(history["epoch"]) for _, _, history in network_runs) < 3:
+        return None
+    moved = {}
+    for which in ("unit", "layer"):
+        median = np.mean([abs(h[f"{which}_p50"][-1] - h[f"{which}_p50"][1])
+                          for _, _, h in network_runs])
+        widths = [(h[f"{which}_p85"][-1] - h[f"{which}_p15"][-1],
+                   h[f"{which}_p85"][1] - h[f"{which}_p15"][1]) for _, _, h in network_runs]
+        ratio = (np.mean([last / first for last, first in widths])
+                 if all(first > 0 for _, first in widths) else math.nan)
+        moved[which] = (median, ratio)
+    return moved
 
 
 # Validation accuracies whose epoch of reaching them the sweep figure shows:
@@ -266,8 +289,7 @@ def along(points, key, held_key, held):
     for point in points:
         if math.isclose(point[held_key], held):
             grouped.setdefault(point["network"], {}).setdefault(point[key], []).append(point)
-    return {network: grouped[network] for network in [*COLORS, *sorted(set(grouped) - set(COLORS))]
-            if network in grouped}
+    return {network: grouped[network] for network in ordered(grouped)}
 
 
 def log_x_axis(axes, settings, margin=1.6):
@@ -325,13 +347,19 @@ def draw_sweep(axes, grouped, value, linestyle="-", label=True):
     axes.grid(alpha=0.3, which="both")
 
 
+def rate_of_scales(items):
+    """The learning rate at which items (run records, or sweep points) have
+    the most weight scales."""
+    return max({item["lr"] for item in items}, key=lambda lr: len(
+        {item["init_scale"] for item in items if item["lr"] == lr}))
+
+
 def learning_rates(pyplot, points):
     """Test accuracy after the budget, and the epochs to reach each of
     TARGETS, against the learning rate (weight scale 1); and test accuracy
     against the weight scale, if the runs have several."""
     scales = {point["init_scale"] for point in points}
-    scale_lr = max({point["lr"] for point in points}, key=lambda lr: len(
-        {point["init_scale"] for point in points if point["lr"] == lr}))
+    scale_lr = rate_of_scales(points)
     panels = 3 if len(scales) > 1 else 2
     figure, axes = pyplot.subplots(1, panels, figsize=(5.6 * panels, 5.0), squeeze=False)
     axes = axes[0]
@@ -367,25 +395,59 @@ def learning_rates(pyplot, points):
     return figure
 
 
-def speed_lines(points):
-    """The numbers of the sweep figure's middle panel: per network and
-    learning rate (weight scale 1), the mean epochs to each of TARGETS over
-    the seeds that reached it, how many did, and each one's epochs (in the
-    order of the summary's seeds)."""
-    lines = [f"{'network':<13} {'lr':>7}  " + "  ".join(f"{'to ' + format(t, 'g'):<24}"
-                                                       for t in TARGETS)]
+def speed(points):
+    """The numbers of the sweep figure's middle panel, as a Markdown table:
+    per network and learning rate (weight scale 1), the mean epochs to each
+    of TARGETS over the seeds that reached it, how many did, and each one's
+    epochs (in the order of the summary's seeds)."""
+    header = ["network", "lr", *(f"epochs to {target:g}" for target in TARGETS)]
+    rows = []
     for network, by_rate in along(points, "lr", "init_scale", 1.0).items():
         for lr, group in sorted(by_rate.items()):
             cells = []
             for target in TARGETS:
-                found = [point["epochs_to"][target] for point in group
-                         if point["epochs_to"][target] is not None]
+                found = epochs_to(group, target)
                 seeds = ", ".join(str(epochs) for epochs in found)
-                cells.append(f"{np.mean(found):5.1f} ({len(found)}/{len(group)}: {seeds})" if found
-                             else f"- (0/{len(group)})")
-            lines.append(f"{network:<13} {results.exact(lr):>7}  "
-                         + "  ".join(f"{c:<24}" for c in cells))
-    return lines
+                cells.append(f"{np.mean(found):.1f} ({len(found)}/{len(group)}: {seeds})"
+                             if found else f"- (0/{len(group)})")
+            rows.append([f"`{network}`", results.exact(lr), *cells])
+    return tables.markdown(header, rows)
+
+
+def epochs_to(group, target):
+    """The epochs to reach target (one of TARGETS) of the points of group
+    that reached it."""
+    return [point["epochs_to"][target] for point in group
+            if point["epochs_to"][target] is not None]
+
+
+def scale_table(rows, lr):
+    """Test accuracy against the weight scale at learning rate lr, as a
+    Markdown table (see scale_means)."""
+    scales, means = scale_means(rows, lr)
+    header = ["network", *(f"K = {results.exact(scale)}" for scale in scales), "moves by"]
+    table = [[f"`{network}`", *(f"{mean:.4f}" if math.isfinite(mean) else "diverged"
+                                for mean in network_means),
+              f"{moves(network_means):.2f}" if np.isfinite(network_means).sum() > 1 else "-"]
+             for network, network_means in means.items()]
+    return tables.markdown(header, table)
+
+
+def scale_means(rows, lr):
+    """The weight scales of rows (run records) at learning rate lr, and
+    {network: the mean test accuracy over seeds at each (of the seeds that
+    finished; NaN if none did)}, networks in COLORS's order."""
+    accuracy = report.accuracies(rows)
+    scales = sorted({row["init_scale"] for row in rows if row["lr"] == lr})
+    return scales, {network: [np.mean(list(accuracy[network, lr, scale].values()))
+                              if (network, lr, scale) in accuracy else math.nan
+                              for scale in scales]
+                    for network in ordered(row["network"] for row in rows)}
+
+
+def moves(means):
+    """How far means move: the largest - the smallest, NaNs left out."""
+    return np.nanmax(means) - np.nanmin(means)
 
 
 def mistakes(pyplot, evaluations, shown=10):
@@ -453,7 +515,10 @@ def is_sweep(rows):
     return len({setting(row) for row in rows}) > 1
 
 
-Selection = collections.namedtuple("Selection", "rows where runs points")
+# rows: every run's record; where: the setting of the learning curves, in
+# words; runs: its finished runs (read_runs); budget: the records of its
+# budget, every setting; points: theirs, if they are a sweep (sweep_points).
+Selection = collections.namedtuple("Selection", "rows where runs budget points")
 
 
 def drawable(rows):
@@ -506,7 +571,7 @@ def select(results_dir, names=None, lr=None, init_scale=None):
     chosen = choose_setting(rows, lr, init_scale)
     same_budget = [row for row in rows if budget(row) == budget(chosen[0])]
     points = sweep_points(same_budget) if is_sweep(same_budget) else []
-    return Selection(rows, describe(chosen[0]), read_runs(chosen), points)
+    return Selection(rows, describe(chosen[0]), read_runs(chosen), same_budget, points)
 
 
 def draw(results_dir, names=None, lr=None, init_scale=None):
@@ -554,6 +619,70 @@ def cannot_draw(path, error):
     return results.ResultsError(f"cannot draw {path} ({type(error).__name__}: {error})")
 
 
+# Each table below is (its title, the table in Markdown), or None if the
+# runs have none, for the reason NO_TABLE gives. lr and init_scale: --lr
+# and --init-scale, or None.
+
+def accuracy_of(selection, lr, init_scale):
+    """Test accuracy over seeds at every setting of the budget drawn, or
+    those of lr and init_scale if given (report.accuracy_table)."""
+    rows = [row for row in selection.budget if (lr is None or math.isclose(row["lr"], lr)) and
+            (init_scale is None or math.isclose(row["init_scale"], init_scale))]
+    return ("Test accuracy over seeds:",
+            report.accuracy_table(rows, ordered(row["network"] for row in rows)))
+
+
+def rates_of(selection, lr, init_scale):
+    """Each network's largest and best learning rate, at weight scale
+    init_scale (1 if not given) (report.rate_table)."""
+    wanted = 1.0 if init_scale is None else init_scale
+    rows = [row for row in selection.budget if math.isclose(row["init_scale"], wanted)]
+    if len({row["lr"] for row in rows}) < 2:
+        return None
+    return (f"Over the learning rates (scale {results.exact(rows[0]['init_scale'])}):",
+            report.rate_table(report.over_rates(rows, ordered(row["network"] for row in rows),
+                                                rows[0]["init_scale"])))
+
+
+def speed_of(selection, lr, init_scale):
+    """The epochs to reach TARGETS at each learning rate, weight scale 1
+    (speed)."""
+    if len({point["lr"] for point in selection.points if point["init_scale"] == 1.0}) < 2:
+        return None
+    return ("Epochs to reach a validation accuracy, mean over the seeds that reached it "
+            "(how many did: their epochs):", speed(selection.points))
+
+
+def scale_of(selection, lr, init_scale):
+    """Test accuracy against the weight scale, at lr (if not given, the rate
+    with the most scales) (scale_table)."""
+    rates = {row["lr"] for row in selection.budget}
+    rate = rate_of_scales(selection.budget) if lr is None else next(
+        (each for each in rates if math.isclose(each, lr)), None)
+    if rate is None or len({row["init_scale"] for row in selection.budget
+                            if row["lr"] == rate}) < 2:
+        return None
+    return (f"Test accuracy against the weight scale K (lr {results.exact(rate)}; means over "
+            "seeds):", scale_table(selection.budget, rate))
+
+
+def drift_of(selection, lr, init_scale):
+    """The covariate shift of the setting drawn (drift)."""
+    if not selection.runs:
+        return None
+    return (f"Covariate shift at the second ReLU's input ({selection.where}; means over seeds):",
+            drift(selection.runs))
+
+
+# The tables plot.py prints, in this order; --table prints one alone.
+TABLES = {"accuracy": accuracy_of, "rates": rates_of, "speed": speed_of, "scale": scale_of,
+          "drift": drift_of}
+NO_TABLE = {"rates": "its runs at that weight scale have fewer than 2 learning rates",
+            "speed": "its runs at weight scale 1 have fewer than 2 learning rates",
+            "scale": "its runs at that learning rate have fewer than 2 weight scales",
+            "drift": "every run of the setting drawn diverged"}
+
+
 def main(argv=None):
     parser = options.OneLineParser(
         prog="plot.py", description="Draw the figures of main.py's results (needs matplotlib), "
@@ -564,12 +693,21 @@ def main(argv=None):
                                                  "curves and covariate shift to draw (1e-3 if "
                                                  "there are such runs, else the first)")
     parser.add_argument("--init-scale", type=float, help="their weight scale (likewise, 1)")
+    parser.add_argument("--table", choices=list(TABLES),
+                        help="print this table alone, in Markdown, and draw and write nothing")
     args = parser.parse_args(argv)
     directory = args.results_dir
     if os.path.basename(directory) == results.SUMMARY and not os.path.isdir(directory):
         directory = os.path.dirname(directory) or "."
     try:
         selection = select(directory, lr=args.lr, init_scale=args.init_scale)
+        if args.table:
+            found = TABLES[args.table](selection, args.lr, args.init_scale)
+            if found is None:
+                raise results.ResultsError(f"{directory}/ has no {args.table} table: "
+                                           f"{NO_TABLE[args.table]}")
+            print(found[1], end="")
+            return 0
         results.refresh_summary(directory)
         if not selection.runs and not selection.points:
             print(f"plot.py: every run of {selection.where} in {directory}/ diverged: there "
@@ -580,15 +718,10 @@ def main(argv=None):
     except results.ResultsError as error:
         print(f"plot.py: error: {error}", file=sys.stderr)
         return 2
-    if selection.points:
-        print("Epochs to reach a validation accuracy, mean over the seeds that reached it "
-              "(how many of the seeds did):")
-        for line in speed_lines(selection.points):
-            print("  " + line)
-    if selection.runs:
-        print(f"Covariate shift at the second ReLU's input ({selection.where}; means over seeds):")
-        for line in drift(selection.runs):
-            print("  " + line)
+    for make in TABLES.values():
+        found = make(selection, args.lr, args.init_scale)
+        if found:
+            print(f"{found[0]}\n{found[1]}")
     if not available():
         print(HINT)
     return 0

@@ -2,8 +2,11 @@
 run's files as it ends, and the closing table of test accuracies (over
 seeds: mean, standard deviation, min and max), with the paired verdicts of
 a sweep and, over several learning rates, each network's largest and best.
+A sweep's tables are Markdown, and plot.py prints the same ones, by the
+same functions (accuracy_table, rate_table), from the saved runs.
 """
 import atexit
+import collections
 import itertools
 import math
 import os
@@ -15,8 +18,8 @@ import tempfile
 import numpy as np
 
 import mnist
-import plot
 from lab import results
+from lab import tables
 from network import Diverged
 
 
@@ -91,20 +94,27 @@ def check_space(args, runs, build_network):
                               "there, or choose another directory with --results-dir")
 
 
-STATISTICS_HEADER = "  seeds    mean     std     min     max"
+STATISTICS = ["seeds", "mean", "std", "min", "max"]
+STATISTICS_HEADER = "  seeds    mean     std     min     max"     # the same, as columns
 
 
-def statistics_line(values):
-    """The columns of STATISTICS_HEADER for values, one per seed (the
-    standard deviation is the sample's, with n - 1)."""
+def statistics_cells(values):
+    """The cells of STATISTICS for values, one per seed (the standard
+    deviation is the sample's, with n - 1), as strings."""
     if not all(math.isfinite(value) for value in values):
-        return f"  {len(values):>5}  {'nan':>6}  {'-':>6}  {'-':>6}  {'-':>6}"
+        return [str(len(values)), "nan", "-", "-", "-"]
 
     def cell(value):                    # a loss in the thousands keeps the columns
         return f"{value:.4f}" if abs(value) < 10 else f"{value:>6.3g}"
     std = cell(statistics.stdev(values)) if len(values) > 1 else "-"
-    return (f"  {len(values):>5}  {cell(statistics.mean(values))}  {std:>6}  "
-            f"{cell(min(values))}  {cell(max(values))}")
+    return [str(len(values)), cell(statistics.mean(values)), std, cell(min(values)),
+            cell(max(values))]
+
+
+def statistics_line(values):
+    """statistics_cells(values) as the columns of STATISTICS_HEADER."""
+    seeds, *cells = statistics_cells(values)
+    return f"  {seeds:>5}" + "".join(f"  {cell:>6}" for cell in cells)
 
 
 def seed_differences(first_values, second_values):
@@ -132,11 +142,23 @@ def paired_verdict(first, second, first_accuracy, second_accuracy):
     compared = seed_differences(first_accuracy, second_accuracy)
     if compared is None:
         return None
-    differences, mean, spread, higher, counts = compared
-    verdict = f"{first if mean > 0 else second} is better" if counts else "within noise"
+    return f"{paired_difference(first, second, compared)}: {better(first, second, compared)}"
+
+
+def paired_difference(first, second, compared):
+    """seed_differences's result `compared` in words: the mean difference,
+    its range, on how many seeds first is higher, and the seeds' spread."""
+    differences, mean, spread, higher, _ = compared
     return (f"{first} - {second}: {mean:+.4f} on average ({min(differences):+.4f} to "
             f"{max(differences):+.4f}), {first} higher on {higher} of {len(differences)} seeds; "
-            f"seeds' spread {spread:.4f}: {verdict}")
+            f"seeds' spread {spread:.4f}")
+
+
+def better(first, second, compared):
+    """Which of first and second is better, by seed_differences's result
+    `compared`, or "within noise"."""
+    mean, counts = compared[1], compared[4]
+    return f"{first if mean > 0 else second} is better" if counts else "within noise"
 
 
 def run_settings(args, run):
@@ -295,43 +317,16 @@ class Progress:
 
 
 def sweep_table(args, rows):
-    """The closing lines of a sweep: for each network, learning rate and
-    weight scale, the test accuracy over seeds, the epochs to reach the
-    original project's 0.94, and divergences; then the paired verdicts."""
+    """The closing lines of a sweep: the accuracy table; the paired
+    verdicts at each learning rate and weight scale; and, over several
+    rates, each network's largest and best rate (rate_lines)."""
     rows = list(rows)
-    groups = {}
-    for row in rows:
-        groups.setdefault((row["lr"], row["init_scale"]), []).append(row)
-    to_target = f"to {results.TARGET_ACCURACY}"
-    lines = [f"\n{'test accuracy':<13} {'lr':>7} {'scale':>6}{STATISTICS_HEADER}  {to_target:>8}"
-             f"  diverged  train s"]
-    for kind in args.net:
-        for (lr, scale), group in sorted(groups.items()):
-            runs = [row for row in group if row["network"] == kind]
-            if not runs:
-                continue
-            finished = [row["test_accuracy"] for row in runs if row["status"] == "finished"]
-            diverged = [row["diverged_epoch"] for row in runs if row["status"] == "diverged"]
-            reached = [row[results.EPOCHS_TO_TARGET] for row in runs
-                       if row[results.EPOCHS_TO_TARGET] is not None]
-            statistics_part = (statistics_line(finished) if finished
-                               else f"  {0:>5}  {'-':>6}  {'-':>6}  {'-':>6}  {'-':>6}")
-            target = f"{statistics.mean(reached):.1f}" if len(reached) == len(runs) else (
-                f"{len(reached)} of {len(runs)}")
-            divergence = f"{len(diverged)} (ep {min(diverged)})" if diverged else "-"
-            seconds = statistics.mean(row["train_seconds"] for row in runs)
-            lines.append(f"{kind:<13} {results.exact(lr):>7} {results.exact(scale):>6}"
-                         f"{statistics_part}  {target:>8}  {divergence:>8}  {seconds:>7.1f}")
-    lines.append(f"({to_target}: mean epochs to reach {results.TARGET_ACCURACY} validation "
-                 "accuracy, or how many seeds reached it; diverged: how many seeds, "
-                 "earliest epoch)")
-    accuracy = {}
-    for row in rows:
-        if row["status"] == "finished":
-            accuracy.setdefault((row["network"], row["lr"], row["init_scale"]), {})[row["seed"]] = \
-                row["test_accuracy"]
-    for (lr, scale) in sorted(groups):
-        where = f"lr {results.exact(lr)}, scale {results.exact(scale)}: " if len(groups) > 1 else ""
+    lines = ["\nTest accuracy over seeds:", accuracy_table(rows, args.net)]
+    accuracy = accuracies(rows)
+    settings = sorted({(row["lr"], row["init_scale"]) for row in rows})
+    for lr, scale in settings:
+        where = (f"lr {results.exact(lr)}, scale {results.exact(scale)}: "
+                 if len(settings) > 1 else "")
         for first, second in itertools.combinations(args.net, 2):
             verdict = paired_verdict(first, second, accuracy.get((first, lr, scale), {}),
                                      accuracy.get((second, lr, scale), {}))
@@ -342,40 +337,116 @@ def sweep_table(args, rows):
     return lines
 
 
+def accuracies(rows):
+    """{(network, lr, init_scale): {seed: test accuracy}} of the finished
+    runs among rows (run records)."""
+    found = {}
+    for row in rows:
+        if row["status"] == "finished":
+            found.setdefault((row["network"], row["lr"], row["init_scale"]), {})[row["seed"]] = \
+                row["test_accuracy"]
+    return found
+
+
+def accuracy_table(rows, networks):
+    """The test accuracy of each network (in the order of networks) at each
+    setting of rows (run records), over seeds, in Markdown: the learning
+    rate and the weight scale (a column each, if the rows have several); the
+    seeds, mean, std, min and max of the runs that finished; the epochs to
+    reach TARGET_ACCURACY (their mean, if every seed reached it); and, if
+    some run diverged, how many seeds did, and the earliest epoch."""
+    rows = list(rows)
+    varying = [(key, title) for key, title in (("lr", "lr"), ("init_scale", "scale"))
+               if len({row[key] for row in rows}) > 1]
+    some_diverged = any(row["status"] == "diverged" for row in rows)
+    header = ["network", *(title for _, title in varying), *STATISTICS,
+              f"epochs to {results.TARGET_ACCURACY}",
+              *(["diverged (earliest epoch)"] if some_diverged else [])]
+    table = []
+    for kind in networks:
+        for lr, scale in sorted({(row["lr"], row["init_scale"]) for row in rows}):
+            runs = [row for row in rows
+                    if (row["network"], row["lr"], row["init_scale"]) == (kind, lr, scale)]
+            if not runs:
+                continue
+            finished = [row["test_accuracy"] for row in runs if row["status"] == "finished"]
+            diverged = [row["diverged_epoch"] for row in runs if row["status"] == "diverged"]
+            reached = [row[results.EPOCHS_TO_TARGET] for row in runs
+                       if row[results.EPOCHS_TO_TARGET] is not None]
+            target = (f"{statistics.mean(reached):.1f}" if len(reached) == len(runs)
+                      else f"{len(reached)} of {len(runs)} seeds")
+            table.append([f"`{kind}`", *(results.exact(runs[0][key]) for key, _ in varying),
+                          *(statistics_cells(finished) if finished else ["0", *"----"]),
+                          target,
+                          *([f"{len(diverged)} ({min(diverged)})" if diverged else "-"]
+                            if some_diverged else [])])
+    return tables.markdown(header, table)
+
+
+# A network's learning rates (lr-sweep): those at which no seed diverged
+# (survived), at which every seed reached TARGET_ACCURACY (reached), and at
+# which every seed diverged ({rate: the epoch by which all had}); its best
+# rate (the highest mean test accuracy, every seed finished), and that mean.
+Rates = collections.namedtuple("Rates", "survived reached diverged best mean")
+
+
+def over_rates(rows, networks, scale):
+    """{network: Rates} over the learning rates of rows (run records) at
+    weight scale `scale`, for each of networks (in their order) that has
+    runs there."""
+    accuracy = accuracies(rows)
+    found = {}
+    for kind in networks:
+        runs = {}
+        for row in rows:
+            if (row["network"], row["init_scale"]) == (kind, scale):
+                runs.setdefault(row["lr"], []).append(row)
+        if not runs:                        # every run of it was lost: nothing to say
+            continue
+        survived = sorted(lr for lr, group in runs.items()
+                          if all(row["status"] == "finished" for row in group))
+        reached = sorted(lr for lr, group in runs.items()
+                         if all(row[results.EPOCHS_TO_TARGET] is not None for row in group))
+        diverged = {lr: max(row["diverged_epoch"] for row in group)
+                    for lr, group in sorted(runs.items())
+                    if all(row["status"] == "diverged" for row in group)}
+        means = {lr: statistics.mean(accuracy[kind, lr, scale].values()) for lr in survived}
+        best = max(means, key=means.get) if means else None
+        found[kind] = Rates(survived, reached, diverged, best, means.get(best))
+    return found
+
+
+def rate_table(rates):
+    """over_rates's {network: Rates} in Markdown, a row per network."""
+    header = ["network", "largest rate, no seed diverged",
+              f"largest rate, every seed reached {results.TARGET_ACCURACY}",
+              "every seed diverged at (by epoch)", "best rate", "its mean test accuracy"]
+    table = []
+    for kind, each in rates.items():
+        diverged = (", ".join(map(results.exact, each.diverged))
+                    + f" ({max(each.diverged.values())})" if each.diverged else "none")
+        table.append([f"`{kind}`", largest(each.survived), largest(each.reached), diverged,
+                      "none" if each.best is None else results.exact(each.best),
+                      "-" if each.mean is None else f"{each.mean:.4f}"])
+    return tables.markdown(header, table)
+
+
 def rate_lines(args, rows, accuracy):
-    """Over the learning rates, for each weight scale: the largest rate at
-    which no seed diverged, and at which every seed reached the target; each
-    network's best rate (the highest mean test accuracy, every seed
-    finished); and the paired verdicts at each network's best rate."""
+    """Over the learning rates, for each weight scale: rate_table, and the
+    paired verdicts at each network's best rate."""
     lines = []
     for scale in args.init_scale:
-        best = {}
+        rates = over_rates(rows, args.net, scale)
         scale_said = f" (scale {results.exact(scale)})" if len(args.init_scale) > 1 else ""
-        lines.append(f"\nOver the learning rates{scale_said}:")
-        for kind in args.net:
-            runs = {lr: [row for row in rows if (row["network"], row["lr"], row["init_scale"])
-                         == (kind, lr, scale)] for lr in args.lr}
-            if not any(runs.values()):          # every run of it was lost: nothing to say
-                continue
-            survived = [lr for lr, group in runs.items()
-                        if group and all(row["status"] == "finished" for row in group)]
-            reached = [lr for lr, group in runs.items() if group and all(
-                row[results.EPOCHS_TO_TARGET] is not None for row in group)]
-            means = {lr: statistics.mean(accuracy[kind, lr, scale].values()) for lr in survived}
-            if means:
-                best[kind] = max(means, key=means.get)
-            lines.append(
-                f"  {kind:<13} largest lr at which no seed diverged: {largest(survived)}; at "
-                f"which every seed reached {results.TARGET_ACCURACY}: {largest(reached)}"
-                + (f"; best lr {results.exact(best[kind])} ({means[best[kind]]:.4f})"
-                   if kind in best else ""))
+        lines += [f"\nOver the learning rates{scale_said}:", rate_table(rates)]
+        best = {kind: each.best for kind, each in rates.items() if each.best is not None}
         for first, second in itertools.combinations(best, 2):
             verdict = paired_verdict(f"{first} (lr {results.exact(best[first])})",
                                      f"{second} (lr {results.exact(best[second])})",
                                      accuracy[first, best[first], scale],
                                      accuracy[second, best[second], scale])
             if verdict:
-                lines.append("  at each one's best rate: " + verdict)
+                lines.append("at each one's best rate: " + verdict)
     return lines
 
 
@@ -412,6 +483,7 @@ def largest(rates):
 def draw_figures(results_dir, names):
     """The figures of the runs just saved, as PNGs in results_dir, if
     matplotlib is installed; else a line that says how to get them."""
+    import plot           # not at the top: plot.py imports this module, for its tables
     if not plot.available():
         show(plot.HINT)
         return

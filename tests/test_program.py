@@ -81,6 +81,17 @@ def run(kind, seed=0, more=""):
     return f"{kind}_seed{seed}{more}_epochs2_batch8_data{DATA}"
 
 
+def markdown_rows(out, title=None):
+    """The rows of the Markdown table printed after the line `title` in
+    out (at its start if title is None), each a list of its cells: the
+    header's, then each row's."""
+    lines = (out if title is None else out.split(title + "\n", 1)[1]).splitlines()
+    table = [line for line in lines[:next((i for i, line in enumerate(lines)
+                                            if not line.startswith("|")), len(lines))]]
+    return [[cell.strip() for cell in line.strip("|").split("|")]
+            for i, line in enumerate(table) if i != 1]
+
+
 def run_files(name, weights=True):
     """The files of a run in a listing of saved()."""
     return [f"{name}/history.csv", f"{name}/run.csv"] + [f"{name}/weights.npz"] * weights
@@ -366,12 +377,12 @@ class SeveralSeeds(MainProgramCase):
             accuracies = [float(row["test_accuracy"]) for row in rows if row["network"] == kind]
             self.assertEqual(len({row["val_loss"] for row in rows if row["network"] == kind}), 3,
                              "two seeds gave the same result")
-            table = out.split("test accuracy")[1]
-            line = next(line for line in table.splitlines() if line.startswith(kind + " "))
+            header, *table = markdown_rows(out, "Test accuracy over seeds:")
+            self.assertEqual(header[:6], ["network", "seeds", "mean", "std", "min", "max"])
+            line = next(line for line in table if line[0] == f"`{kind}`")
             expected = [statistics.mean(accuracies), statistics.stdev(accuracies),
                         min(accuracies), max(accuracies)]
-            self.assertEqual(line.split()[1:8], ["0.001", "1", "3"]
-                             + [f"{value:.4f}" for value in expected])
+            self.assertEqual(line[1:6], ["3"] + [f"{value:.4f}" for value in expected])
             with open(self.path(f"results/{run(kind, 2)}/history.csv")) as file:
                 history = list(csv.DictReader(file))
             last = next(row for row in rows if row["network"] == kind and row["seed"] == "2")
@@ -470,9 +481,9 @@ report.Progress.on_event = on_event_then_ctrl_c
         self.assertEqual([(row["seed"], row["status"]) for row in self.summary()],
                          [("0", "finished"), ("1", "diverged"), ("2", "finished")])
         self.assertNotIn(f"{run('plain', 1)}/weights.npz", self.saved())
-        line = next(line for line in out.split("test accuracy")[1].splitlines()
-                    if line.startswith("plain "))
-        self.assertIn("1 (ep 1)", line)
+        header, line = markdown_rows(out, "Test accuracy over seeds:")
+        self.assertEqual((header[-1], line[0], line[-1]),
+                         ("diverged (earliest epoch)", "`plain`", "1 (1)"))
 
 
 class Interruptions(MainProgramCase):
@@ -614,17 +625,26 @@ class Sweeps(MainProgramCase):
                                              "_lr0.1" if row["lr"] == "0.1" else ""))
             self.assertEqual((row["status"], float(row["init_scale"]), row["epochs"]),
                              ("finished", 1.0, "2"))
-        table = out.split("test accuracy")[1].splitlines()
+        header, *table = markdown_rows(out, "Test accuracy over seeds:")
+        self.assertEqual(header[:4], ["network", "lr", "seeds", "mean"])    # the scale is 1
         for kind in ("plain", "bn"):
             for lr in ("0.001", "0.1"):
-                line = next(line for line in table if line.split()[:2] == [kind, lr])
+                line = next(line for line in table if line[:2] == [f"`{kind}`", lr])
                 accuracies = [float(row["test_accuracy"]) for row in rows
                               if row["network"] == kind and row["lr"] == lr]
-                self.assertEqual(line.split()[2:5], ["1", "2", f"{statistics.mean(accuracies):.4f}"])
+                self.assertEqual(line[2:4], ["2", f"{statistics.mean(accuracies):.4f}"])
         for lr in ("0.001", "0.1"):
             self.assertIn(f"lr {lr}, scale 1: plain - bn: ", out)
-        self.assertIn("Over the learning rates:", out)
-        self.assertRegex(out, r"\n  plain +largest lr at which no seed diverged: 0.1; ")
+        header, *rates = markdown_rows(out, "Over the learning rates:")
+        self.assertEqual(header[1], "largest rate, no seed diverged")
+        self.assertEqual([row[:2] for row in rates], [["`plain`", "0.1"], ["`bn`", "0.1"]])
+        # plot.py prints the same tables, by the same functions, from the saved runs:
+        for title, name in (("Test accuracy over seeds:", "accuracy"),
+                            ("Over the learning rates:", "rates")):
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                self.assertEqual(plot.main([self.path("results"), "--table", name]), 0)
+            self.assertIn(f"{title}\n{printed.getvalue()}\n", out)
 
     def test_one_rate_is_in_the_name_of_a_single_run(self):
         status, out, err = self.run_main("--net", "plain", "--lr", "0.1")
@@ -663,10 +683,12 @@ class Sweeps(MainProgramCase):
             self.assertIn(f"{run('plain', seed, '_lr0.01')}/weights.npz", self.saved())
         self.assertEqual(len(re.findall(r"\nplain seed \d lr 1e\+30 +diverged: the training "
                                         r"loss became", out)), 2)
-        line = next(line for line in out.split("test accuracy")[1].splitlines()
-                    if line.split()[:2] == ["plain", "1e+30"])
-        self.assertIn("2 (ep 1)", line)
-        self.assertIn("largest lr at which no seed diverged: 0.01", out)
+        header, *table = markdown_rows(out, "Test accuracy over seeds:")
+        lines = {line[1]: line for line in table}
+        self.assertEqual((header[-1], lines["1e+30"][-1]), ("diverged (earliest epoch)", "2 (1)"))
+        header, *rates = markdown_rows(out, "Over the learning rates:")
+        self.assertEqual(rates, [["`plain`", "0.01", "none", "1e+30 (1)", "0.01",
+                                  lines["0.01"][3]]])
 
     def test_weight_scales_name_their_files_and_rows(self):
         status, out, err = self.run_main("--net", "plain", "--init-scale", "0.5", "2")
@@ -763,7 +785,7 @@ report.Progress.on_event = on_event_marking_losses
                           f"signal {int(number)} ({name}); nothing of it was saved\n", err)
             self.assertNotIn("Traceback", err)
             self.assertEqual([row["seed"] for row in self.summary()], ["0", "2"])   # a new worker
-            self.assertIn("test accuracy", out)
+            self.assertIn("Test accuracy over seeds:", out)
             self.assertNotIn(run("plain", 1), self.results())
             self.assertNothingLeft()
 
@@ -1009,7 +1031,7 @@ report.Progress.save = save_then_remount
                              f"main.py: error: cannot save plain seed 1 in {results_dir}/ "
                              f"({reason}); nothing of plain seed 1, plain seed 2 was saved "
                              f"(results of plain seed 0 are in {results_dir}/)")
-            self.assertIn("test accuracy", out)          # the table of what was saved
+            self.assertIn("Test accuracy over seeds:", out)      # the table of what was saved
             os.rename(results_dir, self.path("results")) if not os.path.ismount(results_dir) \
                 else shutil.copytree(results_dir, self.path("results"))
             self.assertEqual([row["run"] for row in self.assertSummaryMatchesFiles()],
@@ -1057,7 +1079,7 @@ class PlotProgram(MainProgramCase):
     def test_usage_text_and_wrong_arguments(self):
         status, out, _ = self.plot("--help")
         self.assertEqual(status, 0)
-        self.assertIn("usage: plot.py [-h] [--lr LR] [--init-scale INIT_SCALE] [results_dir]", out)
+        self.assertIn("usage: plot.py [-h] [--lr LR] [--init-scale INIT_SCALE]", out)
         for argv in (["--bogus"], ["a", "b"], ["--lr", "x"]):
             status, _, err = self.plot(*argv)
             self.assertEqual(status, 2, argv)
@@ -1101,10 +1123,11 @@ class PlotProgram(MainProgramCase):
         np.testing.assert_array_equal(epochs, [0, 1, 2, 3, 4])
         np.testing.assert_array_equal(mean, np.ones(5))
         with np.errstate(all="raise"):
-            lines = plot.drift(runs)
-        self.assertIn("plain         epoch 1 to 2: unit 0: median moved 0.00, width x1.00", lines[0])
-        self.assertIn("bn            epoch 1 to 3: unit 0: median moved 0.00, width 0 after "
-                      "epoch 1 (every value alike): no ratio", lines[1])
+            table = plot.drift(runs)
+        header, plain, bn = markdown_rows(table)
+        self.assertEqual(header[2:4], ["unit 0: median moved", "width"])
+        self.assertEqual(plain, ["`plain`", "1-2", "0.00", "x1.00", "0.00", "x1.00"])
+        self.assertEqual(bn, ["`bn`", "1-3", "0.00", "no ratio: 0 at epoch 1", "0.00", "x1.00"])
 
     @needs_matplotlib
     def test_a_directory_that_cannot_be_written_is_named(self):

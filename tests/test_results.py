@@ -31,7 +31,7 @@ from lab import files, options
 import plot
 from lab import results
 from tests.test_program import (DATA, MAIN_IN_A_PROCESS, SIGNAL_AT_EXIT, MainProgramCase,
-                                mount_tmpfs, needs_matplotlib, run, run_files)
+                                markdown_rows, mount_tmpfs, needs_matplotlib, run, run_files)
 from tests.test_data import TempDir, csv_bytes, random_mnist
 
 HERE = os.path.dirname(os.path.abspath(main.__file__))
@@ -285,8 +285,8 @@ class SettingsNeverMix(ResultsCase):
         self.assertEqual(self.results(), sorted([run("plain", 0, "_lr0.1"),
                                                  run("plain", 0, "_lr0.1000001"), "summary.csv"]))
         self.assertEqual([row["lr"] for row in self.summary()], ["0.1", "0.1000001"])
-        table = out.split("test accuracy")[1].splitlines()
-        self.assertEqual(sorted(line.split()[1] for line in table if line.startswith("plain ")),
+        _, *table = markdown_rows(out, "Test accuracy over seeds:")
+        self.assertEqual(sorted(line[1] for line in table if line[0] == "`plain`"),
                          ["0.1", "0.1000001"])
         self.assertIn("plain lr 0.1000001 epoch   2/2", out)
 
@@ -661,9 +661,8 @@ main.train_run = bn_runs_out_of_memory
         status, out, err = self.main_process("--net", "bn", "--net", "plain", "--lr", "0.01",
                                              "0.1", "--jobs", "1", patch=patch)
         self.assertEqual(status, 1, err)
-        rates = out.split("Over the learning rates:")[1].splitlines()
-        self.assertTrue(any(line.startswith("  plain ") for line in rates), out)
-        self.assertFalse(any(line.startswith("  bn ") for line in rates), out)
+        rates = [row[0] for row in markdown_rows(out, "Over the learning rates:")]
+        self.assertEqual(rates, ["network", "`plain`"], out)
 
     def test_a_divergence_at_a_large_weight_scale_names_the_scale_too(self):
         status, _, err = self.run_main("--net", "plain", "--init-scale", "1e30")

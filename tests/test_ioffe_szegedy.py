@@ -7,7 +7,6 @@ probe, and how main.py and its options run it. Needs no network and no MNIST.
 import contextlib
 import io
 import os
-import re
 import tempfile
 import unittest
 from unittest import mock
@@ -21,7 +20,7 @@ import layers
 import main
 from lab import options
 import plot
-from lab import results, tables
+from lab import results
 from lab import sweep
 import test
 
@@ -453,27 +452,6 @@ class Claims(unittest.TestCase):
             for claim in claims.CLAIMS:
                 with self.assertRaises(results.ResultsError):
                     claim.measure(root)
-
-
-class TheChapter(unittest.TestCase):
-    """docs/study-ioffe-szegedy.md: its tables are generated (tests/test_tables.py)."""
-
-    def test_the_numbers_of_its_prose_are_those_of_its_generated_tables(self):
-        # A result as the tables give it (0.9580, -0.28, 8.37), not a version (3.11.2)
-        # nor the paper's number (arXiv:1502.03167).
-        result = re.compile(r"(?<![\d.:])\d+\.\d{2,}(?!\.?\d)")
-        with open(os.path.join(tables.ROOT, "docs", "study-ioffe-szegedy.md"),
-                  encoding="utf-8") as file:
-            text = file.read()
-        found = tables.blocks(text)
-        generated = "".join(text[block.start:block.end] for block in found)
-        prose = "".join(text[start:end] for start, end in
-                        zip([0, *(block.end for block in found)],
-                            [*(block.start for block in found), len(text)]))
-        prose = re.sub(r"```.*?```", "", prose, flags=re.S)        # commands are not prose
-        self.assertTrue(result.findall(prose))
-        for number in result.findall(prose):
-            self.assertTrue(number in generated, f"{number} is in the prose but in no table")
 
 
 if __name__ == "__main__":

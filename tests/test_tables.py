@@ -86,5 +86,38 @@ class TheCheckCatchesAnEdit(unittest.TestCase):
             tables.output("-m studies.claims studies/snapshot/no-such-dir")
 
 
+class TheProseQuotesTheTables(unittest.TestCase):
+    """A result quoted in the prose of the study's documents is one of the
+    numbers of that document's generated tables: edited by hand, or left
+    behind by a new snapshot, it fails here."""
+
+    # Numbers of the prose that are not results, each with what it is.
+    NOT_RESULTS = {
+        "README.md": {"1.24": "NumPy's oldest version", "0.01": "a learning rate",
+                      "0.56": "a speed ratio (docs/performance.md)",
+                      "0.87": "a speed ratio (docs/performance.md)"},
+        "docs/study-santurkar.md": {"1.125": "the noise's mean scale, a setting"},
+    }
+    # A result as the tables give it (0.9580, -0.28, 8.37); not a version
+    # (3.11.2) nor a paper's number (arXiv:1502.03167).
+    NUMBER = re.compile(r"(?<![\d.:])\d+\.\d{2,}(?!\.?\d)")
+
+    def test_each_number_of_the_prose_is_in_a_table_of_its_document(self):
+        for name in ("README.md", "docs/study.md", "docs/study-santurkar.md",
+                     "docs/study-ioffe-szegedy.md"):
+            with open(os.path.join(tables.ROOT, name), encoding="utf-8") as file:
+                text = file.read()
+            found = tables.blocks(text)
+            generated = "".join(text[block.start:block.end] for block in found)
+            prose = "".join(text[start:end] for start, end in
+                            zip([0, *(block.end for block in found)],
+                                [*(block.start for block in found), len(text)]))
+            prose = re.sub(r"```.*?```", "", prose, flags=re.S)     # commands' output is not prose
+            for number in self.NUMBER.findall(prose):
+                with self.subTest(document=name, number=number):
+                    self.assertTrue(number in generated or number in self.NOT_RESULTS.get(name, {}),
+                                    f"{name}: {number} is in the prose but in no table")
+
+
 if __name__ == "__main__":
     unittest.main()

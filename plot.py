@@ -170,8 +170,8 @@ def learning_curves(pyplot, runs, where):
         draw_band(loss, network_runs, "train_loss", 1, f"{network} train", color)
         draw_band(loss, network_runs, "val_loss", 1, f"{network} validation", color, "--")
     band = ", band: min-max over seeds" if seeds > 1 else ""
-    accuracy.set(title=f"Validation accuracy (mean{band}), {where}", xlabel="epoch",
-                 ylabel="validation accuracy")
+    accuracy.set(title=f"Validation accuracy, {where}", xlabel="epoch",
+                 ylabel=f"validation accuracy (mean{band})")
     zoom.set(title="The same, last half of the epochs", xlabel="epoch",
              ylabel="validation accuracy")
     loss.set(title="Loss (training: solid, validation: dashed)", xlabel="epoch",

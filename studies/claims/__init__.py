@@ -75,7 +75,7 @@ def compare(root, snapshot, directories, show):
             before, now = (measured_or_why(claim, where) for where in (snapshot, root))
             show(f"\n{name} {number}. {plain(claim.says)}")
             for who, measured in (("snapshot", before), ("now", now)):
-                show(f"  {who:<9}" + (f"{plain(measured.text)}: {plain(measured.verdict)}"
+                show(f"  {who:<9}" + (f"{plain(measured.text)}\n  {'':<9}-> {plain(measured.verdict)}"
                                       if isinstance(measured, Measured) else measured))
             if not (isinstance(before, Measured) and isinstance(now, Measured)):
                 outcomes["not measured"] += 1

@@ -12,6 +12,7 @@ from lab import stopping
 if __name__ == "__main__":
     stopping.quiet_ctrl_c("lab.agreement")
 
+import os
 import statistics
 import sys
 
@@ -55,6 +56,16 @@ def test_accuracies(directory):
             for record in results.read_records(directory) if record["status"] == "finished"}
 
 
+def holds_numpy_runs(directory):
+    """True if directory holds a run main.py saved: one with weights.npz,
+    which PyTorch's runs (lab.benchmark accuracy --results-dir) lack."""
+    try:
+        paths = results.run_directories(directory).values()
+    except results.ResultsError:
+        return False
+    return any(path and os.path.lexists(os.path.join(path, results.WEIGHTS)) for path in paths)
+
+
 def main(argv=None):
     parser = options.OneLineParser(
         prog="lab.agreement",
@@ -64,6 +75,14 @@ def main(argv=None):
     parser.add_argument("pytorch_dir", help="PyTorch's runs, saved by python3 -m lab.benchmark "
                                             "accuracy --results-dir")
     args = parser.parse_args(argv)
+    why = (f"{args.numpy_dir} is named twice: name main.py's runs, then PyTorch's"
+           if os.path.realpath(args.numpy_dir) == os.path.realpath(args.pytorch_dir) else
+           f"{args.pytorch_dir} holds main.py's runs (their weights.npz), not PyTorch's: name "
+           "the directory lab.benchmark accuracy --results-dir wrote"
+           if holds_numpy_runs(args.pytorch_dir) else None)
+    if why:
+        print(f"lab.agreement: error: {why}", file=sys.stderr)
+        return 2
     try:
         numpy_accuracy, torch_accuracy = (test_accuracies(directory) for directory in
                                           (args.numpy_dir, args.pytorch_dir))

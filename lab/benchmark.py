@@ -304,6 +304,9 @@ def compare_accuracy(argv):
     settings = options.parse_args(argv, main.ORIGINAL, main.TRAIN_SIZE,
                                   program="lab.benchmark accuracy")
     settings.experiment = main.ORIGINAL
+    given_results_dir = any(word.split("=")[0] == "--results-dir" for word in argv)
+    if given_results_dir:
+        refuse_numpy_runs(settings.results_dir, known.numpy_dir)
     torch = torch_version()
     if torch is None:
         print("lab.benchmark: error: the comparison needs PyTorch, which this Python cannot "
@@ -318,7 +321,7 @@ def compare_accuracy(argv):
     # runs, which have the same names.
     saved_in = {"NumPy": known.numpy_dir, "PyTorch": None}
     records = None
-    if any(word.split("=")[0] == "--results-dir" for word in argv):
+    if given_results_dir:
         report.check_writable(settings.results_dir)
         records = report.Progress(settings, runs, TORCH_HISTORY, main.build_network)
         saved_in["PyTorch"] = settings.results_dir
@@ -349,6 +352,23 @@ def compare_accuracy(argv):
         sweep.execute(to_train, train, splits, settings, settings.jobs, on_event)
     print()
     print(agreement.table(accuracy["NumPy"], accuracy["PyTorch"]), end="")
+
+
+def refuse_numpy_runs(results_dir, numpy_dir):
+    """Exit 2, in one line, if results_dir, where PyTorch's runs are to be
+    saved, is numpy_dir or holds runs main.py saved (with their weights,
+    which PyTorch's runs lack): their names are the same, so PyTorch's would
+    be read as saved already, NumPy's accuracies compared with themselves,
+    or replace them."""
+    if numpy_dir and os.path.realpath(numpy_dir) == os.path.realpath(results_dir):
+        why = "is also --numpy-dir"
+    elif agreement.holds_numpy_runs(results_dir):
+        why = "holds main.py's runs (their weights.npz), which have the same names"
+    else:
+        return
+    print(f"lab.benchmark: error: --results-dir {results_dir} {why}: give PyTorch's runs a "
+          "directory of their own (results/pytorch)", file=sys.stderr)
+    sys.exit(2)
 
 
 # The history of a PyTorch run, as train_torch returns it (no probes).

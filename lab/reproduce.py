@@ -37,7 +37,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A run to train: its part, results directory, command (after "python3"),
 # name in that directory, and cost (epochs x images x weights, for the order
 # and the estimate of the time left).
-Job = collections.namedtuple("Job", "part directory command name cost")
+# settings: the run's network, seed and settings as its run.csv records them
+# (None: not checked).
+Job = collections.namedtuple("Job", "part directory command name cost settings",
+                             defaults=(None,))
 QUICK = {"--epochs": ["2"], "--limit": ["500"]}
 QUICK_SEEDS = 2
 
@@ -93,13 +96,19 @@ def jobs_of(part, root, data_dir):
                        "--limit", str(args.limit), "--dtype", args.dtype,
                        "--data-dir", data_dir, "--results-dir", directory, "--jobs", "1"]
             cost = args.epochs * args.limit * weights * (2 if experiment.step_probes else 1)
-            jobs.append(Job(part.name, directory, command, name, cost))
+            settings = {"network": run.kind, "seed": run.seed,
+                        **report.run_settings(args, run)}
+            jobs.append(Job(part.name, directory, command, name, cost, settings))
     return jobs
 
 
 def is_saved(job):
-    """True if job's run is saved in its directory (finished or diverged)."""
-    return results.read_record(job.directory, job.name) is not None
+    """True if job's run is saved in its directory (finished or diverged),
+    with the settings its name stands for: a run.csv edited by hand to other
+    settings is not the run, which is trained again."""
+    record = results.read_record(job.directory, job.name)
+    return record is not None and all(record.get(key) == value
+                                      for key, value in (job.settings or {}).items())
 
 
 def shown_path(path):

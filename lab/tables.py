@@ -76,23 +76,65 @@ def blocks(text):
     return found
 
 
+def program(command):
+    """The module and argv of `python3 command`: a file of the repository
+    such as plot.py, or a module after -m. RuntimeError if it names
+    neither, or names lab.tables itself (whose output is these tables)."""
+    try:
+        words = shlex.split(command)
+    except ValueError as error:
+        raise RuntimeError(f"`python3 {command}` cannot be read: {error}") from None
+    usage = (f"`python3 {command}` names no program: a marker gives `python3 FILE.py ...` or "
+             "`python3 -m MODULE ...`, FILE.py inside the repository")
+    if words[:1] == ["-m"]:
+        if len(words) < 2 or not re.fullmatch(r"\w+(\.\w+)*", words[1]):
+            raise RuntimeError(usage)
+        module, argv = words[1], words[2:]
+    else:
+        file = os.path.normpath(words[0]) if words else ""
+        if not file.endswith(".py") or os.path.isabs(file) or file.startswith(".."):
+            raise RuntimeError(usage)
+        module, argv = file.removesuffix(".py").replace(os.sep, "."), words[1:]
+        if not re.fullmatch(r"\w+(\.\w+)*", module):
+            raise RuntimeError(usage)
+    if module == "lab.tables":
+        raise RuntimeError(f"`python3 {command}`: a table cannot be lab.tables' own output")
+    return module, argv
+
+
 def output(command):
     """What `python3 command` prints on standard output, run in this process
     from the repository's root: the program's main(argv) (a file such as
     plot.py, or a module after -m). A non-zero exit raises RuntimeError with
-    what it said on standard error."""
-    words = shlex.split(command)
-    module = words[1] if words[0] == "-m" else words[0].removesuffix(".py").replace("/", ".")
-    argv = words[2:] if words[0] == "-m" else words[1:]
+    what it said on standard error; so does a command that names no program
+    or one without main(argv), and an exception raised by the program (its
+    type and words: run the command itself for the traceback). The current
+    directory and standard output are back as they were, whatever happens."""
+    module, argv = program(command)
     printed, said = io.StringIO(), io.StringIO()
     here = os.getcwd()
     try:
         os.chdir(ROOT)
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(said):
             try:
-                status = importlib.import_module(module).main(argv)
+                try:
+                    code = importlib.import_module(module)
+                except ModuleNotFoundError as error:
+                    if error.name and module.startswith(error.name):
+                        raise RuntimeError(f"`python3 {command}`: no module or file "
+                                           f"{module}") from None
+                    raise
+                if not callable(getattr(code, "main", None)):
+                    raise RuntimeError(f"`python3 {command}`: {module} has no main(argv), "
+                                       "so it cannot be run in lab.tables' process")
+                status = code.main(argv)
             except SystemExit as exit:          # an option refused by its parser
                 status = exit.code
+    except RuntimeError:
+        raise
+    except Exception as error:                  # the program's own failure
+        raise RuntimeError(f"`python3 {command}` failed: {type(error).__name__}: {error} "
+                           f"(run python3 {command} to see where)") from None
     finally:
         os.chdir(here)
     if status:
@@ -101,27 +143,66 @@ def output(command):
     return printed.getvalue()
 
 
+def read_document(path):
+    """The text of the document at path; ValueError in one line if it is
+    not a readable file of UTF-8 text."""
+    from lab import files
+    shown = os.path.relpath(path, ROOT)
+    try:
+        return files.read_regular(path, 16 * 2**20).decode("utf-8")
+    except files.NotARegularFile as error:
+        raise ValueError(str(error).replace(path, shown)) from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{shown} is not UTF-8 text ({error.reason} at byte "
+                         f"{error.start})") from None
+    except OSError as error:
+        raise ValueError(f"cannot read {shown}: {error.strerror or error}") from None
+
+
+def regenerated(path):
+    """The document at path with each command's output between its markers,
+    and the lines ("docs/study.md:35: python3 ...") of the tables that
+    differed. ValueError or RuntimeError, naming the document and line, if
+    a table cannot be made."""
+    text = read_document(path)
+    shown = os.path.relpath(path, ROOT)
+    try:
+        found = blocks(text)
+    except ValueError as error:
+        raise ValueError(f"{shown}: {error}") from None
+    new, differ, at = [], [], 0
+    for block in found:
+        try:
+            table = output(block.command)
+        except RuntimeError as error:
+            raise RuntimeError(f"{shown}:{block.line}: {error}") from None
+        if table != text[block.start:block.end]:
+            differ.append(f"{shown}:{block.line}: python3 {block.command}")
+        new += [text[at:block.start], table]
+        at = block.end
+    new.append(text[at:])
+    return "".join(new), differ
+
+
+def write_document(path, text):
+    """Write text to the document at path, whole or not at all; a document
+    that is a symbolic link stays one, and its target is written."""
+    from lab import files
+    target = os.path.realpath(path)
+    try:
+        files.atomic_write(target, lambda file: file.write(text.encode("utf-8")))
+    except OSError as error:
+        raise ValueError(f"cannot write {os.path.relpath(path, ROOT)}: "
+                         f"{error.strerror or error}") from None
+
+
 def regenerate(path, check=False):
     """Put each command's output between its markers in the document at
     path (unless check). Returns the lines ("docs/study.md:35: python3 ...")
     of the tables that differed."""
-    with open(path, encoding="utf-8") as file:
-        text = file.read()
-    try:
-        found = blocks(text)
-    except ValueError as error:
-        raise ValueError(f"{os.path.relpath(path, ROOT)}: {error}") from None
-    new, differ, at = [], [], 0
-    for block in found:
-        table = output(block.command)
-        if table != text[block.start:block.end]:
-            differ.append(f"{os.path.relpath(path, ROOT)}:{block.line}: python3 {block.command}")
-        new += [text[at:block.start], table]
-        at = block.end
-    new.append(text[at:])
+    text, differ = regenerated(path)
     if differ and not check:
-        from lab import files
-        files.atomic_write(path, lambda file: file.write("".join(new).encode("utf-8")))
+        write_document(path, text)
     return differ
 
 
@@ -133,10 +214,18 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true",
                         help="change nothing; list the tables that differ (exit 1 if any)")
     args = parser.parse_args(argv)
-    differ = []
+    differ, changed = [], []
     try:
+        # Every document is made before any is written: a table that cannot
+        # be made leaves them all as they were.
         for path in documents():
-            differ += regenerate(path, args.check)
+            text, differs = regenerated(path)
+            differ += differs
+            if differs:
+                changed.append((path, text))
+        if not args.check:
+            for path, text in changed:
+                write_document(path, text)
     except (ValueError, RuntimeError) as error:
         print(f"lab.tables: error: {error}", file=sys.stderr)
         return 2

@@ -8,6 +8,8 @@ import shutil
 import tempfile
 import unittest
 
+import numpy as np
+
 from lab import agreement, results
 
 
@@ -16,7 +18,7 @@ class Agreement(unittest.TestCase):
         self.directory = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.directory)
 
-    def save(self, where, network, accuracies, epochs=50):
+    def save(self, where, network, accuracies, epochs=50, weights=None):
         """Runs of network, one per seed, with these test accuracies."""
         directory = os.path.join(self.directory, where)
         os.makedirs(directory, exist_ok=True)
@@ -27,7 +29,7 @@ class Agreement(unittest.TestCase):
                       "limit": 50000, "dtype": "float32", "data": "mnist",
                       "status": "finished", "test_accuracy": accuracy}
             with results.saving(directory):
-                results.save(directory, record, ["epoch"], [{"epoch": 0}])
+                results.save(directory, record, ["epoch"], [{"epoch": 0}], weights)
         return directory
 
     def run_main(self, *argv):
@@ -56,6 +58,38 @@ class Agreement(unittest.TestCase):
         status, printed, said = self.run_main(numpy_dir, torch_dir)
         self.assertEqual((status, printed), (2, ""))
         self.assertRegex(said, r"^lab\.agreement: error: .* share no run .*\n$")
+
+    def test_main_pys_runs_are_never_taken_for_pytorchs(self):
+        # main.py's runs (saved with weights) and PyTorch's have the same
+        # names: a directory of main.py's runs named as PyTorch's would
+        # compare NumPy with itself, "all equal".
+        numpy_dir = self.save("numpy", "plain", [0.95], weights={"W": np.zeros(2)})
+        for argv in ((numpy_dir, numpy_dir), (self.save("torch", "plain", [0.95]), numpy_dir)):
+            with self.subTest(argv=argv):
+                status, printed, said = self.run_main(*argv)
+                self.assertEqual((status, printed), (2, ""))
+                self.assertRegex(said, r"^lab\.agreement: error: .*(twice|main\.py's runs)")
+                self.assertEqual(len(said.splitlines()), 1)
+
+    def test_the_benchmark_never_saves_pytorchs_runs_among_main_pys(self):
+        # Refused before PyTorch or MNIST is needed: its runs would be read
+        # as PyTorch's (main.py's accuracies compared with themselves) or
+        # replace them.
+        from lab import benchmark
+        numpy_dir = self.save("numpy", "plain", [0.95], weights={"W": np.zeros(2)})
+        other = os.path.join(self.directory, "other")
+        for argv in (["--results-dir", numpy_dir], [f"--results-dir={numpy_dir}"],
+                     ["--numpy-dir", other, "--results-dir", other + "/"]):
+            with self.subTest(argv=argv):
+                said = io.StringIO()
+                with contextlib.redirect_stdout(io.StringIO()), \
+                        contextlib.redirect_stderr(said), self.assertRaises(SystemExit) as end:
+                    benchmark.main_benchmark(["accuracy", "--net", "plain", "--data-dir",
+                                              self.directory, *argv])
+                self.assertEqual(end.exception.code, 2)
+                self.assertRegex(said.getvalue(), r"^lab\.benchmark: error: --results-dir .*"
+                                                  r"directory of their own")
+        self.assertEqual(sorted(os.listdir(numpy_dir)), ["plain_seed0_epochs50", "summary.csv"])
 
 
 if __name__ == "__main__":

@@ -68,6 +68,23 @@ class Resuming(MainProgramCase):
         self.assertEqual(len(saved), 1)
         self.assertTrue(saved[0].startswith("plain_seed1_epochs1_batch8_data"), saved)
 
+    def test_a_run_whose_run_csv_says_other_settings_is_not_saved(self):
+        # A run.csv edited by hand (or copied) to another rate is not the
+        # run its name stands for: it would be compared as a run of other
+        # settings, and the reproduction would never train the real one.
+        status, _, err = self.run_main("--net", "plain", "--seed", "1", "--epochs", "1",
+                                       "--batch-size", "8", "--results-dir",
+                                       self.path("results/tiny"))
+        self.assertEqual(status, 0, err)
+        job = next(job for job in self.jobs() if job.name.startswith("plain_seed1_"))
+        self.assertTrue(reproduce.is_saved(job))
+        record = os.path.join(job.directory, job.name, "run.csv")
+        with open(record, encoding="utf-8") as file:
+            text = file.read()
+        with open(record, "w", encoding="utf-8") as file:
+            file.write(text.replace(",0.001,", ",0.01,"))
+        self.assertFalse(reproduce.is_saved(job))
+
     def test_list_prints_the_runs_still_to_do_as_commands_that_save_them(self):
         status, _, err = self.run_main("--net", "plain", "--seed", "1", "--epochs", "1",
                                        "--results-dir", self.path("results/tiny"))

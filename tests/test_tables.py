@@ -3,11 +3,15 @@ and docs/*.md is exactly what the command its marker names prints on the
 study's snapshot (studies/snapshot/), so a table edited by hand, or a
 snapshot changed without its documents, fails here; and a table of results
 outside the markers fails too. `python3 -m lab.tables` rewrites them."""
+import contextlib
+import io
 import os
 import re
 import shutil
+import sys
 import tempfile
 import unittest
+from unittest import mock
 
 from lab import tables
 
@@ -117,6 +121,100 @@ class TheProseQuotesTheTables(unittest.TestCase):
                 with self.subTest(document=name, number=number):
                     self.assertTrue(number in generated or number in self.NOT_RESULTS.get(name, {}),
                                     f"{name}: {number} is in the prose but in no table")
+
+
+class AMarkerThatCannotBeRunSaysWhyInOneLine(unittest.TestCase):
+    """A marker naming no program, a missing module, one without main(argv),
+    lab.tables itself, or a program that raises: RuntimeError in one line
+    (lab.tables prints it, exit 2), never a traceback or a recursion; the
+    current directory and standard output are back as they were."""
+
+    def test_commands_that_name_no_runnable_program(self):
+        for command, says in (("-m os", "has no main"), ("nosuch.py", "no module or file"),
+                              ("-m lab.nosuch", "no module or file"), ("-m", "names no program"),
+                              (" ", "names no program"), ("-c print(1)", "names no program"),
+                              ("../x.py", "names no program"), ('"open', "cannot be read"),
+                              ("-m lab.tables", "own output"), ("lab/tables.py", "own output")):
+            with self.subTest(command=command):
+                with self.assertRaisesRegex(RuntimeError, says):
+                    tables.output(command)
+
+    def test_a_program_that_raises(self):
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory)
+        with open(os.path.join(directory, "tables_test_boom.py"), "w") as file:
+            file.write("import os\ndef main(argv):\n    os.chdir('/')\n    print('half')\n"
+                       "    raise KeyError('boom')\n")
+        sys.path.insert(0, directory)
+        self.addCleanup(sys.path.remove, directory)
+        self.addCleanup(sys.modules.pop, "tables_test_boom", None)
+        here, stdout = os.getcwd(), sys.stdout
+        with self.assertRaisesRegex(RuntimeError, "failed: KeyError: 'boom'"):
+            tables.output("-m tables_test_boom")
+        self.assertEqual((os.getcwd(), sys.stdout), (here, stdout))
+
+
+class Documents(unittest.TestCase):
+    """What lab.tables reads and writes."""
+
+    def setUp(self):
+        self.directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.directory)
+        self.good = ("<!-- table: python3 -m studies.claims studies/snapshot --table "
+                     "ioffe-szegedy -->\nstale\n" + tables.END)
+
+    def document(self, name, text):
+        path = os.path.join(self.directory, name)
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+        return path
+
+    def run_main(self, paths, *argv):
+        said = io.StringIO()
+        with mock.patch.object(tables, "documents", return_value=paths), \
+                contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(said):
+            return tables.main(list(argv)), said.getvalue()
+
+    def test_a_failing_table_leaves_every_document_as_it_was(self):
+        first = self.document("a.md", self.good)
+        second = self.document("b.md", "<!-- table: python3 -m nosuch -->\nx\n" + tables.END)
+        status, said = self.run_main([first, second])
+        self.assertEqual(status, 2)
+        self.assertIn("b.md:1: `python3 -m nosuch`: no module or file nosuch", said)
+        with open(first, encoding="utf-8") as file:
+            self.assertEqual(file.read(), self.good)
+
+    def test_a_document_that_is_a_link_stays_one(self):
+        target = self.document("target.md", self.good)
+        link = os.path.join(self.directory, "link.md")
+        os.symlink(target, link)
+        self.assertEqual(self.run_main([link])[0], 0)
+        self.assertTrue(os.path.islink(link))
+        with open(target, encoding="utf-8") as file:
+            self.assertNotIn("stale", file.read())
+
+    def test_a_document_that_cannot_be_read(self):
+        os.mkdir(os.path.join(self.directory, "dir.md"))
+        os.symlink(os.path.join(self.directory, "none"), os.path.join(self.directory, "gone.md"))
+        with open(os.path.join(self.directory, "latin.md"), "wb") as file:
+            file.write(b"caf\xe9\n")
+        for name, says in (("dir.md", "is a directory"), ("gone.md", "cannot read"),
+                           ("latin.md", "is not UTF-8 text")):
+            with self.subTest(document=name):
+                status, said = self.run_main([os.path.join(self.directory, name)], "--check")
+                self.assertEqual(status, 2)
+                self.assertIn(says, said)
+                self.assertEqual(len(said.strip().splitlines()), 1)
+
+    def test_a_document_that_cannot_be_written(self):
+        path = self.document("a.md", self.good)
+        with mock.patch("lab.files.tempfile.mkstemp",
+                        side_effect=PermissionError(13, "Permission denied")):
+            status, said = self.run_main([path])
+        self.assertEqual(status, 2)
+        self.assertIn("cannot write", said)
+        with open(path, encoding="utf-8") as file:
+            self.assertEqual(file.read(), self.good)
 
 
 if __name__ == "__main__":

@@ -304,6 +304,11 @@ def compare_accuracy(argv):
     settings = options.parse_args(argv, main.ORIGINAL, main.TRAIN_SIZE,
                                   program="lab.benchmark accuracy")
     settings.experiment = main.ORIGINAL
+    if known.numpy_dir is not None and not os.path.isdir(known.numpy_dir):
+        print(f"lab.benchmark: error: --numpy-dir {known.numpy_dir}: no such directory: name "
+              "the directory of main.py's runs (results/original), or leave it out to train "
+              "them", file=sys.stderr)
+        sys.exit(2)
     given_results_dir = any(word.split("=")[0] == "--results-dir" for word in argv)
     if given_results_dir:
         refuse_numpy_runs(settings.results_dir, known.numpy_dir)

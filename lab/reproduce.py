@@ -235,38 +235,44 @@ def compare(parts, root, snapshot, show):
     """Set this reproduction beside the snapshot: for each setting of each
     train directory of parts, whether its test accuracies are identical, or
     differ within the seeds' spread or beyond it (the noise rule,
-    report.seed_differences, seed by seed), in one line of counts and a
-    line for each beyond; then every claim those directories measure, on
-    both (studies.claims.compare). Returns (settings beyond the spread,
-    verdicts that differ)."""
+    report.seed_differences, seed by seed), or lack seeds on one side, in
+    one line of counts and a line for each setting that differs beyond the
+    spread or lacks seeds; then every claim those directories measure, on
+    both (studies.claims.compare). Returns (settings beyond the spread or
+    lacking seeds, verdicts that differ)."""
     from studies import claims
     directories = list(dict.fromkeys(sub for part in parts for sub, _ in part.trains))
     verdicts = collections.Counter()
-    beyond = []
+    said = []
     for subdirectory in directories:
         before = test_accuracies(os.path.join(snapshot, subdirectory))
         now = test_accuracies(os.path.join(root, subdirectory))
-        for setting in sorted(set(before) & set(now), key=str):
-            old, new = before[setting], now[setting]
+        for setting in sorted(set(before) | set(now), key=str):
+            old, new = before.get(setting, {}), now.get(setting, {})
+            where = f"{subdirectory} {setting[0]} " + ", ".join(
+                f"{key} {results.exact(value)}" for key, value in zip(SETTING, setting)
+                if key in SHOWN)
+            if set(old) != set(new):        # a run missing, diverged or failed on one side
+                verdicts["missing"] += 1
+                said.append(f"  seeds differ: {where}: {sorted(old) or 'none'} in the snapshot, "
+                            f"{sorted(new) or 'none'} here")
+                continue
             compared = None if old == new else report.seed_differences(old, new)
             verdict = ("identical" if old == new else
                        "beyond" if compared is not None and compared[4] else "within")
             verdicts[verdict] += 1
             if verdict == "beyond":
-                said = ", ".join(f"{key} {results.exact(value)}"
-                                 for key, value in zip(SETTING, setting) if key in SHOWN)
-                shared = sorted(set(old) & set(new))
-                means = [statistics.fmean(values[seed] for seed in shared) for values in (old, new)]
-                beyond.append(f"  beyond: {subdirectory} {setting[0]} {said}: mean test "
-                              f"accuracy {means[0]:.4f} -> {means[1]:.4f}")
+                means = [statistics.fmean(values.values()) for values in (old, new)]
+                said.append(f"  beyond: {where}: mean test accuracy {means[0]:.4f} -> "
+                            f"{means[1]:.4f}")
     show(f"\nThe snapshot ({shown_path(snapshot)}/) and this reproduction, setting by setting "
          f"(the test accuracies of {sum(verdicts.values())} settings): {verdicts['identical']} "
          f"identical, {verdicts['within']} within the seeds' spread, {verdicts['beyond']} "
-         "beyond it")
-    for line in beyond:
+         f"beyond it, {verdicts['missing']} with other seeds finished")
+    for line in said:
         show(line)
     changed = claims.compare(root, shown_path(snapshot), directories, show)
-    return len(beyond), changed
+    return len(said), changed
 
 
 def reproduce(parts, root, data_dir, jobs=None, fresh=False, listing=False, tiny=False,

@@ -78,6 +78,7 @@ class Agreement(unittest.TestCase):
         from lab import benchmark
         numpy_dir = self.save("numpy", "plain", [0.95], weights={"W": np.zeros(2)})
         other = os.path.join(self.directory, "other")
+        os.mkdir(other)
         for argv in (["--results-dir", numpy_dir], [f"--results-dir={numpy_dir}"],
                      ["--numpy-dir", other, "--results-dir", other + "/"]):
             with self.subTest(argv=argv):
@@ -90,6 +91,18 @@ class Agreement(unittest.TestCase):
                 self.assertRegex(said.getvalue(), r"^lab\.benchmark: error: --results-dir .*"
                                                   r"directory of their own")
         self.assertEqual(sorted(os.listdir(numpy_dir)), ["plain_seed0_epochs50", "summary.csv"])
+
+    def test_a_numpy_dir_that_does_not_exist_is_one_line(self):
+        # Else its runs would be trained, and thrown away, without a word.
+        from lab import benchmark
+        said = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(said), \
+                self.assertRaises(SystemExit) as end:
+            benchmark.main_benchmark(["accuracy", "--numpy-dir", os.path.join(self.directory, "x"),
+                                      "--data-dir", self.directory])
+        self.assertEqual(end.exception.code, 2)
+        self.assertRegex(said.getvalue(), r"^lab\.benchmark: error: --numpy-dir .*: no such "
+                                          r"directory: [^\n]*\n$")
 
 
 if __name__ == "__main__":

@@ -190,10 +190,25 @@ class Comparison(unittest.TestCase):
                                             os.path.join(self.directory, "snapshot"))
         self.assertEqual((beyond, changed), (1, 0))
         self.assertRegex(shown[0], r"3 settings\): 1 identical, 1 within the seeds' spread, "
-                                   r"1 beyond it$")
+                                   r"1 beyond it, 0 with other seeds finished$")
         self.assertEqual(shown[1], "  beyond: sweep bn-after-relu lr 0.1, init_scale 1, "
                                    "init_scale_layers all, epochs 1: mean test accuracy "
                                    "0.9700 -> 0.9000")
+
+    def test_a_seed_or_a_setting_on_one_side_only_is_said(self):
+        self.save("snapshot", "bn", [0.97, 0.971, 0.969])
+        self.save("now", "bn", [0.97, 0.971])                     # seed 2 lost here
+        self.save("snapshot", "plain", [0.95, 0.96], lr=0.3)      # not reproduced at all
+        part = plan.Part("p", [("sweep", ["main.py"])], [])
+        (differ, _), shown = lines_of(reproduce.compare, [part],
+                                      os.path.join(self.directory, "now"),
+                                      os.path.join(self.directory, "snapshot"))
+        self.assertEqual(differ, 2)
+        self.assertRegex(shown[0], r"0 beyond it, 2 with other seeds finished$")
+        self.assertIn("  seeds differ: sweep bn lr 0.1, init_scale 1, init_scale_layers all, "
+                      "epochs 1: [0, 1, 2] in the snapshot, [0, 1] here", shown)
+        self.assertIn("  seeds differ: sweep plain lr 0.3, init_scale 1, init_scale_layers all, "
+                      "epochs 1: [0, 1] in the snapshot, none here", shown)
 
 
 class ClaimByClaim(unittest.TestCase):

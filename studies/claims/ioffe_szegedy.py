@@ -20,7 +20,7 @@ from studies.claims import Claim, Measured
 from studies.ioffe_szegedy import LEARNING_RATE, NETWORKS, PROBE_UNIT
 from studies.ioffe_szegedy import plot as study
 
-HEADER = ("the paper says", "measured, 3 seeds", "verdict")
+HEADER = ("the paper says", "measured, seed by seed", "verdict")
 # The results directory of each rate's sweep (studies/plan.py), the study's rate first.
 SWEEPS = {LEARNING_RATE: "ioffe-szegedy", 0.3: "ioffe-szegedy-lr0.3"}
 

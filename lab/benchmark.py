@@ -301,6 +301,12 @@ def compare_accuracy(argv):
     before = options.OneLineParser(prog="lab.benchmark accuracy", add_help=False)
     before.add_argument("--numpy-dir", action=options.Once)
     known, argv = before.parse_known_args(argv)
+    if "-h" in argv or "--help" in argv:        # main.py's options follow, in their own help
+        print("lab.benchmark accuracy: the test accuracies of NumPy and PyTorch side by side.\n"
+              "  --numpy-dir DIR    main.py's runs of the same settings, read instead of "
+              "trained (results/original)\n  --results-dir DIR  where PyTorch's runs are "
+              "saved (results/pytorch); those saved are not trained again\nThe other options "
+              "are main.py's:\n")
     settings = options.parse_args(argv, main.ORIGINAL, main.TRAIN_SIZE,
                                   program="lab.benchmark accuracy")
     settings.experiment = main.ORIGINAL

@@ -202,8 +202,8 @@ def draw(parts, root, data_dir, show, tiny=False):
     failed = 0
     for part in parts:
         if part.needs and importlib.util.find_spec(part.needs) is None:
-            show(f"\n{part.name}: skipped: {part.needs} cannot be imported here (pip install "
-                 f"torch==2.13.0 in a virtual environment adds NumPy beside PyTorch)")
+            show(f"\n{part.name}: skipped: {part.needs} cannot be imported here; run from a "
+                 "virtual environment with numpy and torch==2.13.0 to set NumPy beside PyTorch")
             continue
         for words in [*(quick(words) if tiny else words for words in part.whole), *part.draws]:
             words = [word.replace("RESULTS", root).replace("DATA", data_dir) for word in words]

@@ -233,11 +233,21 @@ class ClaimByClaim(unittest.TestCase):
             ("flips", lambda root: claims.Measured("y", flips[root][1], flips[root][0], 0.004))])
         self.assertEqual(changed, 1)
         self.assertIn("  identical", shown)
-        self.assertIn("  the same verdict; the value moved +0.0020, within the seeds' spread "
+        self.assertIn("  the same verdict; the value moved +0.00200, within the seeds' spread "
                       "(0.0040)", shown)
-        self.assertIn("  ANOTHER VERDICT; the value moved -0.0110, beyond the seeds' spread "
+        self.assertIn("  ANOTHER VERDICT; the value moved -0.01100, beyond the seeds' spread "
                       "(0.0040)", shown)
         self.assertEqual(shown[-1], "\n3 claims: 1 identical, 1 the same verdict, 1 another "
+                                    "verdict, 0 not measured")
+
+    def test_a_move_is_set_against_the_larger_spread_of_the_two(self):
+        from studies import claims
+        spreads = {"snapshot": 0.001, "now": 0.02}
+        _, shown = self.compare([("wider", lambda root: claims.Measured(
+            root, "holds", {"snapshot": 0.01, "now": 0.02}[root], spreads[root]))])
+        self.assertIn("  the same verdict; the value moved +0.01000, within the seeds' spread "
+                      "(0.0200)", shown)
+        self.assertEqual(shown[-1], "\n1 claim: 0 identical, 1 the same verdict, 0 another "
                                     "verdict, 0 not measured")
 
     def test_a_claim_whose_runs_are_missing_says_why(self):

@@ -88,13 +88,16 @@ def compare(root, snapshot, directories, show):
             outcomes["the same verdict" if same else "another verdict"] += 1
             difference = ""
             if before.value is not None and now.value is not None:
-                difference = f"; the value moved {now.value - before.value:+.4f}"
-                if before.spread:
-                    within = abs(now.value - before.value) <= before.spread
+                difference = f"; the value moved {now.value - before.value:+.5f}"
+                # The larger of the two spreads, as the noise rule takes it.
+                spread = max(before.spread or 0, now.spread or 0)
+                if spread:
+                    within = abs(now.value - before.value) <= spread
                     difference += (f", {'within' if within else 'beyond'} the seeds' spread "
-                                   f"({before.spread:.4f})")
+                                   f"({spread:.4f})")
             show(f"  {'the same verdict' if same else 'ANOTHER VERDICT'}{difference}")
-    show(f"\n{sum(outcomes.values())} claims: " + ", ".join(
+    total = sum(outcomes.values())
+    show(f"\n{total} claim{'' if total == 1 else 's'}: " + ", ".join(
         f"{outcomes[outcome]} {outcome}" for outcome in
         ("identical", "the same verdict", "another verdict", "not measured")))
     return outcomes["another verdict"]

@@ -215,7 +215,7 @@ class BatchNormClaims(MadeUpStudy):
         self.assertEqual(verdicts[1].verdict, "holds: 10 times the rate")
         self.assertIn("to 0.94 at 0.001: `plain` 3.0, `bn` 2.0", verdicts[2].text)
         self.assertEqual(verdicts[2].verdict,
-                         "holds in part: `bn` needs only 1.5 and 2.0 times fewer epochs")
+                         "holds in part: `bn` needs only 1.5-2.0 times fewer epochs")
         self.assertTrue(verdicts[3].verdict.startswith("holds in part: the function is "
                                                         "scale-free"))
         self.assertTrue(verdicts[4].verdict.startswith("holds in part: `bn` also gains at 1 "

@@ -73,7 +73,8 @@ def fewer_steps(root):
     if not factors:
         raise results.ResultsError(f"{SWEEP}/ has no rate at which bn and plain both reached "
                                    "0.94 or 0.98")
-    said = " and ".join(f"{factor:.1f}" for factor in factors)
+    low, high = (f"{factor:.1f}" for factor in (min(factors), max(factors)))
+    said = low if low == high else f"{low}-{high}"
     verdict = (f"holds: `bn` needs {said} times fewer epochs" if min(factors) >= MUCH else
                f"holds in part: `bn` needs only {said} times fewer epochs"
                if min(factors) > 1 else f"does not hold: `plain` needs {said} times `bn`'s")
@@ -94,8 +95,8 @@ def resilient_to_scale(root):
             f"{rows[0]['epochs']} epochs: test accuracy moves by {moved['bn']:.2f} in `bn`, "
             f"{moved['plain']:.2f} in `plain`")
     verdict = ("holds: `bn`'s accuracy moves less" if moved["bn"] < moved["plain"] else
-               "holds in part: the function is scale-free (a test checks it), training with "
-               "plain SGD is not: `bn`'s accuracy moves more")
+               "holds in part: the function is scale-free (a test checks it), but with plain "
+               "SGD `bn`'s accuracy moves more")
     return Measured(text, verdict, moved["bn"], None)
 
 

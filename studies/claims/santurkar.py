@@ -154,8 +154,9 @@ def noisy_bn(root):
         at = {}                     # the same rates, said once
         for what, rates in worse.items():
             at.setdefault(tuple(rates), []).append(what)
-        said = "holds in part: it trains at every rate, with " + "; ".join(
-            f"{' and '.join(whats)} at {rates_words(rates)}" for rates, whats in at.items())
+        said = "holds in part: it trains at every rate, but with " + "; ".join(
+            " and ".join(whats) + ("" if len(rates) == len(RATES) else f" at {rates_words(rates)}")
+            for rates, whats in at.items())
     return Measured("`bn-noisy` against `bn`, " + "; ".join(text), said,
                     value and float(value.mean), value and float(value.spread))
 
@@ -201,11 +202,13 @@ def covariate_shift(root):
             signs = {sign(measure) for measure in each}
             cases[layer, rate] = (-1 if -1 in signs and 1 not in signs else
                                   1 if 1 in signs and -1 not in signs else 0)
-    words = {1: "increased", 0: "within noise", -1: "reduced"}
-    said = "; ".join(words[each] + " at " + ", ".join(
-        f"layer {layer} at {rates_words([r for r in RATES if cases[layer, r] == each])}"
-        for layer in (2, 3) if any(cases[layer, r] == each for r in RATES))
-        for each in (1, 0, -1) if each in cases.values())
+    def word(layer, rate):
+        if cases[layer, rate] == -1 and sign(found[rate][layer][0]) == 0:
+            return "reduced in direction only"          # 1 - cos smaller, the norm not
+        return {1: "increased", 0: "within noise", -1: "reduced"}[cases[layer, rate]]
+    said = "; ".join(f"layer {layer}: " + ", ".join(
+        f"{each} at {rates_words([r for r in RATES if word(layer, r) == each])}"
+        for each in dict.fromkeys(word(layer, rate) for rate in RATES)) for layer in (2, 3))
     text = "`bn` / `plain`, " + "; ".join(
         f"layer {layer}: " + ", ".join(factor(found[rate][layer][0]) for rate in RATES)
         + " (1 - cos: " + ", ".join(factor(found[rate][layer][1]) for rate in RATES) + ")"

@@ -235,6 +235,21 @@ class BatchNormClaims(MadeUpStudy):
         self.assertTrue(verdicts[2].verdict.startswith("does not hold"), verdicts[2])
         self.assertEqual(verdicts[4].verdict, "does not hold: no gain at each one's best rate")
 
+    def test_a_network_that_finished_every_seed_at_no_rate_is_one_results_error(self):
+        # bn loses a seed at every rate: the claims that need its rates say
+        # so, as a ResultsError, not a KeyError or a ValueError.
+        for lr in (*self.SWEEP["bn"], 0.001):
+            save_run(self.path("lr-sweep"), "bn", 3, 0.9, lr, diverged=True)
+        for claim in (batchnorm.gain_at_equal_rates,):
+            with self.assertRaisesRegex(results.ResultsError, "every seed of bn finished"):
+                claim(self.root)
+        for seed in range(3):                       # and plain likewise
+            save_run(self.path("lr-sweep"), "plain", seed, 0.9, 0.001, diverged=True)
+            save_run(self.path("lr-sweep"), "plain", seed, 0.9, 0.1, diverged=True)
+        for claim in (batchnorm.fewer_steps, batchnorm.gain_at_equal_rates):
+            with self.assertRaisesRegex(results.ResultsError, "every seed of"):
+                claim(self.root)
+
 
 if __name__ == "__main__":
     unittest.main()

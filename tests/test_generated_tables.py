@@ -208,6 +208,16 @@ class OriginalClaims(MadeUpStudy):
         with self.assertRaises(results.ResultsError):
             original.CLAIMS[0].measure(self.root)
 
+    def test_a_missing_part_names_the_command_that_trains_it(self):
+        shutil.rmtree(self.path("scale-hidden"))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            status = claims.main([self.root, "--table", "batchnorm"])
+        self.assertEqual(status, 2)
+        self.assertEqual(err.getvalue(), f"studies.claims: error: {self.path('scale-hidden')}/ "
+                         "does not exist: train it with python3 -m studies --only scale "
+                         f"--results-dir {self.root}\n")
+
 
 class BatchNormClaims(MadeUpStudy):
     def test_the_verdicts_of_the_numbers(self):

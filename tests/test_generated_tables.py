@@ -171,6 +171,20 @@ class PlotTables(MadeUpStudy):
             self.assertTrue(err.startswith(f"plot.py: error: {self.path('original')}/ has no "
                                            f"{argv[-1]} table: its runs"), err)
 
+    def test_a_history_cut_short_at_a_line_end_is_one_line_naming_it(self):
+        path = next(os.path.join(where, "history.csv") for where, _, names
+                    in sorted(os.walk(self.path("original"))) if "history.csv" in names)
+        with open(path) as file:
+            lines = file.readlines()
+        with open(path, "w") as file:
+            file.writelines(lines[:3])              # epochs 0 and 1 of 3
+        for table in ("drift", "accuracy"):
+            status, out, err = self.plot(self.path("original"), "--table", table)
+            self.assertEqual((status, out), (2, ""), err)
+            self.assertEqual(err, f"plot.py: error: {path} has epochs 0 to 1 in 2 lines, but its "
+                             "run finished 3 epochs (a file cut short or edited?): train the "
+                             "run again\n")
+
     def test_the_usual_output_shows_the_same_tables(self):
         status, out, err = self.plot(self.path("lr-sweep"))
         self.assertEqual(status, 0, err)

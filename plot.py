@@ -111,6 +111,22 @@ def describe(row):
     return ", ".join(words) or "the original recipe"
 
 
+def read_run_history(row):
+    """The history of the run of record `row` (results.read_history);
+    ResultsError naming the file if the run finished but its epochs are not
+    0 to its run.csv's epochs, one a line (a file cut short at a line's end,
+    or edited)."""
+    path = os.path.join(row["directory"], results.HISTORY)
+    history = results.read_history(path, results.HISTORY_NEEDED)
+    epochs = history["epoch"]
+    if row["status"] == "finished" and not np.array_equal(epochs, np.arange(row["epochs"] + 1)):
+        raise results.ResultsError(
+            f"{path} has epochs {results.exact(float(epochs[0]))} to "
+            f"{results.exact(float(epochs[-1]))} in {len(epochs)} lines, but its run finished {row['epochs']} epochs (a file cut "
+            "short or edited?): train the run again")
+    return history
+
+
 def read_runs(rows):
     """{network: [(seed, test accuracy, history {field: array over epochs})]}
     for the finished runs among rows, networks in COLORS's order."""
@@ -118,8 +134,7 @@ def read_runs(rows):
     for row in rows:
         if row["status"] != "finished":
             continue
-        history = results.read_history(os.path.join(row["directory"], results.HISTORY),
-                                     results.HISTORY_NEEDED)
+        history = read_run_history(row)
         runs.setdefault(row["network"], []).append((row["seed"], row["test_accuracy"], history))
     return {network: runs[network] for network in ordered(runs)}
 
@@ -269,8 +284,7 @@ def sweep_points(rows):
     which its validation accuracy reached it, or None} for each of TARGETS."""
     points = []
     for row in rows:
-        history = results.read_history(os.path.join(row["directory"], results.HISTORY),
-                                     results.HISTORY_NEEDED)
+        history = read_run_history(row)
         reached = {target: next((int(epoch) for epoch, accuracy in
                                  zip(history["epoch"], history["val_accuracy"])
                                  if accuracy >= target), None) for target in TARGETS}

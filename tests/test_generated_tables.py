@@ -171,6 +171,20 @@ class PlotTables(MadeUpStudy):
             self.assertTrue(err.startswith(f"plot.py: error: {self.path('original')}/ has no "
                                            f"{argv[-1]} table: its runs"), err)
 
+    def test_a_history_cut_short_at_a_line_end_is_one_line_naming_it(self):
+        path = next(os.path.join(where, "history.csv") for where, _, names
+                    in sorted(os.walk(self.path("original"))) if "history.csv" in names)
+        with open(path) as file:
+            lines = file.readlines()
+        with open(path, "w") as file:
+            file.writelines(lines[:3])              # epochs 0 and 1 of 3
+        for table in ("drift", "accuracy"):
+            status, out, err = self.plot(self.path("original"), "--table", table)
+            self.assertEqual((status, out), (2, ""), err)
+            self.assertEqual(err, f"plot.py: error: {path} has epochs 0 to 1 in 2 lines, but its "
+                             "run finished 3 epochs (a file cut short or edited?): train the "
+                             "run again\n")
+
     def test_the_usual_output_shows_the_same_tables(self):
         status, out, err = self.plot(self.path("lr-sweep"))
         self.assertEqual(status, 0, err)
@@ -208,6 +222,16 @@ class OriginalClaims(MadeUpStudy):
         with self.assertRaises(results.ResultsError):
             original.CLAIMS[0].measure(self.root)
 
+    def test_a_missing_part_names_the_command_that_trains_it(self):
+        shutil.rmtree(self.path("scale-hidden"))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            status = claims.main([self.root, "--table", "batchnorm"])
+        self.assertEqual(status, 2)
+        self.assertEqual(err.getvalue(), f"studies.claims: error: {self.path('scale-hidden')}/ "
+                         "does not exist: train it with python3 -m studies --only scale "
+                         f"--results-dir {self.root}\n")
+
 
 class BatchNormClaims(MadeUpStudy):
     def test_the_verdicts_of_the_numbers(self):
@@ -234,6 +258,21 @@ class BatchNormClaims(MadeUpStudy):
         self.assertEqual(verdicts[1].verdict, "does not hold: no higher rate")
         self.assertTrue(verdicts[2].verdict.startswith("does not hold"), verdicts[2])
         self.assertEqual(verdicts[4].verdict, "does not hold: no gain at each one's best rate")
+
+    def test_a_network_that_finished_every_seed_at_no_rate_is_one_results_error(self):
+        # bn loses a seed at every rate: the claims that need its rates say
+        # so, as a ResultsError, not a KeyError or a ValueError.
+        for lr in (*self.SWEEP["bn"], 0.001):
+            save_run(self.path("lr-sweep"), "bn", 3, 0.9, lr, diverged=True)
+        for claim in (batchnorm.gain_at_equal_rates,):
+            with self.assertRaisesRegex(results.ResultsError, "every seed of bn finished"):
+                claim(self.root)
+        for seed in range(3):                       # and plain likewise
+            save_run(self.path("lr-sweep"), "plain", seed, 0.9, 0.001, diverged=True)
+            save_run(self.path("lr-sweep"), "plain", seed, 0.9, 0.1, diverged=True)
+        for claim in (batchnorm.fewer_steps, batchnorm.gain_at_equal_rates):
+            with self.assertRaisesRegex(results.ResultsError, "every seed of"):
+                claim(self.root)
 
 
 if __name__ == "__main__":

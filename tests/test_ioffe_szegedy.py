@@ -446,6 +446,16 @@ class Claims(unittest.TestCase):
         self.assertEqual(faster.verdict, "holds in part: ahead at lr 0.3; within noise at lr 3")
         self.assertEqual(higher.verdict, "within noise: at lr 3 and 0.3")
 
+    def test_a_width_that_shrinks_is_no_steadier_than_one_that_grows(self):
+        # sigmoid's width stays (x1.0, x1.01, x0.99); sigmoid-bn's median
+        # moves less, but its width halves: not "steadier".
+        drifts = iter([{0: (0.1, 1.0), 1: (0.11, 1.01), 2: (0.12, 0.99)},
+                       {0: (0.01, 0.5), 1: (0.011, 0.51), 2: (0.012, 0.49)}] * 2)
+        with mock.patch.object(claims.study, "drifts", lambda runs, every: next(drifts)):
+            stable = self.measure({}, {})[2]
+        self.assertIn("width x1.00 / x0.50", stable.text)
+        self.assertEqual(stable.verdict, "does not hold: less steady at lr 3 and 0.3")
+
     def test_a_missing_sweep_is_a_results_error(self):
         with tempfile.TemporaryDirectory() as root:
             save_ioffe_runs(os.path.join(root, "ioffe-szegedy"), seeds=(0, 1, 2))

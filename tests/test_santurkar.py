@@ -438,6 +438,19 @@ class SanturkarClaims(unittest.TestCase):
             save_sweeps(root, lambda rate, network: DIVERGED if network == "plain-noisy" else {})
             self.assertEqual(self.verdict(root, "1b"), "holds: every seed diverges at every rate")
 
+    def test_bn_diverged_at_a_rate_leaves_that_rate_out_of_1a_without_a_traceback(self):
+        with tempfile.TemporaryDirectory() as root:
+            save_sweeps(root, lambda rate, network: DIVERGED if network == "bn" and rate == "0.3"
+                        else {})
+            noisy_bn = santurkar_claims.noisy_bn(root)
+            self.assertEqual(noisy_bn.verdict, "holds: it trains as `bn` does at lr 0.001 and 0.1")
+            self.assertIn("lr 0.3: no `bn` to compare with, every seed diverged, in epoch 1",
+                          noisy_bn.text)
+        with tempfile.TemporaryDirectory() as root:
+            save_sweeps(root, lambda rate, network: DIVERGED if network == "bn" else {})
+            with self.assertRaisesRegex(results.ResultsError, "`bn` diverges at every rate"):
+                santurkar_claims.noisy_bn(root)
+
     def test_a_missing_sweep_or_one_at_another_rate_is_a_results_error(self):
         with tempfile.TemporaryDirectory() as root:
             save_sweeps(root)

@@ -17,6 +17,7 @@ runs, and sets one beside the other (compare).
 import collections
 import importlib
 import os
+import shlex
 import sys
 
 from lab import tables
@@ -48,9 +49,23 @@ def table(name, root):
     module = claims_of(name)
     rows = []
     for claim in module.CLAIMS:
+        check_trained(root, claim.directories)
         measured = claim.measure(root)
         rows.append([claim.says, measured.text, measured.verdict])
     return tables.markdown(module.HEADER, rows)
+
+
+def check_trained(root, directories):
+    """ResultsError naming the command that trains it, if one of
+    directories (studies/plan.py's) is not in root."""
+    from studies import plan
+    for directory in directories:
+        if not os.path.lexists(os.path.join(root, directory)):
+            part = next(part.name for part in plan.PARTS
+                        if directory in (trained for trained, _ in part.trains))
+            raise ResultsError(f"{os.path.join(root, directory)}/ does not exist: train it with "
+                               f"python3 -m studies --only {part} --results-dir "
+                               f"{shlex.quote(root)}")
 
 
 def measured_or_why(claim, root):

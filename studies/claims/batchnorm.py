@@ -24,10 +24,14 @@ def sweep(root):
     return rows, report.over_rates(rows, plot.ordered(row["network"] for row in rows), 1.0)
 
 
-def the_network(rates, network):
-    """rates[network]; a ResultsError if lr-sweep/ has no runs of it."""
+def the_network(rates, network, survived=False):
+    """rates[network]; a ResultsError if lr-sweep/ has no runs of it, or
+    (if survived) no rate at which every seed of it finished."""
     if network not in rates:
         raise results.ResultsError(f"{SWEEP}/ has no runs of {network} at weight scale 1")
+    if survived and not rates[network].survived:
+        raise results.ResultsError(f"{SWEEP}/ has no rate at which every seed of {network} "
+                                   "finished (weight scale 1)")
     return rates[network]
 
 
@@ -55,7 +59,7 @@ def fewer_steps(root):
     bn's (plot.epochs_to: means over the seeds that reached it)."""
     rows, rates = sweep(root)
     by_rate = plot.along(plot.sweep_points(rows), "lr", "init_scale", 1.0)
-    low, high = min(by_rate["plain"]), max(the_network(rates, "plain").survived)
+    low, high = min(by_rate["plain"]), max(the_network(rates, "plain", survived=True).survived)
     parts, factors = [], []
     for rate, target in ((low, plot.TARGETS[0]), (high, plot.TARGETS[1])):
         cells, means = [], {}
@@ -105,7 +109,8 @@ def gain_at_equal_rates(root):
     seed, and at each one's best rate (report.seed_differences)."""
     rows, rates = sweep(root)
     accuracy = report.accuracies(rows)
-    best = {network: the_network(rates, network).best for network in ("bn", "plain")}
+    best = {network: the_network(rates, network, survived=True).best
+            for network in ("bn", "plain")}
     gains, noise = [], []
     for rate in sorted(set(the_network(rates, "bn").survived) & set(rates["plain"].survived)):
         compared = report.seed_differences(accuracy["bn", rate, 1.0], accuracy["plain", rate, 1.0])

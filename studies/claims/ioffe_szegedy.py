@@ -11,6 +11,7 @@ hold if at none and lost at one, else within noise. Its value and spread
 are those of the comparison its outcome at lr 3 rests on.
 """
 import collections
+import math
 import os
 import statistics
 
@@ -123,7 +124,13 @@ def stable(root):
         # {network: {seed: value}}: first how far the median moved, then the width's factor.
         measures = [{network: {seed: pair[which] for seed, pair in drifts[network].items()}
                      for network in NETWORKS} for which in (0, 1)]
-        comparisons[lr] = [compared(each["sigmoid"], each["sigmoid-bn"]) for each in measures]
+        # A width halved is as far from steady as one doubled: the factors
+        # are compared as |log factor|, not as they are (x0.5 is not steadier than x1).
+        changed = {network: {seed: abs(math.log(factor)) if factor > 0 else math.inf
+                             for seed, factor in measures[1][network].items()}
+                   for network in NETWORKS}
+        comparisons[lr] = [compared(each["sigmoid"], each["sigmoid-bn"])
+                           for each in (measures[0], changed)]
         moved, grew = ([statistics.mean(each[network].values()) for network in NETWORKS]
                        for each in measures)
         parts.append(f"lr {lr:g}: median moved {moved[0]:.2f} / {moved[1]:.2f}, "

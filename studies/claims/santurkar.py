@@ -138,6 +138,11 @@ def noisy_bn(root):
     the reverse where a run diverges."""
     text, outcomes, worse, value = [], {}, {}, None
     for rate, (runs, diverged) in studies(root).items():
+        if "bn" not in runs:            # nothing to compare the noisy bn with
+            text.append(f"lr {rate:g}: no `bn` to compare with, "
+                        + (study.diverged_words(diverged["bn"], 0) if "bn" in diverged
+                           else "no run of it finished"))
+            continue
         words, loss, accuracy = noise_effect(runs, diverged, "bn-noisy")
         text.append(f"lr {rate:g}: {words}")
         outcomes[rate] = -1 if loss is None else 0 if loss.counts or accuracy.counts else 1
@@ -146,16 +151,19 @@ def noisy_bn(root):
             worse.setdefault("a lower test accuracy", []).extend([rate] * (sign(accuracy) < 0))
             value = accuracy if rate == PAPERS_RATE else value
     worse = {what: rates for what, rates in worse.items() if rates}
+    if not outcomes:
+        raise ResultsError("`bn` diverges at every rate: there is no `bn` to compare "
+                           "`bn-noisy` with")
     if -1 in outcomes.values():
         said = f"does not hold: it diverges at {rates_words([r for r in outcomes if outcomes[r] < 0])}"
     elif not worse:
-        said = "holds: it trains as `bn` does at every rate"
+        said = f"holds: it trains as `bn` does at {rates_words(list(outcomes))}"
     else:
         at = {}                     # the same rates, said once
         for what, rates in worse.items():
             at.setdefault(tuple(rates), []).append(what)
-        said = "holds in part: it trains at every rate, but with " + "; ".join(
-            " and ".join(whats) + ("" if len(rates) == len(RATES) else f" at {rates_words(rates)}")
+        said = f"holds in part: it trains at {rates_words(list(outcomes))}, but with " + "; ".join(
+            " and ".join(whats) + ("" if len(rates) == len(outcomes) else f" at {rates_words(rates)}")
             for rates, whats in at.items())
     return Measured("`bn-noisy` against `bn`, " + "; ".join(text), said,
                     value and float(value.mean), value and float(value.spread))

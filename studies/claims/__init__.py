@@ -16,6 +16,7 @@ runs, and sets one beside the other (compare).
 """
 import collections
 import importlib
+import math
 import os
 import shlex
 import sys
@@ -36,6 +37,13 @@ Claim = collections.namedtuple("Claim", "says directories measure")
 # value and spread: the number the verdict rests on, and the seeds' spread
 # it is set against (None where the verdict is a count, not a mean).
 Measured = collections.namedtuple("Measured", "text verdict value spread")
+
+
+def change_of(factor):
+    """How far a width's factor is from no change: |log factor| (infinite
+    for a width that vanished). A width halved has changed as much as one
+    doubled, so x0.5 is not steadier than x1."""
+    return abs(math.log(factor)) if factor > 0 else math.inf
 
 
 def claims_of(name):

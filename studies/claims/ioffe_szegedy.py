@@ -11,13 +11,12 @@ hold if at none and lost at one, else within noise. Its value and spread
 are those of the comparison its outcome at lr 3 rests on.
 """
 import collections
-import math
 import os
 import statistics
 
 from lab import report
 from lab.results import ResultsError
-from studies.claims import Claim, Measured
+from studies.claims import Claim, Measured, change_of
 from studies.ioffe_szegedy import LEARNING_RATE, NETWORKS, PROBE_UNIT
 from studies.ioffe_szegedy import plot as study
 
@@ -124,9 +123,7 @@ def stable(root):
         # {network: {seed: value}}: first how far the median moved, then the width's factor.
         measures = [{network: {seed: pair[which] for seed, pair in drifts[network].items()}
                      for network in NETWORKS} for which in (0, 1)]
-        # A width halved is as far from steady as one doubled: the factors
-        # are compared as |log factor|, not as they are (x0.5 is not steadier than x1).
-        changed = {network: {seed: abs(math.log(factor)) if factor > 0 else math.inf
+        changed = {network: {seed: change_of(factor)
                              for seed, factor in measures[1][network].items()}
                    for network in NETWORKS}
         comparisons[lr] = [compared(each["sigmoid"], each["sigmoid-bn"])

@@ -6,7 +6,7 @@ import os
 import plot
 from lab import report
 from lab import results
-from studies.claims import Claim, Measured
+from studies.claims import Claim, Measured, change_of
 
 HEADER = ("the original project says", "measured", "verdict")
 DIRECTORY = "original"
@@ -77,12 +77,12 @@ def covariate_shift(root):
                                    "plain and bn-after-relu")
     text = "; ".join(f"`{network}` {each['layer'][0]:.2f}, x{each['layer'][1]:.2f}"
                      for network, each in moved.items() if each is not None)
-    after, plain = (abs(moved[network]["layer"][1] - 1) for network in ("bn-after-relu", "plain"))
+    after, plain = (change_of(moved[network]["layer"][1]) for network in ("bn-after-relu", "plain"))
     rate = f"at lr {results.exact(chosen.budget[0]['lr'])}"
-    verdict = (f"does not hold {rate}: `bn-after-relu`'s input widens far less than `plain`'s"
-               if after <= REDUCED * plain else
-               f"holds {rate}: `bn-after-relu`'s input widens about as much as `plain`'s, "
-               "or more")
+    verdict = (f"does not hold {rate}: the width of `bn-after-relu`'s input changes far less "
+               "than `plain`'s" if after <= REDUCED * plain else
+               f"holds {rate}: the width of `bn-after-relu`'s input changes about as much as "
+               "`plain`'s, or more")
     return Measured(f"the second ReLU's input, all units, epoch 1 to the last: median moved, "
                     f"width {text}", verdict, moved["bn-after-relu"]["layer"][1], None)
 

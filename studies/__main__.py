@@ -1,9 +1,10 @@
 """python3 -m studies: reproduce the whole study. Train every run behind the
 figures and tables of README.md and docs/ (studies/plan.py), as many at
-once as there are cores, then print every table and draw every figure.
+once as there are cores, then print every table and draw every figure, and
+set the results beside the snapshot's, claim by claim (studies/claims/).
 Killed and started again, it goes on where it was (lab/reproduce.py).
 
-    python3 -m studies                  # everything: about 1.5 h on 2 cores
+    python3 -m studies                  # everything: about 1 h 10 min on 2 cores
     python3 -m studies --only santurkar # one study's part
     python3 -m studies --list           # the commands of the runs still to do
     python3 -m studies --quick          # the whole pipeline on tiny settings

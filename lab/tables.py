@@ -186,9 +186,16 @@ def regenerated(path):
 
 def write_document(path, text):
     """Write text to the document at path, whole or not at all; a document
-    that is a symbolic link stays one, and its target is written."""
+    that is a symbolic link stays one, and its target is written, if the
+    target is in the repository or beside the link: a link never leads a
+    write elsewhere (ValueError)."""
     from lab import files
     target = os.path.realpath(path)
+    homes = {os.path.realpath(ROOT), os.path.realpath(os.path.dirname(path) or ".")}
+    if not any(os.path.commonpath([target, home]) == home for home in homes):
+        raise ValueError(f"{os.path.relpath(path, ROOT)} is a link to {target}, outside the "
+                         "repository: lab.tables writes no file through it; copy the document "
+                         "in its place")
     try:
         files.atomic_write(target, lambda file: file.write(text.encode("utf-8")))
     except OSError as error:

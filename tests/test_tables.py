@@ -193,6 +193,22 @@ class Documents(unittest.TestCase):
         with open(target, encoding="utf-8") as file:
             self.assertNotIn("stale", file.read())
 
+    def test_a_link_that_leads_elsewhere_is_not_written_through(self):
+        elsewhere = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, elsewhere)
+        target = os.path.join(elsewhere, "target.md")
+        with open(target, "w", encoding="utf-8") as file:
+            file.write(self.good)
+        link = os.path.join(self.directory, "link.md")
+        os.symlink(target, link)
+        status, said = self.run_main([link])
+        self.assertEqual(status, 2)
+        self.assertRegex(said, r"^lab\.tables: error: .*link\.md is a link to .*, outside the "
+                               r"repository: [^\n]*\n$")
+        with open(target, encoding="utf-8") as file:
+            self.assertEqual(file.read(), self.good)
+        self.assertTrue(os.path.islink(link))
+
     def test_a_document_that_cannot_be_read(self):
         os.mkdir(os.path.join(self.directory, "dir.md"))
         os.symlink(os.path.join(self.directory, "none"), os.path.join(self.directory, "gone.md"))
